@@ -1,0 +1,1 @@
+"""Auto-graders for the course exercises (pure functions of the student's function and a seed)."""

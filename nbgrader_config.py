@@ -1,0 +1,24 @@
+"""nbgrader configuration for the course (run nbgrader commands from the repo root)."""
+
+c = get_config()  # noqa: F821  (provided by nbgrader/traitlets)
+
+c.CourseDirectory.root = "."
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "notebooks"
+# Assignment folders are solutions/<NN_topic>/; nothing but notebooks is released.
+c.CourseDirectory.ignore = [
+    ".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.py", "*.db",
+]
+
+# Execute.timeout is the knob that takes effect (ExecutePreprocessor.timeout is overridden).
+c.Execute.timeout = 120
+# A student who deletes a test cell gets it back when grading.
+c.OverwriteCells.add_missing_cells = True
+# Hidden tests must never reach a student's feedback.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+    "nbgrader.preprocessors.ClearHiddenTests",
+]
+# Release notebooks are committed with outputs stripped.
+c.ClearOutput.enabled = True

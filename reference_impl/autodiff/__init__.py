@@ -1,0 +1,1 @@
+"""Tiny automatic-differentiation engines: reverse mode (``reverse``) and forward mode (``forward``)."""
