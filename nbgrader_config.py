@@ -3,6 +3,8 @@
 c = get_config()  # noqa: F821  (provided by nbgrader/traitlets)
 
 c.CourseDirectory.root = "."
+# A course id is required by PostgreSQL gradebooks (foreign key from assignments to the course table).
+c.CourseDirectory.course_id = "backprop-course"
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "notebooks"
 # Assignment folders are solutions/<NN_topic>/; nothing but notebooks is released.
@@ -18,6 +20,7 @@ c.OverwriteCells.add_missing_cells = True
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+    "graders.feedback_filter.HideHiddenTestsInOutputs",
     "nbgrader.preprocessors.ClearHiddenTests",
 ]
 # Release notebooks are committed with outputs stripped.

@@ -24,7 +24,9 @@ def test_softmax_cross_entropy_gradient(N, C, seed, scale):
     onehot = np.eye(C)[y]
     np.testing.assert_allclose(dscores, (p - onehot) / N, atol=1e-15)  # erratum 4: (p - y)/m
     num = numeric_grad(lambda s: losses.softmax_cross_entropy(s, y)[0], scores)
-    assert rel_error(dscores, num) < 1e-7
+    # When the right class dominates, every gradient entry is ~1e-5 and the centred difference's
+    # round-off (~1e-11 absolute) is a large fraction of it, so the bound has an absolute floor.
+    np.testing.assert_allclose(dscores, num, rtol=1e-6, atol=1e-9)
 
 
 def test_softmax_cross_entropy_is_stable_for_huge_logits():
