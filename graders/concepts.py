@@ -1,0 +1,190 @@
+"""Concept questions: multiple choice stored hashed, numeric estimates, and hand-traced tables of numbers.
+
+Multiple choice
+    Questions live in the modules of :mod:`graders.question_bank` (one per notebook). Each module defines
+    ``QUESTIONS = {qid: Question(...)}``; ids are unique across the bank. The right letter is stored only as
+    ``digest(qid, letter)`` (salted SHA-256), and per-option feedback is keyed by the digest of that option,
+    so reading the bank does not give the answer away at a glance. An author computes a digest with
+    ``python -c "from graders import concepts; print(concepts.digest('qid', 'b'))"``.
+
+    In a notebook: ``concepts.show_question("qid")`` prints the question and its options; a test cell ends with
+    ``score = concepts.check_choice("qid", my_choice, points=1)``.
+
+Numbers
+    :func:`check_number` compares one number with a tolerance and names known wrong values
+    (``mistakes={"forgot the 1/N": value}``); :func:`check_trace_table` compares a dict of hand-traced
+    numbers entry by entry with partial credit per entry.
+
+Every check is a pure function of its arguments: it returns ``float(points)`` when right, a partial score when
+some entries are right and ``points`` is given, and raises :class:`graders.core.GradingError` otherwise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import math
+import pkgutil
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from graders import diagnoses
+from graders.core import GradingError, Report, brief, real_number
+
+__all__ = ["Question", "digest", "questions", "show_question", "check_choice", "check_number",
+           "check_trace_table"]
+
+SALT = "backprop-course-concepts-v1"
+
+
+@dataclass(frozen=True)
+class Question:
+    """A multiple-choice question.
+
+    text: the question; options: letter -> option text (letters "a", "b", ...);
+    answer_digest: ``digest(qid, right_letter)``; feedback: ``digest(qid, letter)`` -> why that option is
+    wrong (an empty string for the right one), shown after a wrong answer.
+    """
+    text: str
+    options: Mapping[str, str]
+    answer_digest: str
+    feedback: Mapping[str, str] = field(default_factory=dict)
+
+
+def digest(qid: str, letter: str) -> str:
+    """Salted SHA-256 of a question id and a lower-case option letter (hex string of 64 characters)."""
+    return hashlib.sha256(f"{SALT}|{qid}|{letter.strip().lower()}".encode()).hexdigest()
+
+
+_BANK: dict[str, Question] | None = None
+
+
+def questions() -> dict[str, Question]:
+    """Every question of every module in graders.question_bank (qid -> Question); duplicate ids are an error."""
+    global _BANK
+    if _BANK is None:
+        from graders import question_bank
+        bank: dict[str, Question] = {}
+        for info in sorted(pkgutil.iter_modules(question_bank.__path__), key=lambda m: m.name):
+            module = importlib.import_module(f"graders.question_bank.{info.name}")
+            for qid, q in getattr(module, "QUESTIONS", {}).items():
+                if qid in bank:
+                    raise ValueError(f"question id {qid!r} is defined twice in graders.question_bank")
+                bank[qid] = q
+        _BANK = bank
+    return _BANK
+
+
+def _question(qid: str) -> Question:
+    bank = questions()
+    if qid not in bank:
+        raise KeyError(f"no question {qid!r} in graders.question_bank")
+    return bank[qid]
+
+
+def show_question(qid: str) -> None:
+    """Print the question and its lettered options."""
+    q = _question(qid)
+    lines = [q.text, ""] + [f"  ({letter}) {text}" for letter, text in q.options.items()]
+    print("\n".join(lines))
+
+
+def _letter(x: Any, letters: set[str]) -> str | None:
+    if not isinstance(x, str):
+        return None
+    s = x.strip().strip("()").strip().lower()
+    return s if s in letters else None
+
+
+def check_choice(qid: str, answer: Any, *, points: float | None = None, seed: int = 0,
+                 thorough: bool = False) -> float | None:
+    """Grade one multiple-choice answer (a letter such as ``"b"``; ``"(b)"`` and ``"B"`` are accepted)."""
+    q = _question(qid)
+    letters = sorted(q.options)
+    rep = Report(f"question {qid}", points, seed)
+    rep.declare("choice")
+    if answer is None:
+        rep.fail("choice", "no answer yet: set your choice to one letter, e.g. 'a'.")
+        return rep.finish()
+    letter = _letter(answer, set(letters))
+    if letter is None:
+        rep.fail("choice", f"{brief(answer)} is not one of the options; answer with one letter of "
+                           f"{', '.join(repr(x) for x in letters)}.")
+    elif digest(qid, letter) != q.answer_digest:
+        why = q.feedback.get(digest(qid, letter)) or "read the options again."
+        rep.fail("choice", f"({letter}) is not the best answer: {why}")
+    return rep.finish()
+
+
+def _diagnosed(code: str) -> str:
+    """The catalogue text for a diagnosis code, or the label itself when it is free text."""
+    diag = diagnoses.CATALOGUE.get(code)
+    return code if diag is None else f"{diag.title} [{diag.code}]: {diag.advice}"
+
+
+def _number_problem(answer: Any, expected: float, *, rel_tol: float, abs_tol: float,
+                    mistakes: Mapping[str, float] | None, what: str) -> str | None:
+    if answer is None:
+        return f"{what}: no answer yet (the variable is still None)."
+    value = real_number(answer)
+    if value is None:
+        if isinstance(answer, float) and not math.isfinite(answer):
+            return f"{what}: got {answer}, a number that is not finite."
+        return f"{what}: expected a real number, got {brief(answer)} ({type(answer).__name__})."
+    if math.isclose(value, expected, rel_tol=rel_tol, abs_tol=abs_tol):
+        return None
+    for code, wrong in (mistakes or {}).items():
+        if math.isclose(value, wrong, rel_tol=rel_tol, abs_tol=abs_tol) and not math.isclose(
+                wrong, expected, rel_tol=rel_tol, abs_tol=abs_tol):
+            return f"{what}: got {value:.6g}; this is what you get when {_diagnosed(code)}"
+    return f"{what}: got {value:.6g}, which is not right (relative tolerance {rel_tol:g})."
+
+
+def check_number(answer: Any, expected: float, *, exercise: str, rel_tol: float = 1e-6, abs_tol: float = 0.0,
+                 mistakes: Mapping[str, float] | None = None, hint: str | None = None, points: float | None = None,
+                 seed: int = 0, thorough: bool = False) -> float | None:
+    """Grade one number against ``expected`` (a float computed by the grader, never typed in a notebook).
+
+    mistakes: diagnosis code (graders.diagnoses) or a short description -> the value that mistake produces; a
+    matching answer is named in the message. hint: appended to a wrong answer's message.
+    """
+    rep = Report(exercise, points, seed)
+    rep.declare("value")
+    problem = _number_problem(answer, float(expected), rel_tol=rel_tol, abs_tol=abs_tol, mistakes=mistakes,
+                              what="answer")
+    if problem and hint:
+        problem += f" Hint: {hint}"
+    rep.record("value", problem)
+    return rep.finish()
+
+
+def check_trace_table(answers: Any, expected: Mapping[str, float], *, exercise: str, rel_tol: float = 1e-6,
+                      abs_tol: float = 1e-9, hints: Mapping[str, str] | None = None,
+                      mistakes: Mapping[str, Mapping[str, float]] | None = None, points: float | None = None,
+                      seed: int = 0, thorough: bool = False) -> float | None:
+    """Grade a dict of hand-traced numbers, one sub-check (equal weight) per key of ``expected``.
+
+    answers: dict key -> number. hints: key -> a hint shown when that entry is wrong. mistakes: key ->
+    {diagnosis code or description -> wrong value}. Extra keys are reported but cost nothing.
+    """
+    if answers is None:
+        raise GradingError(f"{exercise}: no answer yet: fill in the dict with keys {', '.join(expected)}.")
+    if not isinstance(answers, Mapping):
+        raise GradingError(f"{exercise}: expected a dict with keys {', '.join(expected)}, got "
+                           f"{type(answers).__name__}.")
+    rep = Report(exercise, points, seed)
+    for key in expected:
+        rep.declare(key)
+    for key, want in expected.items():
+        if key not in answers:
+            rep.fail(key, f"'{key}' is missing from the dict.")
+            continue
+        problem = _number_problem(answers[key], float(want), rel_tol=rel_tol, abs_tol=abs_tol,
+                                  mistakes=(mistakes or {}).get(key), what=f"'{key}'")
+        if problem and hints and key in hints:
+            problem += f" Hint: {hints[key]}"
+        rep.record(key, problem)
+    extra = sorted(set(map(str, answers)) - set(expected))
+    if extra:
+        print(f"{exercise}: ignored keys not asked for: {', '.join(extra)}")
+    return rep.finish()

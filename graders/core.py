@@ -1,0 +1,452 @@
+"""Machinery shared by every grader: calling student code safely, comparing arrays, diagnosing, scoring.
+
+A check is a pure function of the student's function(s) and a seed. It builds a :class:`Report` of
+weighted sub-checks and ends with :meth:`Report.finish`, which
+
+- returns ``float(points)`` when everything passed (nbgrader reads a test cell's float result as its score),
+- prints what failed and returns the partial score when some sub-checks passed and ``points`` was given,
+- raises :class:`GradingError` (an ``AssertionError``) with every failure message otherwise.
+
+Student code runs with warnings captured and stderr redirected to stdout, because nbgrader gives zero
+points to any test cell that writes to stderr, and a correct answer must never lose points to a warning.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import inspect
+import io
+import math
+import numbers
+import signal
+import threading
+import traceback
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from graders import diagnoses
+
+DEFAULT_TIMEOUT = 10.0
+VALUE_TOL = 1e-7
+PREVIEW = 4
+
+
+class GradingError(AssertionError):
+    """A check failed; the message says what to fix."""
+
+
+class StudentCodeError(Exception):
+    """The student's function raised, timed out or returned something unusable; ``str()`` explains."""
+
+
+class StudentTimeout(StudentCodeError):
+    """The student's function ran past its time limit (checks stop trying further cases)."""
+
+
+# --------------------------------------------------------------------------------------------- calling
+
+
+class _Expired(BaseException):
+    """Raised by the alarm. A BaseException, so that ``except Exception`` in student code or in a numeric helper
+    that wraps student code cannot swallow the time limit."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float | None, label: str):
+    """Raise StudentTimeout after ``seconds`` (SIGALRM, main thread only; elsewhere no limit).
+
+    Once expired, the alarm re-fires every 50 ms until the limit is left, so even a bare ``except:`` that
+    swallows the first one cannot keep the grader waiting.
+    """
+    usable = (seconds is not None and seconds > 0 and hasattr(signal, "setitimer")
+              and threading.current_thread() is threading.main_thread())
+    if not usable:
+        yield
+        return
+    inside = [True]
+
+    def _expired(signum, frame):
+        if inside[0]:
+            signal.setitimer(signal.ITIMER_REAL, 0.05)
+            raise _Expired
+
+    previous = signal.signal(signal.SIGALRM, _expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    except _Expired:
+        inside[0] = False
+        raise StudentTimeout(
+            f"{label} did not finish within {seconds:g} s: look for an infinite loop or a Python loop over "
+            f"every array entry.") from None
+    finally:
+        inside[0] = False
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _short_traceback(exc: BaseException) -> str:
+    """The last frames of the student's traceback, without the grader's own frames."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if "/graders/" not in f.filename.replace("\\", "/")]
+    lines = []
+    for f in frames[-3:]:
+        where = f"line {f.lineno} in {f.name}"
+        lines.append(f"    {where}: {f.line}" if f.line else f"    {where}")
+    return "\n".join(lines)
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, np.random.Generator):
+        return True  # drawing from a passed-in Generator is its purpose, not a mutation
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape
+                and a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True))
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    try:
+        return bool(a == b)
+    except Exception:
+        return a is b
+
+
+def call_student(fn: Callable, *args: Any, label: str | None = None, timeout: float | None = None,
+                 notes: list[str] | None = None, **kwargs: Any) -> Any:
+    """Call ``fn(*args, **kwargs)`` on deep copies of the arguments and return its result.
+
+    Warnings and anything written to stderr are turned into notes (printed later on stdout), floating
+    point errors are silenced (non-finite results are caught by the array checks instead), and a
+    function that modifies its inputs gets a note. Raises StudentCodeError with a readable message if
+    the function raises or runs past ``timeout`` seconds (default: DEFAULT_TIMEOUT at call time).
+    """
+    timeout = DEFAULT_TIMEOUT if timeout is None else timeout
+    label = label or f"{getattr(fn, '__name__', 'your function')}()"
+    args_copy, kwargs_copy = copy.deepcopy(args), copy.deepcopy(kwargs)
+    err = io.StringIO()
+    try:
+        with warnings.catch_warnings(record=True) as caught, np.errstate(all="ignore"), \
+                contextlib.redirect_stderr(err), _time_limit(timeout, label):
+            warnings.simplefilter("always")
+            result = fn(*args_copy, **kwargs_copy)
+    except StudentCodeError:
+        raise
+    except RecursionError:
+        raise StudentCodeError(f"{label} recursed too deeply (RecursionError): use an explicit stack or a "
+                               f"topological order instead of unbounded recursion.") from None
+    except SystemExit as exc:
+        raise StudentCodeError(f"{label} called sys.exit({exc.code!r}); a function being graded must return its "
+                               f"result instead of exiting.") from None
+    except MemoryError:
+        raise StudentCodeError(f"{label} ran out of memory: avoid building (N, N) or larger temporaries.") from None
+    except Exception as exc:  # the student's bug: report it, never crash the grader
+        tb = _short_traceback(exc)
+        raise StudentCodeError(f"{label} raised {type(exc).__name__}: {exc}" + (f"\n{tb}" if tb else "")) from None
+    if notes is not None:
+        for w in caught:
+            notes.append(f"{label} emitted {w.category.__name__}: {w.message}")
+        if err.getvalue().strip():
+            notes.append(f"{label} wrote to stderr: {err.getvalue().strip()[:300]}")
+        if not (_same(args_copy, args) and _same(kwargs_copy, kwargs)):
+            notes.append(f"{label} modified its input arrays in place; backprop code should treat inputs as "
+                         f"read-only (the grader passed copies, so this did not cost points).")
+    return result
+
+
+def require_callable(fn: Any, name: str, n_args: int | None = None) -> None:
+    """Raise GradingError unless ``fn`` is callable and accepts ``n_args`` positional arguments."""
+    if fn is None:
+        raise GradingError(f"{name}: got None. Define the function `{name}` in the cell above (and run that "
+                           f"cell) before running this check.")
+    if not callable(fn):
+        raise GradingError(f"{name}: expected a function, got {type(fn).__name__} ({_brief(fn)}).")
+    if n_args is None:
+        return
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return
+    try:
+        sig.bind(*range(n_args))
+    except TypeError:
+        raise GradingError(f"{name}: it must accept {n_args} positional argument(s); its signature is "
+                           f"{getattr(fn, '__name__', name)}{sig}.") from None
+
+
+def brief(x: Any, limit: int = 60) -> str:
+    """repr(x) cut to ``limit`` characters; never raises (a student object's __repr__ may)."""
+    try:
+        text = repr(x)
+    except Exception:
+        text = f"<{type(x).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+_brief = brief
+
+
+def real_number(x: Any) -> float | None:
+    """x as a finite float when it is a real number (Python/NumPy scalar, size-1 numeric array, SymPy number),
+    else None (bools, NaN, inf, strings, arrays of several entries)."""
+    if isinstance(x, (bool, np.bool_)):
+        return None
+    if isinstance(x, np.ndarray) and x.size == 1 and x.dtype.kind in "fiu":
+        x = x.reshape(())[()]
+    if isinstance(x, numbers.Real):
+        v = float(x)
+        return v if math.isfinite(v) else None
+    try:
+        import sympy as sp
+        if isinstance(x, sp.Basic) and x.is_number:
+            v = complex(x)
+            return v.real if abs(v.imag) < 1e-12 and math.isfinite(v.real) else None
+    except Exception:
+        pass
+    return None
+
+
+# --------------------------------------------------------------------------------------------- comparing
+
+
+def preview(a: np.ndarray, n: int = PREVIEW) -> str:
+    """The first ``n`` entries of ``a`` (flattened), formatted compactly."""
+    flat = np.asarray(a, dtype=np.float64).ravel()
+    body = ", ".join(f"{v:.6g}" for v in flat[:n])
+    return f"[{body}{', ...' if flat.size > n else ''}]"
+
+
+def rel_error(a: np.ndarray, b: np.ndarray) -> float:
+    """max|a - b| / max(1e-8, max(|a| + |b|)); whole-array and scale-aware (as reference_impl.gradcheck)."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    return float(np.max(np.abs(a - b)) / max(1e-8, float(np.max(np.abs(a) + np.abs(b)))))
+
+
+def close(a: Any, b: np.ndarray, tol: float = VALUE_TOL) -> bool:
+    """True when ``a`` is an array (or number) of b's shape whose values match b to ``tol``."""
+    try:
+        a = np.asarray(a, dtype=np.float64)
+    except (TypeError, ValueError):
+        return False
+    b = np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        return False
+    if b.size == 0:
+        return True
+    if not np.all(np.isfinite(a)):
+        return False
+    return rel_error(a, b) < tol
+
+
+def array_problem(got: Any, expected: np.ndarray, *, tol: float = VALUE_TOL, scalar_ok: bool = False) -> str | None:
+    """Why ``got`` is not an acceptable answer equal to ``expected``, or None when it is.
+
+    Order: type, exact shape (no broadcasting), dtype float64, finite values, values.
+    """
+    expected = np.asarray(expected, dtype=np.float64)
+    if got is None:
+        return "got None: the function has no `return` (or returns None) for this output."
+    if scalar_ok and expected.shape == () and isinstance(got, (int, float, np.number)) and not isinstance(got, bool):
+        got = np.float64(got)
+    if not isinstance(got, (np.ndarray, np.floating)):
+        return f"expected a NumPy array of shape {expected.shape}, got {type(got).__name__} ({_brief(got)})."
+    got_arr = np.asarray(got)
+    if got_arr.shape != expected.shape:
+        hint = ""
+        if got_arr.size == expected.size:
+            hint = " (same number of entries: a reshape, transpose or keepdims problem?)"
+        return f"shape {got_arr.shape}, expected {expected.shape}{hint}."
+    if got_arr.dtype != np.float64:
+        return (f"dtype {got_arr.dtype}, expected float64: compute in float64 (integer or float32 arrays lose "
+                f"the precision gradient checks need).")
+    bad = ~np.isfinite(got_arr)
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        return (f"{int(bad.sum())} non-finite value(s) (first at index {idx}: {got_arr[idx]}); look for "
+                f"overflow in exp, division by zero or log(0).")
+    if expected.size == 0:
+        return None
+    err = rel_error(got_arr, expected)
+    if err < tol:
+        return None
+    worst = np.unravel_index(int(np.argmax(np.abs(got_arr - expected))), expected.shape)
+    worst_idx = tuple(int(i) for i in worst)
+    return (f"values differ: relative error {err:.2e} (tolerance {tol:.0e}); worst entry {worst_idx}: got "
+            f"{got_arr[worst]:.6g}, expected {expected[worst]:.6g}.\n      got      {preview(got_arr)}\n"
+            f"      expected {preview(expected)}")
+
+
+def diagnose(got: Any, expected: np.ndarray, candidates: Mapping[str, Any] | None = None, *,
+             batch_size: int | None = None, tol: float = 1e-6, generic: bool = True) -> diagnoses.Diagnosis | None:
+    """Name the mistake when ``got`` equals a known wrong answer.
+
+    ``candidates`` maps diagnosis codes to the array (or list of arrays) that mistake produces on this
+    input; after those,
+    generic gradient patterns are tried (unless ``generic=False``): all zeros, sign flip, a factor N or
+    1/N, a transpose.
+    """
+    try:
+        g = np.asarray(got, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    e = np.asarray(expected, dtype=np.float64)
+    for code, variants in (candidates or {}).items():
+        for wrong in variants if isinstance(variants, list) else [variants]:
+            wrong = np.asarray(wrong, dtype=np.float64)
+            if (g.shape == wrong.shape and np.all(np.isfinite(g)) and not close(wrong, e, tol)
+                    and close(g, wrong, tol)):
+                return diagnoses.get(code)
+    if not generic:
+        return None
+    if g.shape == e.shape and np.all(np.isfinite(g)) and np.any(e != 0):
+        if not np.any(g):
+            return diagnoses.get("ZERO_GRADIENT")
+        if close(g, -e, tol):
+            return diagnoses.get("SIGN_FLIP")
+        if batch_size and batch_size > 1:
+            if close(g, e * batch_size, tol):
+                return diagnoses.get("MISSING_1_OVER_N")
+            if close(g, e / batch_size, tol):
+                return diagnoses.get("EXTRA_1_OVER_N")
+    if e.ndim == 2 and g.shape == e.T.shape and e.shape[0] != e.shape[1]:
+        return diagnoses.get("MISSING_TRANSPOSE")
+    return None
+
+
+# --------------------------------------------------------------------------------------------- scoring
+
+
+@dataclass
+class SubCheck:
+    name: str
+    weight: float
+    passed: bool
+    messages: list[str] = field(default_factory=list)
+
+
+class Report:
+    """Weighted sub-checks of one exercise, turned into a score or an AssertionError by :meth:`finish`."""
+
+    def __init__(self, exercise: str, points: float | None = None, seed: int = 0):
+        if points is not None:
+            if isinstance(points, bool) or not isinstance(points, (int, float)) or not math.isfinite(points) \
+                    or points <= 0:
+                raise ValueError(f"points must be a positive number, got {points!r}")
+        self.exercise = exercise
+        self.points = points
+        self.seed = seed
+        self.checks: dict[str, SubCheck] = {}
+        self.notes: list[str] = []
+
+    def declare(self, name: str, weight: float = 1.0) -> None:
+        """Register a sub-check that passes unless :meth:`fail` is called for it."""
+        if name not in self.checks:
+            self.checks[name] = SubCheck(name, float(weight), True)
+
+    def fail(self, name: str, message: str, weight: float = 1.0) -> None:
+        """Mark sub-check ``name`` failed; the first few messages per sub-check are kept."""
+        self.declare(name, weight)
+        sub = self.checks[name]
+        sub.passed = False
+        if len(sub.messages) < 2 and message not in sub.messages:
+            sub.messages.append(message)
+
+    def record(self, name: str, problem: str | None, weight: float = 1.0) -> bool:
+        """Declare ``name`` and fail it when ``problem`` is a message; returns True when it passed."""
+        self.declare(name, weight)
+        if problem:
+            self.fail(name, problem, weight)
+            return False
+        return True
+
+    def passed(self, name: str) -> bool:
+        return name in self.checks and self.checks[name].passed
+
+    @property
+    def fraction(self) -> float:
+        total = sum(c.weight for c in self.checks.values())
+        if total == 0:
+            return 0.0
+        return sum(c.weight for c in self.checks.values() if c.passed) / total
+
+    def failure_text(self) -> str:
+        lines = [f"{self.exercise} (seed {self.seed}):"]
+        for c in self.checks.values():
+            if not c.passed:
+                for m in c.messages:
+                    lines.append(f"  ✗ {c.name}: {m}")
+        for c in self.checks.values():
+            if c.passed:
+                lines.append(f"  ✓ {c.name}")
+        for n in dict.fromkeys(self.notes):
+            lines.append(f"  note: {n}")
+        return "\n".join(lines)
+
+    def finish(self) -> float | None:
+        if not self.checks:
+            raise RuntimeError(f"{self.exercise}: the grader declared no checks (grader bug)")
+        frac = self.fraction
+        if frac == 1.0:
+            for n in dict.fromkeys(self.notes):
+                print(f"note: {n}")
+            print(f"✓ {self.exercise}: all {len(self.checks)} checks passed.")
+            return None if self.points is None else float(self.points)
+        if frac == 0.0 or self.points is None:
+            raise GradingError(self.failure_text())
+        score = round(self.points * frac, 4)
+        print(self.failure_text())
+        print(f"Partial credit: {score:g} of {self.points:g} points "
+              f"({sum(c.passed for c in self.checks.values())} of {len(self.checks)} checks passed).")
+        return score
+
+
+def describe(diag: diagnoses.Diagnosis | None) -> str:
+    return "" if diag is None else f"\n      Likely mistake {diag.describe()}"
+
+
+def unpack(result: Any, names: Sequence[str], label: str) -> tuple:
+    """Split a function's result into ``len(names)`` outputs or raise StudentCodeError saying why not.
+
+    A single output may be returned bare or as a 1-tuple.
+    """
+    n = len(names)
+    if n == 1:
+        if isinstance(result, (tuple, list)) and len(result) == 1:
+            return (result[0],)
+        return (result,)
+    if result is None:
+        raise StudentCodeError(f"{label} returned None; it must return {n} values ({', '.join(names)}). "
+                               f"Did you forget `return`?")
+    if not isinstance(result, (tuple, list)):
+        raise StudentCodeError(f"{label} returned a single {type(result).__name__}; it must return a tuple of "
+                               f"{n} values ({', '.join(names)}).")
+    if len(result) != n:
+        raise StudentCodeError(f"{label} returned {len(result)} values; it must return {n} "
+                               f"({', '.join(names)}) in that order.")
+    return tuple(result)
+
+
+def numeric_vjp_safe(f: Callable[[np.ndarray], Any], x: np.ndarray, dout: np.ndarray, h: float = 1e-5) -> np.ndarray | None:
+    """Centred-difference VJP of a student's function, or None when the function misbehaves."""
+    x = np.array(x, dtype=np.float64)
+    grad = np.zeros_like(x)
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"), contextlib.redirect_stderr(io.StringIO()):
+            warnings.simplefilter("ignore")
+            for i in np.ndindex(x.shape):
+                old = x[i]
+                x[i] = old + h
+                plus = np.asarray(f(x.copy()), dtype=np.float64)
+                x[i] = old - h
+                minus = np.asarray(f(x.copy()), dtype=np.float64)
+                x[i] = old
+                if plus.shape != np.shape(dout):
+                    return None
+                grad[i] = np.sum((plus - minus) * dout) / (2 * h)
+    except Exception:
+        return None
+    return grad if np.all(np.isfinite(grad)) else None

@@ -1,0 +1,221 @@
+"""The catalogue of mistakes a grader can name, each with the advice a learner can act on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    code: str
+    title: str
+    advice: str
+
+    def describe(self) -> str:
+        return f"[{self.code}] {self.title}: {self.advice}"
+
+
+_CATALOGUE = [
+    Diagnosis("MISSING_TRANSPOSE", "missing or misplaced transpose",
+              "match shapes: with out = x @ W, dW = x.T @ dout has W's shape and dx = dout @ W.T has x's shape."),
+    Diagnosis("BIAS_SUM_AXIS", "bias gradient summed over the wrong axis",
+              "the bias is broadcast over the batch, so its gradient sums dout over axis 0 (the batch)."),
+    Diagnosis("BIAS_KEEPDIMS", "bias gradient kept an extra dimension",
+              "db must have b's shape (M,), not (1, M): use dout.sum(axis=0) without keepdims."),
+    Diagnosis("MISSING_1_OVER_N", "missing 1/N",
+              "the loss is a mean over the N examples, so every gradient carries a factor 1/N."),
+    Diagnosis("EXTRA_1_OVER_N", "extra 1/N",
+              "the 1/N of the mean loss is already inside dout; do not divide by N again in this layer."),
+    Diagnosis("SIGN_FLIP", "sign flipped",
+              "the gradient points uphill: check the sign of each local derivative (e.g. d(a - b)/db = -1)."),
+    Diagnosis("SIGMOID_ON_OUTPUT", "sigmoid applied again to its own output",
+              "the cache holds s = sigmoid(x); the local derivative is s * (1 - s), not sigmoid(s) * (1 - sigmoid(s))."),
+    Diagnosis("SIGMOID_DERIVATIVE", "wrong sigmoid derivative",
+              "d sigmoid(x)/dx = s * (1 - s) with s = sigmoid(x); it never exceeds 0.25."),
+    Diagnosis("TANH_DERIVATIVE", "wrong tanh derivative",
+              "d tanh(x)/dx = 1 - tanh(x)**2 (square the output; it is at most 1, at x = 0)."),
+    Diagnosis("RELU_MASK", "wrong ReLU mask",
+              "pass dout where the forward input was > 0 and block it elsewhere; the mask depends on x, not on dout."),
+    Diagnosis("SOFTMAX_UNSTABLE", "softmax not stabilized",
+              "exp overflows for large logits: subtract each row's maximum before exponentiating."),
+    Diagnosis("SOFTMAX_GRAD_NO_ONEHOT", "softmax cross-entropy gradient misses the one-hot term",
+              "with softmax + cross-entropy, dL/dz = (p - onehot(y)) / N."),
+    Diagnosis("OVERWRITE_NOT_ACCUMULATE", "gradient overwritten at a fan-out",
+              "a value used several times receives the SUM of its gradients: use += in backward, never =."),
+    Diagnosis("BN_MISSING_MEAN_TERM", "batchnorm backward misses the mean term",
+              "mu depends on every x_i: subtract mean(dxhat) (the term -1/N * sum_j dxhat_j)."),
+    Diagnosis("BN_MISSING_VAR_TERM", "batchnorm backward misses the variance term",
+              "var depends on every x_i: subtract xhat * mean(dxhat * xhat)."),
+    Diagnosis("BN_BESSEL", "Bessel correction used",
+              "batchnorm normalizes with the biased variance (divide by N, not N - 1)."),
+    Diagnosis("BN_GAMMA_FORGOTTEN", "gamma forgotten",
+              "y = gamma * xhat + beta, so the upstream of xhat is dxhat = gamma * dout."),
+    Diagnosis("BPTT_NO_CARRY", "BPTT does not carry dh to the previous step",
+              "the gradient reaching h_t is dh[t] from the loss PLUS dh_prev flowing back from step t+1."),
+    Diagnosis("BPTT_NO_TIME_SUM", "BPTT does not sum weight gradients over time",
+              "Wx, Wh and b are shared by every step: accumulate their gradients over all T steps."),
+    Diagnosis("TRUNCATION_OFF_BY_ONE", "truncation window off by one",
+              "with truncation k the gradient of the loss at t crosses exactly k steps: t, t-1, ..., t-k+1."),
+    Diagnosis("FORWARD_SEED_WRONG_INPUT", "forward-mode seed on the wrong input",
+              "to get df/dx_i, seed the tangent of x_i with 1 and every other input's tangent with 0."),
+    Diagnosis("JACOBIAN_TRANSPOSED", "Jacobian transposed",
+              "J[i, j] = d f_i / d x_j: rows index outputs (m), columns index inputs (n), shape (m, n)."),
+    Diagnosis("MAXPOOL_ROUTING", "max-pool gradient routed to the wrong elements",
+              "only the maximal element of each window receives that window's gradient; the rest get 0."),
+    Diagnosis("LEAKY_SLOPE", "leaky ReLU slope missing on the negative side",
+              "where x <= 0 the local derivative is alpha, so dx = alpha * dout there (not 0, not 1)."),
+    Diagnosis("DROPOUT_SCALE", "inverted-dropout scale missing",
+              "kept units are multiplied by 1 / (1 - p_drop) in the forward pass, so their gradient is too."),
+    Diagnosis("RESIDUAL_NO_IDENTITY", "residual gradient misses the identity path",
+              "for y = x + F(x): dx = dout + (dF/dx)^T dout; the skip connection adds dout itself."),
+    Diagnosis("CLIP_PER_TENSOR", "clipping per tensor instead of by the global norm",
+              "compute one norm over ALL gradients and scale every tensor by the same factor."),
+    Diagnosis("ZERO_GRADIENT", "gradient is all zeros",
+              "nothing flows back: check that you return the computed array and did not multiply by a zero mask."),
+    Diagnosis("MISSING_INNER_DERIVATIVE", "inner derivative missing",
+              "for f(g(x)) the derivative is f'(g(x)) * g'(x): after differentiating the outer function, multiply by "
+              "the derivative of what is inside it."),
+    Diagnosis("CHAIN_RULE_ADDED", "local derivatives added instead of multiplied",
+              "along one path the chain rule MULTIPLIES local derivatives; it sums only over different paths."),
+    # autodiff engines (graders/autodiff.py)
+    Diagnosis("UPSTREAM_GRAD_MISSING", "local derivative not multiplied by the upstream gradient",
+              "each node's backward must use the gradient that reached it: child.grad += (d out/d child) * out.grad."),
+    Diagnosis("TOPO_ORDER", "nodes processed out of topological order",
+              "a node may pass its gradient on only after every node that uses it has added its share: list "
+              "children before parents (append a node after all its children, post-order DFS), each node once, "
+              "and run the local backwards in the REVERSE of that list."),
+    Diagnosis("TOPO_DUPLICATE", "a node appears more than once",
+              "keep a visited set (of id(node)) and skip nodes already seen, so a shared node is listed once."),
+    Diagnosis("TOPO_MISSING_NODE", "nodes missing from the order",
+              "list every node reachable from the root through ._prev: the leaves, the constants that operations "
+              "wrapped into Values, and the root itself (last)."),
+    Diagnosis("GRAD_NOT_RESET", "backward() does not reset the gradients",
+              "set .grad = 0 on every node of the topological order before seeding root.grad = 1, so a second "
+              "call gives the same gradients instead of adding onto the stale ones."),
+    Diagnosis("R_OP_ORDER", "reflected operator computes the operands in the wrong order",
+              "2 - x calls x.__rsub__(2) and 2 / x calls x.__rtruediv__(2): compute other - self and other / self, "
+              "not self - other."),
+    Diagnosis("PRODUCT_RULE", "product or quotient rule wrong",
+              "(u v)' = u' v + u v' and (u / v)' = (u' v - u v') / v**2: both terms, with the square in the quotient."),
+    Diagnosis("REVERSE_SEED_WRONG", "reverse-mode seed ignores the cotangent u",
+              "a VJP is ONE backward pass from L = sum_i u_i * f_i(x) (seed each output's grad with u_i); seeding "
+              "every output with 1 gives the gradient of sum(f) instead."),
+    Diagnosis("AD_MODES_SWAPPED", "forward and reverse mode swapped",
+              "forward mode gives one Jacobian COLUMN (one input direction) per pass, so it needs n passes for "
+              "f: R^n -> R^m; reverse mode gives one ROW (one output) per pass, so it needs m."),
+    Diagnosis("CHECKPOINT_KEEPS_ALL", "checkpointing keeps every activation alive",
+              "keep only h_0, h_k, h_2k, ... from the forward pass; recompute one segment at a time during the "
+              "backward and drop its activations when the segment is done (no list of all activations)."),
+    Diagnosis("CHECKPOINT_RECOMPUTE", "too much recomputation",
+              "recompute each segment once, starting from its own checkpoint (not from h_0 for every layer): about "
+              "one extra forward pass in total."),
+    Diagnosis("LAYER_GRADS_REVERSED", "parameter gradients in backward order",
+              "the backward pass visits layers N-1, ..., 0: store grads[i] for layers[i] (or reverse your list)."),
+    # two-layer network, losses, gradient checking and initialization (graders/network.py)
+    Diagnosis("SOFTMAX_AXIS", "softmax normalized over the wrong axis",
+              "each ROW is one example: divide exp(scores) by its row sum, np.sum(e, axis=1, keepdims=True), "
+              "so that every row of probabilities sums to 1."),
+    Diagnosis("MSE_FACTOR_TWO", "factor 2 in the MSE",
+              "this course's loss is sum((pred - target)**2) / (2N): the 1/2 cancels the 2 of the square, so "
+              "dpred = (pred - target) / N (no factor 2)."),
+    Diagnosis("MSE_MEAN_ALL", "MSE averaged over every entry instead of over the batch",
+              "divide by the number of examples N = pred.shape[0], not by N*K (np.mean over all entries also "
+              "divides by the K outputs)."),
+    Diagnosis("RELU_ON_OUTPUT", "ReLU applied to the output scores",
+              "only the hidden layer has a ReLU; the last layer is affine and its raw scores go straight into "
+              "softmax (or the MSE). ReLU outputs are not probabilities."),
+    Diagnosis("TRAIN_LOSS_AFTER_STEP", "losses recorded after the update",
+              "append the loss computed BEFORE each update (the one that comes with the gradients you step with), "
+              "so losses[0] is the loss of the initial parameters."),
+    Diagnosis("ONE_SIDED_DIFFERENCE", "one-sided finite difference",
+              "(f(x + h) - f(x)) / h has an error of order h; the centred difference (f(x + h) - f(x - h)) / (2h) "
+              "is accurate to order h**2."),
+    Diagnosis("FD_DENOMINATOR", "wrong finite-difference denominator",
+              "the two evaluations are 2h apart: divide by (2 * h), with parentheses ((a - b) / 2 * h "
+              "multiplies by h)."),
+    Diagnosis("FD_STEP_IGNORED", "step size argument ignored",
+              "use the h your function receives (h=1e-5 is only its default), not a hard-coded step."),
+    Diagnosis("REL_ERROR_FORMULA", "a different relative-error formula",
+              "this course's rel_error is whole-array: max|a - b| divided by max(1e-8, max(|a| + |b|)) (one "
+              "maximum in the numerator, one in the denominator; not an elementwise ratio, not norms)."),
+    Diagnosis("REL_ERROR_FLOOR", "denominator floor missing or misplaced",
+              "write max(1e-8, np.max(np.abs(a) + np.abs(b))): the floor keeps two (nearly) zero arrays from "
+              "giving 0/0 and it replaces the denominator (it is not added to it)."),
+    Diagnosis("INIT_FAN_OUT", "fan_out used instead of fan_in",
+              "He scales by fan_in = the number of inputs of the layer = W.shape[0] (layer_sizes[l - 1]), "
+              "so Var(W) = 2 / fan_in."),
+    Diagnosis("INIT_STD_AS_VARIANCE", "variance used as the standard deviation",
+              "the formula gives the VARIANCE; multiply standard normal draws by its square root, e.g. "
+              "rng.standard_normal((fan_in, fan_out)) * np.sqrt(2 / fan_in)."),
+    Diagnosis("INIT_MISSING_FACTOR_2", "factor 2 missing in the variance",
+              "He uses Var(W) = 2 / fan_in and Xavier (Glorot) Var(W) = 2 / (fan_in + fan_out): the numerator is 2."),
+    Diagnosis("INIT_WRONG_SCHEME", "another initialization scheme's variance",
+              "He: Var(W) = 2 / fan_in (ReLU). Xavier: Var(W) = 2 / (fan_in + fan_out) (tanh, sigmoid). "
+              "LeCun's 1 / fan_in is neither."),
+    Diagnosis("INIT_FIXED_SCALE", "a fixed weight scale",
+              "the scale must depend on the layer's size: a fixed std (1 or 0.01) makes activations explode or "
+              "vanish as layers get wider or deeper."),
+    # batchnorm / layernorm (graders/batchnorm.py)
+    Diagnosis("BN_EPS", "eps in the wrong place (or ignored)",
+              "xhat = (x - mean) / sqrt(var + eps) with the eps argument you were given: eps goes INSIDE the "
+              "square root, added to the variance (not to the standard deviation)."),
+    Diagnosis("NORM_AXIS", "normalized over the wrong axis",
+              "batchnorm averages over the batch (axis=0: one mean and variance per feature column); layernorm "
+              "averages over the features of each example (axis=1, keepdims=True: one per row)."),
+    Diagnosis("BN_RUNNING_UPDATE", "running statistics updated wrongly",
+              "new = momentum * old + (1 - momentum) * batch_statistic: momentum weights the OLD running value, "
+              "running_var tracks the (biased) batch variance, not the standard deviation, and a None running "
+              "statistic starts from zeros (mean) or ones (variance)."),
+    Diagnosis("BN_EVAL_BATCH_STATS", "eval mode uses the batch statistics",
+              "at test time normalize with running_mean and running_var: (x - running_mean) / sqrt(running_var "
+              "+ eps), so one example's output does not depend on the rest of the batch."),
+    # RNN / BPTT (graders/rnn.py)
+    Diagnosis("RNN_RECURRENCE", "hidden state not carried from step to step",
+              "each step uses the state just computed: prev = tanh(x[:, t] @ Wx + prev @ Wh + b), then "
+              "h[:, t] = prev (start with prev = h0; h holds the T new states, not h0)."),
+    Diagnosis("TRUNCATION_SEGMENTS", "truncation by fixed segments instead of a window per loss term",
+              "here truncate=k means: the gradient of the loss at step t flows back through steps t, ..., t-k+1 "
+              "(a sliding window for every t); cutting the sequence into blocks of k steps is a different scheme."),
+    Diagnosis("CLIP_NORM_AFTER", "norm reported after clipping",
+              "return the total norm measured BEFORE clipping (that is what you log to spot exploding gradients)."),
+    Diagnosis("CLIP_ALWAYS", "gradients rescaled although their norm is below max_norm",
+              "clip only when total_norm > max_norm; below the threshold return the gradients unchanged (scaling "
+              "them up to max_norm changes the optimizer's steps)."),
+    Diagnosis("LAG_INDEXING", "norms not indexed by time lag",
+              "index by lag: norms[k] = ||dL/dh_{T-1-k}||, so norms[0] = ||g|| (no step crossed) and norms[T] = "
+              "||dL/dh0||."),
+    # chain rule (graders/exercises/chain_rule.py)
+    Diagnosis("PATHS_MULTIPLIED", "paths multiplied instead of added",
+              "multiply the local derivatives ALONG one path, then ADD the products of the different paths: "
+              "dL/dx = sum over paths of (product of the local derivatives on that path)."),
+    Diagnosis("PATH_MISSING", "a path from the input to the output is missing",
+              "list every route from x to L (x may also feed a later node directly); each route contributes "
+              "its own product, and the derivative is the sum of all of them."),
+    Diagnosis("CHAIN_WRONG_POINT", "local derivative evaluated at the wrong point",
+              "in f(g(x)) the outer derivative is taken at the inner value: f'(g(x)) * g'(x), not f'(x) * g'(x) "
+              "(keep each stage's input from the forward pass and evaluate its derivative there)."),
+    Diagnosis("SQUARE_FACTOR_TWO", "factor 2 of the square missing",
+              "d(r**2)/dr = 2 r: a loss written as a plain sum of squares (no 1/2 in front) keeps the factor 2 "
+              "in its gradient."),
+    # Jacobians and VJPs (graders/exercises/jacobians_vjps.py)
+    Diagnosis("MISSING_RANK_ONE", "rank-one term of the softmax Jacobian missing",
+              "d p_i / d z_j = p_i (delta_ij - p_j): the Jacobian is diag(p) - p p^T; keeping only diag(p) drops "
+              "the coupling between every pair of outputs."),
+    Diagnosis("DIAGONAL_ONLY", "only the diagonal of a Jacobian kept",
+              "an output that depends on several inputs (softmax, affine) has off-diagonal entries; only "
+              "elementwise functions have diagonal Jacobians."),
+    Diagnosis("JVP_NOT_VJP", "JVP computed where a VJP was asked",
+              "a vector-Jacobian product is u^T J (shape of the input), not J u (shape of the output)."),
+    Diagnosis("DL_DP_NOT_DL_DZ", "gradient with respect to the probabilities, not the logits",
+              "-y/p is dL/dp; push it through the softmax Jacobian to get dL/dz = p - y."),
+]
+
+CATALOGUE = {d.code: d for d in _CATALOGUE}
+
+
+def get(code: str) -> Diagnosis:
+    """The diagnosis with this code (KeyError names the unknown code)."""
+    try:
+        return CATALOGUE[code]
+    except KeyError:
+        raise KeyError(f"unknown diagnosis code {code!r}") from None

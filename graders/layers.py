@@ -1,0 +1,415 @@
+"""Checks for forward/backward layer pairs (cs231n contract): affine, activations, max-pool, residual, dropout.
+
+Each ``check_<layer>(forward, backward, *, seed=0, points=None, thorough=False)`` runs the student's
+forward on seeded random float64 inputs, feeds the student's own cache to the student's backward with a
+random upstream gradient, compares everything with reference_impl, names recognised mistakes, and checks
+the backward against a finite-difference VJP of the student's own forward (telling "forward wrong" from
+"backward wrong"). ``thorough=True`` (used by hidden tests) adds edge cases such as a batch of one.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from graders.core import (Report, StudentCodeError, StudentTimeout, array_problem, call_student, close, describe,
+                          diagnose, numeric_vjp_safe, require_callable, unpack)
+from reference_impl import layers as ref
+
+
+@dataclass
+class Case:
+    """One input case: positional forward args, the upstream gradient and which args get gradients."""
+    label: str
+    args: tuple
+    dout: np.ndarray
+    wrt: tuple[int, ...]
+    batch_size: int | None = None
+    info: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    name: str
+    grad_names: tuple[str, ...]
+    ref_forward: Callable
+    ref_backward: Callable
+    make_cases: Callable[[np.random.Generator, bool], list[Case]]
+    forward_mistakes: Callable[[Case], dict[str, np.ndarray]] = lambda case: {}
+    backward_mistakes: Callable[[Case, tuple], dict[str, dict[str, np.ndarray]]] = lambda case, g: {}
+    n_forward_args: int = 1
+
+
+def _away(rng: np.random.Generator, shape: Sequence[int], margin: float = 0.1) -> np.ndarray:
+    """Standard normal entries pushed at least ``margin`` away from 0 (no ReLU kinks within h)."""
+    z = rng.standard_normal(shape)
+    return np.where(z >= 0, z + margin, z - margin)
+
+
+def _distinct(rng: np.random.Generator, shape: Sequence[int]) -> np.ndarray:
+    """Entries that differ pairwise by at least 0.05 (no ties inside a pooling window)."""
+    n = int(np.prod(shape))
+    vals = (rng.permutation(n) - n / 2) * 0.05 + rng.uniform(-0.01, 0.01)
+    return vals.reshape(shape)
+
+
+def check_layer(spec: LayerSpec, forward: Callable, backward: Callable, *, seed: int = 0,
+                points: float | None = None, thorough: bool = False) -> float | None:
+    """Grade a forward/backward pair against ``spec``; see the module docstring."""
+    require_callable(forward, f"{spec.name}_forward", spec.n_forward_args)
+    require_callable(backward, f"{spec.name}_backward", 2)
+    report = Report(f"{spec.name} forward/backward", points, seed)
+    report.declare("forward output", weight=1.0)
+    for g in spec.grad_names:
+        report.declare(f"backward {g}", weight=1.0)
+    cases = spec.make_cases(np.random.default_rng(seed), thorough)
+    for case in cases:
+        if not _run_case(spec, forward, backward, case, report):
+            break  # a timeout: do not wait for every remaining case
+    return report.finish()
+
+
+def _run_case(spec: LayerSpec, forward: Callable, backward: Callable, case: Case, report: Report) -> bool:
+    """Check one case into ``report``; False when the student's code timed out."""
+    where = f"case {case.label}"
+    ref_out, ref_cache = spec.ref_forward(*copy.deepcopy(case.args))
+    ref_grads = spec.ref_backward(case.dout, ref_cache)
+    ref_grads = ref_grads if isinstance(ref_grads, tuple) else (ref_grads,)
+    fwd_label = f"{spec.name}_forward"
+    try:
+        out, cache = unpack(call_student(forward, *case.args, label=fwd_label, notes=report.notes),
+                            ("out", "cache"), fwd_label)
+    except StudentCodeError as exc:
+        report.fail("forward output", f"{where}: {exc}")
+        for g in spec.grad_names:
+            report.fail(f"backward {g}", f"{where}: not checked because {fwd_label} failed.")
+        return not isinstance(exc, StudentTimeout)
+    problem = array_problem(out, ref_out)
+    forward_ok = problem is None
+    if problem:
+        diag = diagnose(out, ref_out, spec.forward_mistakes(case), generic=False)
+        report.fail("forward output", f"{where}: out {problem}{describe(diag)}")
+
+    bwd_label = f"{spec.name}_backward"
+    try:
+        grads = unpack(call_student(backward, case.dout, cache, label=bwd_label, notes=report.notes),
+                       spec.grad_names, bwd_label)
+    except StudentCodeError as exc:
+        for g in spec.grad_names:
+            report.fail(f"backward {g}", f"{where}: {exc}")
+        return not isinstance(exc, StudentTimeout)
+
+    mistakes = spec.backward_mistakes(case, ref_grads)
+    own = _own_forward_vjps(spec, forward, case) if (not forward_ok or
+                                                     any(array_problem(g, r) for g, r in zip(grads, ref_grads))) else {}
+    for k, (name, got, want) in enumerate(zip(spec.grad_names, grads, ref_grads)):
+        problem = array_problem(got, want)
+        numeric_own = own.get(k)
+        if problem is None:
+            if not forward_ok and numeric_own is not None and not close(got, numeric_own, 1e-5):
+                report.notes.append(f"{name} matches the true gradient but not your own (wrong) forward.")
+            continue
+        diag = diagnose(got, want, mistakes.get(name), batch_size=case.batch_size)
+        msg = f"{where}: {name} {problem}{describe(diag)}"
+        if numeric_own is not None and close(got, numeric_own, 1e-5):
+            if not forward_ok:
+                msg += ("\n      Your backward IS consistent with your own forward (finite differences agree), so "
+                        "fix the forward first.")
+        elif numeric_own is not None and forward_ok:
+            msg += "\n      Your forward is right, so the mistake is in the backward."
+        report.fail(f"backward {name}", msg)
+    return True
+
+
+def _own_forward_vjps(spec: LayerSpec, forward: Callable, case: Case) -> dict[int, np.ndarray]:
+    """Finite-difference VJPs of the student's forward w.r.t. each differentiable argument."""
+    result = {}
+    for k, pos in enumerate(case.wrt):
+        def f(v, pos=pos):
+            args = list(copy.deepcopy(case.args))
+            args[pos] = v
+            res = forward(*args)
+            return res[0] if isinstance(res, (tuple, list)) else res
+        vjp = numeric_vjp_safe(f, case.args[pos], case.dout)
+        if vjp is not None:
+            result[k] = vjp
+    return result
+
+
+# ------------------------------------------------------------------------------------------- affine
+
+
+def _affine_cases(rng, thorough):
+    shapes = [(4, 3, 5), (2, 6, 3)] + ([(1, 4, 2), (7, 5, 5)] if thorough else [])
+    cases = []
+    for N, D, M in shapes:
+        x = rng.standard_normal((N, D))
+        W = rng.standard_normal((D, M))
+        b = rng.standard_normal(M)
+        cases.append(Case(f"x {x.shape}, W {W.shape}", (x, W, b), rng.standard_normal((N, M)), (0, 1, 2), N))
+    return cases
+
+
+def _affine_forward_mistakes(case):
+    x, W, b = case.args
+    return {"SIGN_FLIP": x @ W - b}
+
+
+def _affine_backward_mistakes(case, grads):
+    x, W, b = case.args
+    d = case.dout
+    out = {
+        "dW": {"MISSING_TRANSPOSE": d.T @ x},
+        "db": {"BIAS_SUM_AXIS": d.sum(axis=1), "BIAS_KEEPDIMS": d.sum(axis=0, keepdims=True)},
+    }
+    if W.shape[0] == W.shape[1]:
+        out["dx"] = {"MISSING_TRANSPOSE": d @ W}
+    return out
+
+
+AFFINE = LayerSpec("affine", ("dx", "dW", "db"), ref.affine_forward, ref.affine_backward, _affine_cases,
+                   _affine_forward_mistakes, _affine_backward_mistakes, n_forward_args=3)
+
+
+def check_affine(forward, backward, *, seed=0, points=None, thorough=False):
+    """affine_forward(x (N,D), W (D,M), b (M,)) -> (out (N,M), cache); affine_backward -> (dx, dW, db)."""
+    return check_layer(AFFINE, forward, backward, seed=seed, points=points, thorough=thorough)
+
+
+# ------------------------------------------------------------------------------------------- activations
+
+
+def _elementwise_cases(rng, thorough, gen=_away):
+    shapes = [(4, 5), (3, 2, 4)] + ([(1, 1), (6,)] if thorough else [])
+    return [Case(f"x {s}", (gen(rng, s),), rng.standard_normal(s), (0,), None) for s in shapes]
+
+
+def _relu_backward_mistakes(case, grads):
+    x, = case.args
+    d = case.dout
+    return {"dx": {"RELU_MASK": [d * (d > 0), d, (x > 0).astype(float), d * (x < 0)],
+                   "CHAIN_RULE_ADDED": d + (x > 0)}}
+
+
+RELU = LayerSpec("relu", ("dx",), ref.relu_forward, ref.relu_backward, _elementwise_cases,
+                 lambda c: {"RELU_MASK": np.abs(c.args[0])}, _relu_backward_mistakes)
+
+
+def check_relu(forward, backward, *, seed=0, points=None, thorough=False):
+    """relu_forward(x (any shape)) -> (out, cache); relu_backward(dout, cache) -> dx."""
+    return check_layer(RELU, forward, backward, seed=seed, points=points, thorough=thorough)
+
+
+def _leaky_cases(rng, thorough):
+    cases = _elementwise_cases(rng, thorough)
+    for c, alpha in zip(cases, [0.1, 0.2, 0.05, 0.3]):
+        c.args = (c.args[0], alpha)
+    return cases
+
+
+def _leaky_backward_mistakes(case, grads):
+    x, alpha = case.args
+    d = case.dout
+    return {"dx": {"LEAKY_SLOPE": d * (x > 0), "RELU_MASK": d * np.where(d > 0, 1.0, alpha)}}
+
+
+LEAKY_RELU = LayerSpec("leaky_relu", ("dx",), ref.leaky_relu_forward, ref.leaky_relu_backward, _leaky_cases,
+                       lambda c: {}, _leaky_backward_mistakes, n_forward_args=2)
+
+
+def check_leaky_relu(forward, backward, *, seed=0, points=None, thorough=False):
+    """leaky_relu_forward(x, alpha) -> (out, cache); leaky_relu_backward(dout, cache) -> dx."""
+    return check_layer(LEAKY_RELU, forward, backward, seed=seed, points=points, thorough=thorough)
+
+
+def _sig(z):
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+def _sigmoid_cases(rng, thorough):
+    return _elementwise_cases(rng, thorough, lambda r, s: 2.0 * r.standard_normal(s))
+
+
+def _sigmoid_mistakes(case, grads):
+    x, = case.args
+    d = case.dout
+    s = _sig(x)
+    return {"dx": {"SIGMOID_ON_OUTPUT": d * _sig(s) * (1 - _sig(s)),
+                   "SIGMOID_DERIVATIVE": [d * s, d * (1 - s), d * x * (1 - x), d * s * (1 + s)],
+                   "CHAIN_RULE_ADDED": d + s * (1 - s)}}
+
+
+SIGMOID = LayerSpec("sigmoid", ("dx",), ref.sigmoid_forward, ref.sigmoid_backward, _sigmoid_cases,
+                    lambda c: {"SIGN_FLIP": _sig(-c.args[0])}, _sigmoid_mistakes)
+
+
+def check_sigmoid(forward, backward, *, seed=0, points=None, thorough=False):
+    """sigmoid_forward(x) -> (out, cache); sigmoid_backward(dout, cache) -> dx."""
+    return check_layer(SIGMOID, forward, backward, seed=seed, points=points, thorough=thorough)
+
+
+def _tanh_mistakes(case, grads):
+    x, = case.args
+    d = case.dout
+    t = np.tanh(x)
+    return {"dx": {"TANH_DERIVATIVE": [d * (1 - t), d * (1 - x ** 2), d * (1 + t ** 2), d * (1 - np.tanh(t) ** 2)],
+                   "CHAIN_RULE_ADDED": d + (1 - t ** 2)}}
+
+
+TANH = LayerSpec("tanh", ("dx",), ref.tanh_forward, ref.tanh_backward, _sigmoid_cases, lambda c: {},
+                 _tanh_mistakes)
+
+
+def check_tanh(forward, backward, *, seed=0, points=None, thorough=False):
+    """tanh_forward(x) -> (out, cache); tanh_backward(dout, cache) -> dx."""
+    return check_layer(TANH, forward, backward, seed=seed, points=points, thorough=thorough)
+
+
+# ------------------------------------------------------------------------------------------- max-pool
+
+
+def _pool_routes(x4: np.ndarray, dout4: np.ndarray, pool_h: int, pool_w: int, stride: int) -> dict[str, list]:
+    """Wrong ways to route a 2-D max-pool gradient, for x4 (N, C, H, W) and dout4 (N, C, H_out, W_out)."""
+    N, C, H, W = x4.shape
+    _, _, h_out, w_out = dout4.shape
+    routes = {"avg": np.zeros_like(x4), "all": np.zeros_like(x4), "first": np.zeros_like(x4),
+              "min": np.zeros_like(x4), "last_window_wins": np.zeros_like(x4)}
+    for i in range(h_out):
+        for j in range(w_out):
+            rs = slice(i * stride, i * stride + pool_h)
+            cs = slice(j * stride, j * stride + pool_w)
+            win = x4[:, :, rs, cs].reshape(N, C, -1)
+            d = dout4[:, :, i, j]
+            routes["avg"][:, :, rs, cs] += d[:, :, None, None] / (pool_h * pool_w)
+            routes["all"][:, :, rs, cs] += d[:, :, None, None]
+            routes["first"][:, :, i * stride, j * stride] += d
+            for name, arg in (("min", win.argmin(-1)), ("last_window_wins", win.argmax(-1))):
+                r = i * stride + arg // pool_w
+                c = j * stride + arg % pool_w
+                for n in range(N):
+                    for ch in range(C):
+                        if name == "min":
+                            routes[name][n, ch, r[n, ch], c[n, ch]] += d[n, ch]
+                        else:
+                            routes[name][n, ch, r[n, ch], c[n, ch]] = d[n, ch]
+    return routes
+
+
+def _pool2d_cases(rng, thorough):
+    specs = [((2, 3, 4, 4), 2, 2, 2), ((1, 2, 5, 5), 3, 3, 1)] + ([((1, 1, 2, 6), 2, 3, 3), ((3, 2, 6, 5), 2, 2, 1)]
+                                                                  if thorough else [])
+    cases = []
+    for shape, ph, pw, st in specs:
+        x = _distinct(rng, shape)
+        out_shape = shape[:2] + ((shape[2] - ph) // st + 1, (shape[3] - pw) // st + 1)
+        cases.append(Case(f"x {shape}, pool {ph}x{pw}, stride {st}", (x, ph, pw, st), rng.standard_normal(out_shape),
+                          (0,), info={"pool": (ph, pw, st)}))
+    return cases
+
+
+def _pool2d_mistakes(case, grads):
+    x, ph, pw, st = case.args
+    r = _pool_routes(x, case.dout, ph, pw, st)
+    return {"dx": {"MAXPOOL_ROUTING": [r["avg"], r["all"], r["first"], r["min"], r["last_window_wins"]]}}
+
+
+MAX_POOL2D = LayerSpec("max_pool2d", ("dx",), ref.max_pool2d_forward, ref.max_pool2d_backward, _pool2d_cases,
+                       lambda c: {}, _pool2d_mistakes, n_forward_args=4)
+
+
+def check_max_pool2d(forward, backward, *, seed=0, points=None, thorough=False):
+    """max_pool2d_forward(x (N,C,H,W), pool_h, pool_w, stride) -> (out, cache); backward -> dx (N,C,H,W)."""
+    return check_layer(MAX_POOL2D, forward, backward, seed=seed, points=points, thorough=thorough)
+
+
+def _pool1d_cases(rng, thorough):
+    specs = [((2, 3, 8), 2, 2), ((1, 2, 7), 3, 1)] + ([((1, 1, 3), 3, 1), ((3, 2, 9), 3, 2)] if thorough else [])
+    cases = []
+    for shape, pool, st in specs:
+        x = _distinct(rng, shape)
+        cases.append(Case(f"x {shape}, pool {pool}, stride {st}", (x, pool, st),
+                          rng.standard_normal(shape[:2] + ((shape[2] - pool) // st + 1,)), (0,)))
+    return cases
+
+
+def _pool1d_mistakes(case, grads):
+    x, pool, st = case.args
+    r = _pool_routes(x[:, :, None, :], case.dout[:, :, None, :], 1, pool, st)
+    return {"dx": {"MAXPOOL_ROUTING": [v[:, :, 0, :] for v in r.values()]}}
+
+
+MAX_POOL1D = LayerSpec("max_pool1d", ("dx",), ref.max_pool1d_forward, ref.max_pool1d_backward, _pool1d_cases,
+                       lambda c: {}, _pool1d_mistakes, n_forward_args=3)
+
+
+def check_max_pool1d(forward, backward, *, seed=0, points=None, thorough=False):
+    """max_pool1d_forward(x (N,C,L), pool, stride) -> (out, cache); backward -> dx (N,C,L)."""
+    return check_layer(MAX_POOL1D, forward, backward, seed=seed, points=points, thorough=thorough)
+
+
+# ------------------------------------------------------------------------------------------- residual
+
+
+def _residual_cases(rng, thorough):
+    shapes = [(4, 3, 5), (3, 4, 2)] + ([(1, 2, 3), (6, 5, 4)] if thorough else [])
+    cases = []
+    for N, D, H in shapes:
+        for _ in range(100):  # redraw until no hidden pre-activation sits within 0.05 of the ReLU kink
+            x, W1, b1 = rng.standard_normal((N, D)), rng.standard_normal((D, H)), rng.standard_normal(H)
+            if np.min(np.abs(x @ W1 + b1)) > 0.05:
+                break
+        W2, b2 = rng.standard_normal((H, D)), rng.standard_normal(D)
+        cases.append(Case(f"x {x.shape}, hidden {H}", (x, W1, b1, W2, b2), rng.standard_normal((N, D)),
+                          (0, 1, 2, 3, 4), N))
+    return cases
+
+
+def _residual_mistakes(case, grads):
+    x, W1, b1, W2, b2 = case.args
+    d = case.dout
+    return {"dx": {"RESIDUAL_NO_IDENTITY": grads[0] - d}}
+
+
+RESIDUAL = LayerSpec("residual", ("dx", "dW1", "db1", "dW2", "db2"), ref.residual_forward, ref.residual_backward,
+                     _residual_cases, lambda c: {"RESIDUAL_NO_IDENTITY": ref.residual_forward(*c.args)[0] - c.args[0]},
+                     _residual_mistakes, n_forward_args=5)
+
+
+def check_residual(forward, backward, *, seed=0, points=None, thorough=False):
+    """residual_forward(x, W1, b1, W2, b2) -> (x + relu(x@W1+b1)@W2 + b2, cache); backward -> 5 grads."""
+    return check_layer(RESIDUAL, forward, backward, seed=seed, points=points, thorough=thorough)
+
+
+# ------------------------------------------------------------------------------------------- dropout
+
+
+def _dropout_cases(rng, thorough):
+    specs = [((5, 6), 0.5), ((3, 4, 2), 0.2)] + ([((1, 3), 0.0), ((8, 8), 0.9)] if thorough else [])
+    cases = []
+    for shape, p in specs:
+        x = rng.standard_normal(shape)
+        gen = np.random.default_rng(int(rng.integers(2 ** 31)))
+        cases.append(Case(f"x {shape}, p_drop {p}", (x, p, gen), rng.standard_normal(shape), (0,)))
+    return cases
+
+
+def _dropout_mistakes(case, grads):
+    x, p, gen = case.args
+    keep = ~np.isclose(grads[0], 0.0) if p > 0 else np.ones(x.shape, bool)
+    mask = (copy.deepcopy(gen).random(x.shape) >= p)
+    return {"dx": {"DROPOUT_SCALE": case.dout * mask}} if p > 0 and keep.any() else {}
+
+
+DROPOUT = LayerSpec("dropout", ("dx",), ref.dropout_forward, ref.dropout_backward, _dropout_cases,
+                    lambda c: {"DROPOUT_SCALE": c.args[0] * (copy.deepcopy(c.args[2]).random(c.args[0].shape)
+                                                             >= c.args[1])},
+                    _dropout_mistakes, n_forward_args=3)
+
+
+def check_dropout(forward, backward, *, seed=0, points=None, thorough=False):
+    """dropout_forward(x, p_drop, rng) -> (out, cache) drawing rng.random(x.shape) once and keeping entries
+    >= p_drop (scaled by 1/(1-p_drop)); dropout_backward(dout, cache) -> dx."""
+    return check_layer(DROPOUT, forward, backward, seed=seed, points=points, thorough=thorough)
