@@ -1,0 +1,564 @@
+"""Checks specific to notebook 05 (forward vs reverse mode, expression swell, finite differences, memory).
+
+The generic autodiff checks (dual numbers, JVP/VJP, Jacobians, pass counts, checkpointing, HVP) live in
+graders/autodiff.py; this module holds what only this notebook asks:
+
+- :func:`check_reverse_trace`: the adjoints of the worked example f = x1 * x2 + sin(x1) at (2, 3), traced
+  by hand (a dict of numbers);
+- :func:`check_derivative_sizes`: expression swell measured with SymPy (``count_ops`` of the symbolic
+  derivative of f nested 1..depth times), compared with ``reference_impl.symbolic.expression_swell``;
+- :func:`check_finite_differences`: forward and centred differences, their values and their errors
+  against the exact derivative (order h, order h**2, round-off growing like eps / h);
+- :func:`check_best_steps`: the step sizes with the smallest error, read off the error-vs-h plot;
+- :func:`check_activation_memory`: the interview estimate of activation memory with and without
+  gradient checkpointing.
+
+Expected values are computed here (from reference_impl or from the sizes) so that no answer appears in the
+notebook. Every check follows graders/core.py: a pure function of its arguments and seed that returns
+``points`` when everything passed, partial credit when some sub-checks passed, and raises an AssertionError
+naming what to fix otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any, Callable
+
+import numpy as np
+import sympy as sp
+
+from graders.core import (GradingError, brief, real_number, Report, StudentCodeError, StudentTimeout, call_student, close, describe,
+                          diagnose, require_callable)
+from reference_impl import symbolic as ref_sym
+from reference_impl.autodiff import checkpoint as ref_ckpt
+
+__all__ = ["check_reverse_trace", "check_derivative_sizes", "check_finite_differences", "check_best_steps",
+           "check_activation_memory", "TRACE_KEYS", "SWELL_CASES", "MEMORY_KEYS"]
+
+EPS = float(np.finfo(np.float64).eps)
+
+
+_brief = brief
+_real = real_number
+
+
+def _rel_close(a: float, b: float, tol: float) -> bool:
+    return abs(a - b) <= tol * max(abs(a), abs(b), 1e-12)
+
+
+# ============================================================================================ reverse trace
+
+TRACE_KEYS = ("v5", "v4", "v3", "v2", "v1")
+
+
+def _trace_reference() -> dict[str, float]:
+    x1, x2 = 2.0, 3.0
+    bar5 = 1.0
+    bar4 = bar5 * 1.0           # v5 = v3 + v4
+    bar3 = bar5 * 1.0
+    bar2 = bar3 * x1            # v3 = v1 * v2
+    bar1 = bar3 * x2 + bar4 * math.cos(x1)   # v1 feeds v3 and v4: the two contributions add
+    return {"v5": bar5, "v4": bar4, "v3": bar3, "v2": bar2, "v1": bar1}
+
+
+def check_reverse_trace(answers, *, seed: int = 0, points: float | None = None, thorough: bool = False):
+    """Grade the reverse-mode trace of f = x1 * x2 + sin(x1) at (x1, x2) = (2, 3).
+
+    The trace is v1 = x1, v2 = x2, v3 = v1 * v2, v4 = sin(v1), v5 = v3 + v4 (= f). ``answers`` maps
+    "v5", "v4", "v3", "v2", "v1" to the adjoints d f / d v_i (numbers; 4 significant digits are enough,
+    relative tolerance 1e-3). One sub-check per entry. ``seed``/``thorough`` are accepted for uniformity.
+    """
+    if answers is None or not isinstance(answers, dict):
+        got = "None (assign the dict in the cell above)" if answers is None else type(answers).__name__
+        raise GradingError(f"answers: expected a dict like {{'v5': ..., 'v4': ..., ...}}, got {got}.")
+    want = _trace_reference()
+    rep = Report("reverse-mode trace of x1 * x2 + sin(x1)", points, seed)
+    c2 = math.cos(2.0)
+    hints = {
+        "v4": {c2: "cos(2) is the local derivative d v4 / d v1, used when v4 passes its adjoint on to v1; the "
+                   "adjoint of v4 itself is v5_bar * d v5 / d v4."},
+        "v3": {2.0: "d v5 / d v3 = 1 for a sum; the factor 2 appears one step later, for v2."},
+        "v2": {3.0: "d (v1 * v2) / d v2 is the OTHER factor, v1 (not v2 itself).",
+               6.0: "that is v3's value; the adjoint of v2 is v3_bar * d v3 / d v2."},
+        "v1": {3.0: "v1 is used twice (by v3 and by v4): its adjoint is the SUM of both contributions; you kept "
+                    "only the product path v3_bar * v2.",
+               c2: "v1 is used twice (by v3 and by v4): its adjoint is the SUM of both contributions; you kept "
+                   "only the sine path v4_bar * cos(v1).",
+               3.0 * c2: "the contributions of the two paths ADD; they are not multiplied.",
+               2.0 + c2: "in the product path d (v1 * v2) / d v1 is the other factor, v2 (not v1).",
+               3.0 - math.sin(2.0): "d sin(v1) / d v1 = cos(v1), not -sin(v1)."},
+    }
+    for key in TRACE_KEYS:
+        name = f"adjoint of {key}"
+        rep.declare(name)
+        if key not in answers:
+            rep.fail(name, f"answers['{key}'] is missing.")
+            continue
+        got = _real(answers[key])
+        if got is None:
+            rep.fail(name, f"answers['{key}'] = {_brief(answers[key])}: give a number (e.g. 0.5 or np.cos(1.0)).")
+            continue
+        if _rel_close(got, want[key], 1e-3) or abs(got - want[key]) < 1e-9:
+            continue
+        hint = next((h for wrong, h in hints.get(key, {}).items() if _rel_close(got, wrong, 1e-3)), "")
+        if not hint and _rel_close(got, -want[key], 1e-3):
+            hint = "the sign is flipped."
+        rep.fail(name, f"answers['{key}'] = {got:.6g} is not d f / d {key}."
+                       + (f"\n      Likely mistake: {hint}" if hint else
+                          " Walk the trace backwards: v_bar = sum over the nodes that use v of "
+                          "(their v_bar) * (local derivative)."))
+    extra = [k for k in answers if k not in TRACE_KEYS]
+    if extra:
+        rep.notes.append(f"ignored unknown key(s): {', '.join(map(str, extra))}")
+    return rep.finish()
+
+
+# ============================================================================================ expression swell
+
+
+def _logistic(u):
+    return 4 * u * (1 - u)
+
+
+def _sin_times(u):
+    return sp.sin(u) * u
+
+
+def _square_plus(u):
+    return u * u + 3 * u
+
+
+def _exp_over(u):
+    return sp.exp(u) / (1 + u * u)
+
+
+SWELL_CASES = {  # name -> (f, depth, text)
+    "logistic": (_logistic, 5, "f(u) = 4*u*(1 - u)"),
+    "sin_times": (_sin_times, 3, "f(u) = sin(u)*u"),
+    "square_plus": (_square_plus, 6, "f(u) = u*u + 3*u"),
+    "exp_over": (_exp_over, 3, "f(u) = exp(u)/(1 + u*u)"),
+    "logistic_1": (_logistic, 1, "f(u) = 4*u*(1 - u)"),
+}
+
+
+def _as_int_list(value: Any) -> list[int] | None:
+    if isinstance(value, np.ndarray):
+        if value.ndim != 1:
+            return None
+        value = value.tolist()
+    if not isinstance(value, (list, tuple)):
+        return None
+    out = []
+    for v in value:
+        r = _real(v)
+        if r is None or not float(r).is_integer():
+            return None
+        out.append(int(r))
+    return out
+
+
+def _swell_rows(f: Callable, depth: int) -> tuple[list[dict], list[int]]:
+    rows = ref_sym.expression_swell(depth, f)
+    x = sp.Symbol("x")
+    expr, simplified = x, []
+    for _ in range(depth):
+        expr = f(expr)
+        simplified.append(ref_sym.expression_size(sp.expand(sp.diff(expr, x))))
+    return rows, simplified
+
+
+def check_derivative_sizes(fn, *, seed: int = 0, points: float | None = None, thorough: bool = False):
+    """Grade ``fn(f, depth) -> list of depth ints``: the size of the symbolic derivative of f nested k times.
+
+    Student contract: ``f`` maps a SymPy expression to a SymPy expression (one level, e.g. the logistic map
+    u -> 4u(1 - u)); with x = sp.Symbol("x"), entry k - 1 of the returned list (k = 1..depth) is
+    ``sp.count_ops(sp.diff(f(f(...f(x))), x))`` with f applied k times, the derivative exactly as
+    ``sp.diff`` returns it (no simplify, expand or cse). Compared with
+    ``reference_impl.symbolic.expression_swell(depth, f)["derivative_ops"]``.
+
+    One sub-check per case (visible: the logistic map to depth 5 and sin(u)*u to depth 3; thorough adds
+    u*u + 3u to depth 6, exp(u)/(1 + u*u) to depth 3 and depth 1).
+    """
+    require_callable(fn, "derivative_sizes", 2)
+    names = ["logistic", "sin_times"] + (["square_plus", "exp_over", "logistic_1"] if thorough else [])
+    rep = Report("expression swell (size of the symbolic derivative)", points, seed)
+    for case in names:
+        rep.declare(case)
+    for i, case in enumerate(names):
+        f, depth, text = SWELL_CASES[case]
+        where = f"{text}, depth = {depth}"
+        rows, expanded = _swell_rows(f, depth)
+        want = [r["derivative_ops"] for r in rows]
+        try:
+            got = call_student(fn, f, depth, label=f"derivative_sizes(f, {depth})", notes=rep.notes)
+        except StudentCodeError as exc:
+            rep.fail(case, f"{where}: {exc}")
+            if isinstance(exc, StudentTimeout):
+                for other in names[i + 1:]:
+                    rep.fail(other, "not checked: your function ran out of time in an earlier case.")
+                break
+            continue
+        sizes = _as_int_list(got)
+        if sizes is None:
+            hint = ""
+            if isinstance(got, (list, tuple)) and got and isinstance(got[0], sp.Basic) and not got[0].is_number:
+                hint = " It holds expressions: measure each with sp.count_ops(...) and return the counts."
+            rep.fail(case, f"{where}: expected a list of {depth} integers, got {_brief(got)}.{hint}")
+            continue
+        if sizes == want:
+            continue
+        if len(sizes) != depth:
+            hint = ""
+            if len(sizes) == depth + 1:
+                hint = " (one too many: start with f applied once, k = 1, not with x itself)"
+            rep.fail(case, f"{where}: {len(sizes)} sizes, expected {depth} (one per k = 1..{depth}){hint}.")
+            continue
+        known = [
+            ([r["primal_tree_ops"] for r in rows], "those are the sizes of the nested expression itself; "
+                                                   "differentiate it first (sp.diff(expr, x)) and measure that."),
+            ([r["derivative_cse_ops"] for r in rows], "those are the sizes AFTER common-subexpression "
+                                                      "elimination; measure the raw tree that sp.diff returns."),
+            ([0] + want[:-1], "shifted by one: entry 0 is for f applied ONCE (k = 1); apply f before you "
+                              "differentiate in each step."),
+            (expanded, "the derivative was expanded or simplified; measure it exactly as sp.diff returns it."),
+        ]
+        hint = next((h for wrong, h in known if sizes == wrong and wrong != want), "")
+        rep.fail(case, f"{where}: sizes {sizes}, expected {want}."
+                       + (f"\n      Likely mistake: {hint}" if hint else ""))
+    return rep.finish()
+
+
+# ============================================================================================ finite differences
+
+TRUNCATION_STEPS = (1e-1, 1e-2, 1e-3, 1e-4)   # truncation error dominates here: values compared with the formula
+ROUNDOFF_STEPS = (1e-11, 1e-12, 1e-13)       # round-off dominates here
+
+
+def _fd_function(rng: np.random.Generator):
+    """f(x) = a sin(b x) + c exp(d x) + e x**3 with its exact derivative, and a point x."""
+    a, c, e = (round(float(rng.uniform(0.5, 1.5)) * float(rng.choice([-1, 1])), 3) for _ in range(3))
+    b, d = round(float(rng.uniform(0.7, 2.0)), 3), round(float(rng.uniform(-0.8, 0.8)), 3)
+
+    def f(x):
+        return a * math.sin(b * x) + c * math.exp(d * x) + e * x ** 3
+
+    def df(x):
+        return a * b * math.cos(b * x) + c * d * math.exp(d * x) + 3 * e * x ** 2
+
+    text = (f"f(x) = {a:g} sin({b:g} x) {'-' if c < 0 else '+'} {abs(c):g} exp({d:g} x) "
+            f"{'-' if e < 0 else '+'} {abs(e):g} x^3")
+    return f, df, text
+
+
+def _fd(f, x: float, h: float, kind: str) -> float:
+    if kind == "forward":
+        return (f(x + h) - f(x)) / h
+    if kind == "backward":
+        return (f(x) - f(x - h)) / h
+    return (f(x + h) - f(x - h)) / (2 * h)
+
+
+def _slope(errs: list[float], hs: tuple[float, ...]) -> float:
+    """Least-squares slope of log10(err) against log10(h)."""
+    le = np.log10(np.maximum(np.asarray(errs, dtype=np.float64), 1e-300))
+    lh = np.log10(np.asarray(hs, dtype=np.float64))
+    return float(np.polyfit(lh, le, 1)[0])
+
+
+FWD_SLOPE_STEPS = (1e-1, 1e-2, 1e-3)
+CTR_SLOPE_STEPS = (1e-1, 1e-2 / 3, 1e-2)
+FWD_BAND, CTR_BAND = (0.75, 1.25), (1.7, 2.3)
+
+
+def _slopes(values: dict[str, dict[float, float]], exact: float) -> tuple[float, float]:
+    """(forward slope, centred slope) of the errors of the approximations ``values[kind][h]``."""
+    return (_slope([abs(values["forward"][h] - exact) for h in FWD_SLOPE_STEPS], FWD_SLOPE_STEPS),
+            _slope([abs(values["centred"][h] - exact) for h in CTR_SLOPE_STEPS], CTR_SLOPE_STEPS))
+
+
+def _textbook(f: Callable, df: Callable, x: float) -> bool:
+    """The reference formulas show the textbook slopes at x (second and third derivative not near 0)."""
+    values = {k: {h: _fd(f, x, h, k) for h in FWD_SLOPE_STEPS + CTR_SLOPE_STEPS} for k in ("forward", "centred")}
+    s_fwd, s_ctr = _slopes(values, df(x))
+    return (FWD_BAND[0] + 0.05 <= s_fwd <= FWD_BAND[1] - 0.05
+            and CTR_BAND[0] + 0.05 <= s_ctr <= CTR_BAND[1] - 0.05)
+
+
+def _fd_cases(rng: np.random.Generator, thorough: bool) -> list[tuple[Callable, Callable, float, str]]:
+    """Seeded test functions and points where both error laws are clearly visible."""
+    cases: list[tuple[Callable, Callable, float, str]] = []
+    for _ in range(200):
+        if len(cases) == (4 if thorough else 2):
+            break
+        f, df, text = _fd_function(rng)
+        x = round(float(rng.uniform(-1.5, 1.5)), 3)
+        if _textbook(f, df, x):
+            cases.append((f, df, x, text))
+    if thorough:
+        cases.append((math.exp, math.exp, 0.0, "f(x) = exp(x)"))
+        cases.append((math.sin, math.cos, 20.0, "f(x) = sin(x)"))
+    return cases
+
+
+ALL_STEPS = tuple(sorted(set(TRUNCATION_STEPS + FWD_SLOPE_STEPS + CTR_SLOPE_STEPS + ROUNDOFF_STEPS),
+                         reverse=True))
+
+
+def check_finite_differences(forward_difference, centred_difference, *, seed: int = 0,
+                             points: float | None = None, thorough: bool = False):
+    """Grade ``forward_difference(f, x, h)`` and ``centred_difference(f, x, h)`` and their errors.
+
+    Student contract: f is a Python function float -> float, x and h are floats; return a float:
+    forward ``(f(x + h) - f(x)) / h``, centred ``(f(x + h) - f(x - h)) / (2 h)``.
+
+    Sub-checks (weight 1 each):
+    - forward values and centred values: equal to the formulas for h = 0.1 ... 1e-4 (tolerance 1e-7 plus
+      the round-off of the subtraction);
+    - errors against h: the check measures |approximation - f'(x)| of YOUR functions: the forward error
+      falls like h (log-log slope 1 +- 0.25 over h = 0.1 ... 1e-3), the centred error like h**2 (slope 2 +-
+      0.3 over h = 0.1 ... 1e-2), and at h = 1e-11 ... 1e-13, where round-off dominates, both errors are of
+      the round-off size: at most 1000 eps (|f(x)| + |x f'(x)|) / h, and at least 1 % of the plain formula's
+      error there (a function that limits the step fails). Counts only once both formulas give the right
+      values.
+    """
+    require_callable(forward_difference, "forward_difference", 3)
+    require_callable(centred_difference, "centred_difference", 3)
+    FW, CE, ER = "forward_difference values", "centred_difference values", "errors against h"
+    rep = Report("finite differences", points, seed)
+    for n in (FW, CE, ER):
+        rep.declare(n)
+    rng = np.random.default_rng(seed)
+    fns = {"forward": forward_difference, "centred": centred_difference}
+    subs = {"forward": FW, "centred": CE}
+    stopped = False
+    for f, df, x, text in _fd_cases(rng, thorough):
+        where = f"{text} at x = {x:g}"
+        got: dict[str, dict[float, float]] = {"forward": {}, "centred": {}}
+        ok = {"forward": True, "centred": True}
+        for kind in ("forward", "centred"):
+            sub = subs[kind]
+            label = f"{kind}_difference(f, {x:g}, h)"
+            for h in ALL_STEPS:
+                try:
+                    value = call_student(fns[kind], f, x, h, label=label, notes=rep.notes)
+                except StudentCodeError as exc:
+                    rep.fail(sub, f"{where}, h = {h:g}: {exc}")
+                    ok[kind] = False
+                    if isinstance(exc, StudentTimeout):
+                        stopped = True
+                    break
+                v = _real(value)
+                if v is None:
+                    rep.fail(sub, f"{where}, h = {h:g}: {label} returned {_brief(value)}; return a float.")
+                    ok[kind] = False
+                    break
+                got[kind][h] = v
+            if stopped:
+                break
+            if not ok[kind]:
+                continue
+            hs = TRUNCATION_STEPS
+            vec = np.array([got[kind][h] for h in hs])
+            want = np.array([_fd(f, x, h, kind) for h in hs])
+            slack = np.array([100 * EPS * (abs(f(x)) + 1) / h for h in hs])
+            if np.all(np.abs(vec - want) <= 1e-7 * np.maximum(1.0, np.abs(want)) + slack):
+                continue
+            ok[kind] = False
+            cands = {"FD_STEP_IGNORED": [np.full(len(hs), _fd(f, x, h0, kind)) for h0 in (1e-4, 1e-5, 1e-6, 1e-8)],
+                     "SIGN_FLIP": [-want]}
+            if kind == "centred":
+                cands["ONE_SIDED_DIFFERENCE"] = [np.array([_fd(f, x, h, "forward") for h in hs]),
+                                                 np.array([_fd(f, x, h, "backward") for h in hs])]
+                cands["FD_DENOMINATOR"] = [2 * want, want * np.array(hs) ** 2, want / 2]
+            diag = describe(diagnose(vec, want, cands, generic=False, tol=1e-6))
+            if not diag:
+                if kind == "forward" and close(vec, np.array([_fd(f, x, h, "centred") for h in hs]), 1e-6):
+                    diag = ("\n      That is the centred difference; this function is the one-sided forward "
+                            "difference (f(x + h) - f(x)) / h, whose O(h) error the plot compares.")
+                elif kind == "forward" and close(vec, np.array([_fd(f, x, h, "backward") for h in hs]), 1e-6):
+                    diag = "\n      That is the backward difference (f(x) - f(x - h)) / h; step forward: f(x + h)."
+                elif kind == "forward" and close(vec, want / 2, 1e-6):
+                    diag = "\n      The two points are h apart: divide by h, not 2h."
+                elif close(vec, np.full(len(hs), df(x)), 1e-9):
+                    diag = ("\n      That is the exact derivative: the exercise is to APPROXIMATE it from "
+                            "values of f.")
+            shown = ", ".join(f"h = {h:g}: {a:.8g} (expected {b:.8g})" for h, a, b in zip(hs, vec, want))
+            rep.fail(subs[kind], f"{where}: {shown}{diag}")
+        if stopped:
+            break
+        if not (ok["forward"] and ok["centred"]):
+            rep.fail(ER, f"{where}: not checked until both formulas give the right values.")
+            continue
+        exact = df(x)
+        s_fwd, s_ctr = _slopes(got, exact)
+        problems = []
+        if not FWD_BAND[0] <= s_fwd <= FWD_BAND[1]:
+            problems.append(f"the forward error falls with slope {s_fwd:.2f} on a log-log plot for h = 0.1 ... "
+                            f"1e-3; truncation makes it about 1 (error ~ h |f''| / 2)")
+        if not CTR_BAND[0] <= s_ctr <= CTR_BAND[1]:
+            problems.append(f"the centred error falls with slope {s_ctr:.2f}; truncation makes it about 2 "
+                            f"(error ~ h^2 |f'''| / 6)")
+        # round-off: f's values carry relative errors ~eps, and x + h is rounded (the step is off by ~eps |x|),
+        # so at tiny h the error is of order eps (|f| + |x f'|) / h: neither much larger (something else is
+        # wrong) nor much smaller than the plain formula's (the function does not really use such a step)
+        for kind in ("forward", "centred"):
+            mine = max(abs(got[kind][h] - exact) for h in ROUNDOFF_STEPS)
+            plain = max(abs(_fd(f, x, h, kind) - exact) for h in ROUNDOFF_STEPS)
+            bound = max(1000 * EPS * (abs(f(x)) + abs(x * exact) + 1e-3) / h for h in ROUNDOFF_STEPS)
+            if mine > bound:
+                problems.append(f"at h = 1e-11 ... 1e-13 the {kind} error reaches {mine:.3g}, more than round-off "
+                                f"can explain ({bound:.2g})")
+            elif mine < 0.01 * plain:
+                problems.append(f"at h = 1e-11 ... 1e-13 the {kind} error stays below {mine:.3g}, while round-off "
+                                f"alone gives the plain formula an error of {plain:.3g} there: does your function "
+                                f"change or limit the step it is given?")
+        if problems:
+            rep.fail(ER, f"{where}: " + "; ".join(problems) + ("" if problems[-1].endswith("?") else "."))
+    if stopped:
+        for n in (FW, CE, ER):
+            if rep.passed(n):
+                rep.fail(n, "not checked: your code ran out of time in an earlier case (see above).")
+    return rep.finish()
+
+
+def check_best_steps(h_forward, h_centred, *, seed: int = 0, points: float | None = None, thorough: bool = False):
+    """Grade the step sizes with the smallest error, read off the error-vs-h plot (float64).
+
+    The total error of the forward difference is about h |f''| / 2 + 2 eps |f| / h, smallest near
+    h ~ sqrt(eps) ~ 1.5e-8; the centred one about h^2 |f'''| / 6 + eps |f| / h, smallest near
+    h ~ eps^(1/3) ~ 6e-6. Accepted: within a factor 10 of sqrt(eps) and of eps^(1/3) respectively
+    (for functions whose f, f'', f''' are of order 1, as in the notebook). One sub-check each.
+    """
+    targets = {"forward": math.sqrt(EPS), "centred": EPS ** (1 / 3)}
+    given = {"forward": h_forward, "centred": h_centred}
+    rep = Report("best finite-difference steps", points, seed)
+    for kind in ("forward", "centred"):
+        rep.declare(f"best h for the {kind} difference")
+    values = {k: _real(v) for k, v in given.items()}
+    if all(v is None for v in values.values()):
+        raise GradingError(f"h_best_forward = {_brief(h_forward)}, h_best_centred = {_brief(h_centred)}: give two "
+                           f"positive numbers (read them off the plot above, e.g. 1e-3).")
+    for kind in ("forward", "centred"):
+        name = f"best h for the {kind} difference"
+        v, t = values[kind], targets[kind]
+        if v is None:
+            rep.fail(name, f"h_best_{kind} = {_brief(given[kind])}: give a positive number.")
+            continue
+        if v <= 0:
+            hint = " That looks like an exponent: give the step itself, 10.0**" + f"{v:g}." if v < 0 else ""
+            rep.fail(name, f"h_best_{kind} = {v:g}: a step size is positive.{hint}")
+            continue
+        if t / 10 <= v <= t * 10:
+            continue
+        other = targets["centred" if kind == "forward" else "forward"]
+        if other / 10 <= v <= other * 10:
+            hint = ("that is where the OTHER formula is best: the centred difference's truncation error falls like "
+                    "h^2, so it can afford a larger step before round-off wins; the forward difference needs a "
+                    "smaller one.")
+        elif v < t:
+            hint = (f"at h = {v:.1g} round-off dominates: f(x + h) - f(x) cancels almost all digits, the error grows "
+                    f"like eps / h to the left of the minimum.")
+        else:
+            hint = (f"at h = {v:.1g} truncation dominates: the error still falls as h shrinks (slope "
+                    f"{1 if kind == 'forward' else 2} on the right branch of the V).")
+        rep.fail(name, f"h_best_{kind} = {v:.3g} is not where the {kind} error is smallest.\n      Likely mistake: "
+                       f"{hint}")
+    return rep.finish()
+
+
+# ============================================================================================ activation memory
+
+MEMORY_KEYS = ("per_layer_gb", "full_gb", "checkpointed_gb")
+
+
+def _memory_cases(rng: np.random.Generator, thorough: bool) -> list[tuple[int, int, int, int, int, int]]:
+    cases = [(32, 2048, 12288, 96, 9, 4)]
+    B, T, H = int(rng.integers(2, 64)), int(rng.choice([128, 512, 1024])), int(rng.choice([768, 1024, 4096]))
+    N = int(rng.integers(20, 80))
+    cases.append((B, T, H, N, max(2, math.isqrt(N)), 4))
+    if thorough:
+        cases += [(8, 4096, 8192, 64, 8, 2), (1, 1, 1, 10, 3, 4), (16, 1024, 2048, 50, 5, 8)]
+        N = int(rng.integers(100, 400))
+        cases.append((int(rng.integers(1, 16)), 2048, 5120, N, math.isqrt(N), 2))
+    return cases
+
+
+def check_activation_memory(fn, *, seed: int = 0, points: float | None = None, thorough: bool = False):
+    """Grade ``fn(B, T, H, N, k, bytes_per_value) -> dict`` (activation memory in GB, 1 GB = 1e9 bytes).
+
+    Student contract: a network of N layers whose every layer output is a (B, T, H) tensor of
+    ``bytes_per_value``-byte numbers. Return {"per_layer_gb": one layer output, "full_gb": what plain
+    backprop keeps (all N outputs and the input: N + 1 tensors), "checkpointed_gb": the peak of gradient
+    checkpointing with segment length k (about ceil(N / k) checkpoints plus the k activations of the
+    segment being recomputed)}.
+
+    Sub-checks (weight 1 each), relative tolerance 2 %: per_layer_gb = B T H bytes / 1e9; full_gb between
+    N and N + 1 tensors; checkpointed_gb between expected_peak_stored(N, k) - 1 and + 1 tensors.
+    """
+    require_callable(fn, "activation_memory", 6)
+    P, F, C = "per_layer_gb", "full_gb", "checkpointed_gb"
+    rep = Report("activation memory estimate", points, seed)
+    for n in (P, F, C):
+        rep.declare(n)
+    rng = np.random.default_rng(seed)
+    for B, T, H, N, k, nbytes in _memory_cases(rng, thorough):
+        where = f"B = {B}, T = {T}, H = {H}, N = {N}, k = {k}, {nbytes} bytes per number"
+        try:
+            got = call_student(fn, B, T, H, N, k, nbytes, label="activation_memory(B, T, H, N, k, bytes_per_value)",
+                               notes=rep.notes)
+        except StudentCodeError as exc:
+            for n in (P, F, C):
+                rep.fail(n, f"{where}: {exc}")
+            if isinstance(exc, StudentTimeout):
+                break
+            continue
+        if not isinstance(got, dict):
+            for n in (P, F, C):
+                rep.fail(n, f"{where}: expected a dict with keys {list(MEMORY_KEYS)}, got {_brief(got)}.")
+            continue
+        per = B * T * H * nbytes / 1e9
+        values = {}
+        for key in MEMORY_KEYS:
+            v = _real(got.get(key)) if key in got else None
+            if key not in got:
+                rep.fail(key, f"{where}: the key '{key}' is missing.")
+            elif v is None:
+                rep.fail(key, f"{where}: {key} = {_brief(got[key])}; give a number of GB.")
+            values[key] = v
+        v = values[P]
+        per_ok = v is not None and _rel_close(v, per, 0.02)
+        if v is not None and not per_ok:
+            known = {per * 1e9 / 2 ** 30: "GiB (2**30 bytes) instead of GB (1e9 bytes)",
+                     per / nbytes: f"the {nbytes} bytes per number are missing",
+                     per * 8: "bits instead of bytes",
+                     per / T: "the sequence length T is missing",
+                     per * 1e3: "MB instead of GB (divide the bytes by 1e9)"}
+            hint = next((h for w, h in known.items() if _rel_close(v, w, 0.02)), "")
+            rep.fail(P, f"{where}: per_layer_gb = {v:.4g}, expected {per:.4g} (B * T * H * bytes / 1e9)."
+                        + (f"\n      Likely mistake: {hint}" if hint else ""))
+        for key, lo, hi, what in ((F, N, N + 1, "N + 1 tensors (every layer output and the input)"),
+                                  (C, ref_ckpt.expected_peak_stored(N, k) - 1,
+                                   ref_ckpt.expected_peak_stored(N, k) + 1,
+                                   "about ceil(N / k) checkpoints + k recomputed activations")):
+            v = values[key]
+            if v is None:
+                continue
+            tensors = v / per
+            if lo * 0.98 <= tensors <= hi * 1.02:
+                continue
+            hint = ""
+            if not per_ok and values[P] is not None and values[P] > 0 and \
+                    lo * 0.98 <= v / values[P] <= hi * 1.02:
+                hint = " It is consistent with your per_layer_gb: fix that first."
+            elif key == C and _rel_close(tensors, math.ceil(N / k), 0.02):
+                hint = (" Likely mistake: only the checkpoints are counted; the segment being recomputed holds "
+                        "up to k activations at the same time.")
+            elif key == C and _rel_close(tensors, math.sqrt(N), 0.05):
+                hint = (" Likely mistake: sqrt(N) checkpoints AND up to sqrt(N) recomputed activations: about "
+                        "2 sqrt(N) tensors with k = sqrt(N).")
+            elif key == C and _rel_close(tensors, k, 0.02):
+                hint = " Likely mistake: only the segment is counted; the ceil(N / k) checkpoints stay alive too."
+            rep.fail(key, f"{where}: {key} = {v:.4g} GB = {tensors:.3g} layer outputs; expected {what}, "
+                          f"{lo} to {hi} tensors of {per:.4g} GB.{hint}")
+    return rep.finish()

@@ -1,0 +1,481 @@
+"""Checks specific to notebook 01 (the chain rule).
+
+The generic SymPy-answer, trace-table and multiple-choice checks live in graders/answers.py and
+graders/concepts.py; this module holds what only this notebook asks:
+
+- :func:`check_compose_derivative`: a function returning the value and the derivative of a chain of elementwise
+  stages f_k(...f_1(x)), checked against the product of the local derivatives (and named when it adds them,
+  drops the inner derivatives or evaluates a local derivative at the wrong point);
+- :func:`check_lsq_grad`: L = sum((X @ w - y)**2) and its gradient 2 X^T (X w - y) with exact shapes;
+- :func:`check_outer_inner` / :func:`check_two_path_gradient`: derivatives written as SymPy expressions or
+  strings (scalar compositions; a function of two variables that reaches the output along two paths);
+- :func:`check_neuron_chain`: the forward values and local derivatives of one sigmoid neuron with a squared
+  error at a point, and their product (a table of numbers);
+- :func:`check_paths_table`: the sum-over-paths table of L = g**2 + x*g with g = 3x + 2 (three paths);
+- :func:`check_deep_chain`: one number, the derivative through four stacked sigmoids at pre-activation 0.
+
+The interview questions (multiple choice) are in graders/question_bank/chain_rule.py and are checked by
+``graders.concepts.check_choice``.
+
+Expected values are computed here (by the chain rule in NumPy, with SymPy, or
+by hand-written path products), so that no answer appears in the notebook. Every check follows
+graders/core.py: a pure function of its arguments and seed that returns ``points`` when everything passed,
+partial credit when some sub-checks passed, and raises an AssertionError naming what to fix otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+import sympy as sp
+
+from graders import answers, concepts, diagnoses
+from graders.core import (Report, StudentCodeError, StudentTimeout, array_problem, brief,
+                          call_student, close, describe, diagnose, numeric_vjp_safe, real_number, require_callable)
+
+__all__ = ["check_compose_derivative", "check_lsq_grad", "check_outer_inner", "check_two_path_gradient",
+           "check_paths_table", "check_neuron_chain", "check_deep_chain", "STAGES", "compose_reference",
+           "lsq_reference", "PATHS_X", "NEURON_POINT", "paths_reference", "neuron_reference"]
+
+
+# ============================================================================================ compositions
+
+
+def _const(c: float) -> Callable[[np.ndarray], np.ndarray]:
+    def d(u):
+        return np.full_like(np.asarray(u, dtype=np.float64), c)
+    return d
+
+
+def _sigmoid(u):
+    return 1.0 / (1.0 + np.exp(-u))
+
+
+# name -> (f, df): elementwise float64 stages and their derivatives
+STAGES: dict[str, tuple[Callable, Callable]] = {
+    "3u+2": (lambda u: 3.0 * u + 2.0, _const(3.0)),
+    "0.5u-1": (lambda u: 0.5 * u - 1.0, _const(0.5)),
+    "u^2": (lambda u: u * u, lambda u: 2.0 * u),
+    "u^3": (lambda u: u ** 3, lambda u: 3.0 * u * u),
+    "sin": (lambda u: np.sin(u), lambda u: np.cos(u)),
+    "cos": (lambda u: np.cos(u), lambda u: -np.sin(u)),
+    "exp": (lambda u: np.exp(u), lambda u: np.exp(u)),
+    "tanh": (lambda u: np.tanh(u), lambda u: 1.0 - np.tanh(u) ** 2),
+    "softplus": (lambda u: np.log1p(np.exp(u)), _sigmoid),
+}
+
+# (description, stage names innermost first, n)
+_COMPOSE_VISIBLE = [
+    ("(3x + 2)^2", ["3u+2", "u^2"], 5),
+    ("exp(sin(x^2))", ["u^2", "sin", "exp"], 6),
+]
+_COMPOSE_THOROUGH = [
+    ("tanh(x), one stage, n = 1", ["tanh"], 1),
+    ("3 cos(tanh(0.5x - 1)^3) + 2, five stages", ["0.5u-1", "tanh", "u^3", "cos", "3u+2"], 8),
+    ("softplus(sin(3x + 2)), n = 40", ["3u+2", "sin", "softplus"], 40),
+    ("no stage at all (the identity)", [], 3),
+]
+
+
+def compose_reference(stages: Sequence[tuple[Callable, Callable]], x: np.ndarray) -> tuple[np.ndarray, np.ndarray,
+                                                                                             list, list]:
+    """(value, derivative, inputs, locals) of f_k(...f_1(x)): inputs[k] is stage k's input, locals[k] its
+    local derivative df_k(inputs[k]); the derivative is the product of the locals."""
+    v = np.array(x, dtype=np.float64)
+    d = np.ones_like(v)
+    inputs, locals_ = [], []
+    for f, df in stages:
+        inputs.append(v)
+        loc = np.asarray(df(v), dtype=np.float64) * np.ones_like(v)
+        locals_.append(loc)
+        d = d * loc
+        v = np.asarray(f(v), dtype=np.float64)
+    return v, d, inputs, locals_
+
+
+def _compose_mistakes(stages, x, value, inputs, locals_) -> dict[str, list[np.ndarray]]:
+    if len(stages) < 2:
+        return {}
+    ones = np.ones_like(value)
+    at_x = np.prod([np.asarray(df(x), dtype=np.float64) * ones for _, df in stages], axis=0)
+    outputs = inputs[1:] + [value]
+    at_out = np.prod([np.asarray(df(o), dtype=np.float64) * ones for (_, df), o in zip(stages, outputs)], axis=0)
+    return {
+        "CHAIN_RULE_ADDED": [np.sum(locals_, axis=0), 1.0 + np.sum(locals_, axis=0)],
+        "MISSING_INNER_DERIVATIVE": [locals_[-1]],
+        "CHAIN_WRONG_POINT": [at_x, at_out],
+    }
+
+
+def check_compose_derivative(compose_derivative, *, seed: int = 0, points: float | None = None,
+                             thorough: bool = False):
+    """Grade ``compose_derivative(stages, x) -> (value, derivative)``.
+
+    Contract: ``stages`` is a list of ``(f, df)`` pairs of elementwise NumPy functions, ``stages[0]`` applied
+    first (the innermost); ``x`` is a float64 array of shape (n,). Returns two float64 arrays of shape (n,):
+    ``value`` = f_k(...f_2(f_1(x))) and ``derivative`` = d value / d x, the product of the local derivatives
+    df_j evaluated at each stage's own input. An empty list is the identity (value x, derivative 1).
+
+    Sub-checks: "value" (weight 1) and "derivative" (weight 2). Visible cases: (3x + 2)^2 and exp(sin(x^2));
+    ``thorough`` adds one stage with n = 1, five stages, n = 40 and the empty chain. Named mistakes:
+    CHAIN_RULE_ADDED, MISSING_INNER_DERIVATIVE, CHAIN_WRONG_POINT (and the generic sign flip / zeros).
+    """
+    require_callable(compose_derivative, "compose_derivative", 2)
+    label = f"{getattr(compose_derivative, '__name__', 'compose_derivative')}(stages, x)"
+    rep = Report("derivative of a composition", points, seed)
+    rep.declare("value", 1.0)
+    rep.declare("derivative", 2.0)
+    rng = np.random.default_rng(seed)
+    cases = _COMPOSE_VISIBLE + (_COMPOSE_THOROUGH if thorough else [])
+    for text, names, n in cases:
+        stages = [STAGES[k] for k in names]
+        x = rng.uniform(-1.2, 1.2, size=n)
+        value, deriv, inputs, locals_ = compose_reference(stages, x)
+        where = f"{text} at x = {_preview(x)}"
+        try:
+            result = call_student(compose_derivative, list(stages), x, label=label, notes=rep.notes)
+        except StudentCodeError as exc:
+            rep.fail("value", f"{where}: {exc}", 1.0)
+            rep.fail("derivative", f"{where}: not checked (the function raised).", 2.0)
+            if isinstance(exc, StudentTimeout):
+                break
+            continue
+        if not isinstance(result, (tuple, list)) or len(result) != 2:
+            what = "None (missing `return`?)" if result is None else brief(result)
+            msg = f"{where}: expected a tuple (value, derivative), got {what}."
+            rep.fail("value", msg, 1.0)
+            rep.fail("derivative", msg, 2.0)
+            continue
+        got_v, got_d = result
+        if array_problem(got_v, value) and not array_problem(got_d, value) and not array_problem(got_v, deriv):
+            msg = f"{where}: the two outputs are swapped; return (value, derivative) in that order."
+            rep.fail("value", msg, 1.0)
+            rep.fail("derivative", msg, 2.0)
+            continue
+        problem = array_problem(got_v, value)
+        if problem:
+            hint = ""
+            if len(stages) >= 2:
+                rev, _, _, _ = compose_reference(stages[::-1], x)
+                if close(got_v, rev, 1e-9):
+                    hint = ("\n      Likely mistake: the stages were applied in reverse order; stages[0] is the "
+                            "innermost function and is applied to x first.")
+            rep.fail("value", f"{where}: value {problem}{hint}", 1.0)
+        problem = array_problem(got_d, deriv)
+        if problem:
+            diag = diagnose(got_d, deriv, _compose_mistakes(stages, x, value, inputs, locals_))
+            rep.fail("derivative", f"{where}: derivative {problem}{describe(diag)}", 2.0)
+    return rep.finish()
+
+
+def _preview(x: np.ndarray, n: int = 3) -> str:
+    flat = np.asarray(x, dtype=np.float64).ravel()
+    return "[" + ", ".join(f"{v:.3g}" for v in flat[:n]) + (", ...]" if flat.size > n else "]")
+
+
+# ============================================================================================ matrix form
+
+
+def lsq_reference(X: np.ndarray, w: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    """L = sum((X w - y)**2) and dL/dw = 2 X^T (X w - y) (shape (D,))."""
+    r = X @ w - y
+    return float(r @ r), 2.0 * (X.T @ r)
+
+
+def _lsq_cases(rng: np.random.Generator, thorough: bool) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+    shapes = [(6, 3), (4, 2)] + ([(1, 1), (1, 4), (3, 3), (40, 7)] if thorough else [])
+    cases = []
+    for N, D in shapes:
+        X = rng.standard_normal((N, D))
+        w = rng.standard_normal(D)
+        y = rng.standard_normal(N)
+        cases.append((f"N={N}, D={D}", X, w, y))
+    if thorough:
+        X = rng.standard_normal((5, 2))
+        w = rng.standard_normal(2)
+        cases.append(("targets around 1000 (N=5, D=2)", X, w, 1000.0 + rng.standard_normal(5)))
+    return cases
+
+
+def check_lsq_grad(lsq_loss_and_grad, *, seed: int = 0, points: float | None = None, thorough: bool = False):
+    """Grade ``lsq_loss_and_grad(X, w, y) -> (L, dw)`` for L = sum((X @ w - y)**2).
+
+    Contract: X (N, D), w (D,), y (N,) float64 (not modified). Returns L, a float (Python float, NumPy float64
+    or 0-d array), and dw = dL/dw, a float64 array of shape (D,) (exactly: not (D, 1)), equal to
+    2 X^T (X w - y). Sub-checks "loss" (weight 1) and "gradient" (weight 2). Visible shapes (6, 3), (4, 2);
+    ``thorough`` adds (1, 1), (1, 4), (3, 3) (where a missing transpose still runs), (40, 7) and targets
+    around 1000. Named mistakes: MISSING_TRANSPOSE, SQUARE_FACTOR_TWO, MISSING_INNER_DERIVATIVE (the -1 of
+    y - X w dropped, or no X at all), a mean instead of the sum; when the gradient is wrong, it is compared
+    with finite differences of the learner's own loss to say which of the two to fix.
+    """
+    require_callable(lsq_loss_and_grad, "lsq_loss_and_grad", 3)
+    label = f"{getattr(lsq_loss_and_grad, '__name__', 'lsq_loss_and_grad')}(X, w, y)"
+    rep = Report("least-squares loss and gradient", points, seed)
+    rep.declare("loss", 1.0)
+    rep.declare("gradient", 2.0)
+    rng = np.random.default_rng(seed)
+    for where, X, w, y in _lsq_cases(rng, thorough):
+        N, D = X.shape
+        L, dw = lsq_reference(X, w, y)
+        r = X @ w - y
+        try:
+            result = call_student(lsq_loss_and_grad, X, w, y, label=label, notes=rep.notes)
+        except StudentCodeError as exc:
+            hint = ""
+            if "matmul" in str(exc) or "shapes" in str(exc) or "aligned" in str(exc):
+                hint = describe(diagnoses.get("MISSING_TRANSPOSE")) + (
+                    f"\n      Here X is ({N}, {D}) and the residual (N,) = ({N},): X.T @ r has shape ({D},).")
+            rep.fail("gradient", f"{where}: {exc}{hint}", 2.0)
+            rep.fail("loss", f"{where}: not checked (the function raised; see the gradient message).", 1.0)
+            if isinstance(exc, StudentTimeout):
+                break
+            continue
+        if not isinstance(result, (tuple, list)) or len(result) != 2:
+            what = "None (missing `return`?)" if result is None else brief(result)
+            msg = f"{where}: expected a tuple (L, dw), got {what}."
+            rep.fail("loss", msg, 1.0)
+            rep.fail("gradient", msg, 2.0)
+            continue
+        got_L, got_dw = result
+        loss_ok = True
+        loss_val = real_number(got_L)
+        if loss_val is None:
+            loss_ok = False
+            rep.fail("loss", f"{where}: L must be one number (a float), got {brief(got_L)}."
+                     + (" Sum the squared residuals over all N examples: np.sum(r ** 2)."
+                        if isinstance(got_L, np.ndarray) and got_L.size > 1 else ""), 1.0)
+        elif abs(loss_val - L) > 1e-9 * max(1.0, abs(L)):
+            loss_ok = False
+            hint = ""
+            if abs(loss_val - L / N) <= 1e-9 * max(1.0, abs(L)) and N > 1:
+                hint = " Likely mistake: that is the MEAN of the squared residuals; this loss is their SUM."
+            elif abs(loss_val - math.sqrt(L)) <= 1e-9 * max(1.0, L):
+                hint = " Likely mistake: that is the norm ||X w - y||; square it (sum of SQUARED residuals)."
+            elif abs(loss_val - L / 2) <= 1e-9 * max(1.0, abs(L)):
+                hint = " Likely mistake: there is no 1/2 in front of this loss."
+            rep.fail("loss", f"{where}: L = {loss_val:.8g}, expected {L:.8g}.{hint}", 1.0)
+        problem = array_problem(got_dw, dw)
+        if problem:
+            candidates = {
+                "SQUARE_FACTOR_TWO": [dw / 2.0],
+                "MISSING_INNER_DERIVATIVE": [-dw, 2.0 * r, r],
+            }
+            if N == D:
+                candidates["MISSING_TRANSPOSE"] = [2.0 * (X @ r), X @ r]
+            diag = diagnose(got_dw, dw, candidates, generic=False)
+            extra = ""
+            if diag is not None and diag.code == "MISSING_INNER_DERIVATIVE":
+                if close(got_dw, -dw, 1e-6):
+                    extra = ("\n      Here: with r = y - X w the inner derivative dr/dw = -X carries a minus sign "
+                             "(or write r = X w - y).")
+                else:
+                    extra = ("\n      Here: r = X w - y depends on w through X, so dL/dw = X^T (dL/dr) = "
+                             "X^T (2 r), a vector of shape (D,).")
+            elif diag is None and N > 1 and close(got_dw, dw / N, 1e-6):
+                extra = "\n      Likely mistake: divided by N; this loss is a SUM over the examples, not a mean."
+            elif diag is None and isinstance(got_dw, np.ndarray) and got_dw.shape == (D, 1):
+                extra = ("\n      Likely mistake: a column vector; return shape (D,) like w (do not reshape y or "
+                         "the residual to (N, 1)).")
+            elif diag is None and loss_val is not None:
+                numeric = numeric_vjp_safe(lambda ww: real_number(lsq_loss_and_grad(X, ww, y)[0]), w, np.float64(1.0))
+                if numeric is not None and close(got_dw, numeric, 1e-5):
+                    extra = ("\n      Your gradient matches finite differences of your own L: fix the loss first."
+                             if not loss_ok else "")
+                elif numeric is not None and loss_ok:
+                    extra = ("\n      Your loss is right but your gradient does not match finite differences of it: "
+                             "the mistake is in the gradient.")
+            rep.fail("gradient", f"{where}: dw {problem}{describe(diag)}{extra}", 2.0)
+    return rep.finish()
+
+
+# ============================================================================================ symbolic answers
+
+_x, _y = sp.symbols("x y")
+X_SYMBOLS = {"x": _x}
+XY_SYMBOLS = {"x": _x, "y": _y}
+
+
+def _outer_inner_problems() -> dict[str, tuple[str, sp.Expr, dict[str, sp.Expr]]]:
+    x = _x
+    g = 3 * x + 2
+    s2 = sp.sin(x ** 2)
+    return {
+        "affine_square": ("d/dx (3x + 2)^2", sp.diff(g ** 2, x), {
+            "MISSING_INNER_DERIVATIVE": 2 * g,
+            "CHAIN_RULE_ADDED": 2 * g + 3,
+            "CHAIN_WRONG_POINT": 2 * x * 3,
+            "the square was differentiated as if it were g, not g**2": sp.Integer(3),
+        }),
+        "sin_cube": ("d/dx sin(x^2)^3", sp.diff(s2 ** 3, x), {
+            "MISSING_INNER_DERIVATIVE": 3 * s2 ** 2 * sp.cos(x ** 2),
+            "CHAIN_RULE_ADDED": 3 * s2 ** 2 + sp.cos(x ** 2) + 2 * x,
+            "CHAIN_WRONG_POINT": 3 * sp.sin(x) ** 2 * sp.cos(x) * 2 * x,
+            "the middle derivative cos(x^2) was dropped": 3 * s2 ** 2 * 2 * x,
+        }),
+    }
+
+
+def check_outer_inner(answer: Any, *, problem: str = "affine_square", seed: int = 0, points: float | None = None,
+                      thorough: bool = False):
+    """Grade a derivative of a scalar composition written as a SymPy expression or a string in ``x``.
+
+    problem: "affine_square" (d/dx (3x + 2)^2) or "sin_cube" (d/dx sin(x^2)^3). The expected derivative is
+    SymPy's; named mistakes: MISSING_INNER_DERIVATIVE, CHAIN_RULE_ADDED, CHAIN_WRONG_POINT and one more per
+    problem. Any equal form passes (factored, expanded, ``^`` for powers, implicit multiplication).
+    """
+    problems = _outer_inner_problems()
+    if problem not in problems:
+        raise ValueError(f"unknown problem {problem!r}; one of {', '.join(problems)}")
+    title, expected, mistakes = problems[problem]
+    return answers.check_expression(answer, expected, X_SYMBOLS, exercise=title, mistakes=mistakes, points=points,
+                                    seed=seed, thorough=thorough,
+                                    hint="write outer'(inner) * inner' and evaluate the outer derivative at the "
+                                         "inner value.")
+
+
+def two_path_reference() -> dict[str, sp.Expr]:
+    """dL/dx and dL/dy of L = sin(u) * v with u = x*y and v = x + y (each input reaches L along two paths)."""
+    x, y = _x, _y
+    L = sp.sin(x * y) * (x + y)
+    return {"dL/dx": sp.diff(L, x), "dL/dy": sp.diff(L, y)}
+
+
+def check_two_path_gradient(answers_dict: Any, *, seed: int = 0, points: float | None = None,
+                            thorough: bool = False):
+    """Grade ``{"dL/dx": expr, "dL/dy": expr}`` for L = sin(u) * v, u = x*y, v = x + y, in the symbols x, y.
+
+    Each input reaches L along two paths (through u and through v); the derivative is the SUM of the two path
+    products. Named mistakes per key: PATHS_MULTIPLIED, PATH_MISSING (either path alone), and
+    MISSING_INNER_DERIVATIVE (du/dx = y dropped).
+    """
+    x, y = _x, _y
+    u, v = x * y, x + y
+    expected = two_path_reference()
+    mistakes = {}
+    for key, other in (("dL/dx", y), ("dL/dy", x)):
+        through_u = sp.cos(u) * other * v
+        through_v = sp.sin(u)
+        mistakes[key] = {
+            "PATHS_MULTIPLIED": through_u * through_v,
+            "PATH_MISSING": through_u,
+            "only the path through v was kept (the path through u = x*y is missing)": through_v,
+            "MISSING_INNER_DERIVATIVE": sp.cos(u) * v + sp.sin(u),
+        }
+    hints = {k: "list both routes from the input to L (through u and through v), multiply along each, add them."
+             for k in expected}
+    return answers.check_expressions(answers_dict, expected, XY_SYMBOLS, exercise="two-path gradient of "
+                                     "L = sin(x y) (x + y)", mistakes=mistakes, hints=hints, points=points,
+                                     seed=seed, thorough=thorough)
+
+
+# ============================================================================================ tables of numbers
+
+PATHS_X = 2.0
+PATH_KEYS = ("g", "L", "path_g_square", "path_g_product", "path_direct", "dL/dx")
+
+
+def paths_reference(x: float = PATHS_X) -> dict[str, float]:
+    """The sum-over-paths table of L = s + p with g = 3x + 2, s = g**2, p = x * g, at ``x``.
+
+    path_g_square: x -> g -> s -> L (3 * 2g * 1); path_g_product: x -> g -> p -> L (3 * x * 1);
+    path_direct: x -> p -> L (g * 1); dL/dx: their sum (= 24x + 14).
+    """
+    g = 3.0 * x + 2.0
+    out = {"g": g, "L": g * g + x * g, "path_g_square": 3.0 * 2.0 * g, "path_g_product": 3.0 * x,
+           "path_direct": g}
+    out["dL/dx"] = out["path_g_square"] + out["path_g_product"] + out["path_direct"]
+    return out
+
+
+def check_paths_table(answers_dict: Any, *, seed: int = 0, points: float | None = None, thorough: bool = False):
+    """Grade the hand-traced sum-over-paths table of L = g**2 + x*g, g = 3x + 2 at x = PATHS_X.
+
+    answers_dict: keys PATH_KEYS -> numbers (one equally weighted sub-check each, partial credit). Named
+    mistakes: the inner derivative 3 dropped on a path, the factor 2 of the square dropped, the paths
+    multiplied instead of added, a missing path.
+    """
+    ref = paths_reference(PATHS_X)
+    g, x = ref["g"], PATHS_X
+    paths = (ref["path_g_square"], ref["path_g_product"], ref["path_direct"])
+    mistakes = {
+        "path_g_square": {"MISSING_INNER_DERIVATIVE": 2.0 * g, "SQUARE_FACTOR_TWO": 3.0 * g},
+        "path_g_product": {"MISSING_INNER_DERIVATIVE": x},
+        "dL/dx": {"PATHS_MULTIPLIED": float(np.prod(paths)),
+                  "PATH_MISSING": paths[0] + paths[2],
+                  "the direct path x -> p (p = x * g uses x itself) was dropped": paths[0] + paths[1],
+                  "only the path through the square was kept": paths[0]},
+        "L": {"only g**2 was computed (the x * g term is missing)": g * g},
+    }
+    hints = {
+        "path_g_square": "multiply the local derivatives along x -> g -> s -> L: dg/dx, ds/dg, dL/ds.",
+        "path_g_product": "along x -> g -> p -> L the edge g -> p has local derivative dp/dg = x.",
+        "path_direct": "along x -> p -> L the edge x -> p has local derivative dp/dx = g (g held fixed).",
+        "dL/dx": "add the three path products.",
+    }
+    return concepts.check_trace_table(answers_dict, ref, exercise=f"sum over paths at x = {PATHS_X:g}",
+                                      rel_tol=1e-6, hints=hints, mistakes=mistakes, points=points, seed=seed,
+                                      thorough=thorough)
+
+
+NEURON_POINT = {"w": 0.6, "x": 1.5, "b": -0.4, "y": 1.0}
+NEURON_KEYS = ("z", "a", "dL/da", "da/dz", "dz/dw", "dL/dw")
+
+
+def _sig(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+def neuron_reference(w: float, x: float, b: float, y: float) -> dict[str, float]:
+    """z = w x + b, a = sigmoid(z), L = (a - y)**2: forward values, local derivatives and dL/dw."""
+    z = w * x + b
+    a = _sig(z)
+    out = {"z": z, "a": a, "dL/da": 2.0 * (a - y), "da/dz": a * (1.0 - a), "dz/dw": x}
+    out["dL/dw"] = out["dL/da"] * out["da/dz"] * out["dz/dw"]
+    return out
+
+
+def check_neuron_chain(answers_dict: Any, *, seed: int = 0, points: float | None = None, thorough: bool = False):
+    """Grade the chain-rule table of one sigmoid neuron with squared error at NEURON_POINT.
+
+    answers_dict: keys NEURON_KEYS -> numbers. Named mistakes: the factor 2 or the sign of dL/da, sigmoid'
+    evaluated at a instead of z (SIGMOID_ON_OUTPUT), dz/dw = w, dL/dw without dz/dw or with the factors added.
+    """
+    p = NEURON_POINT
+    ref = neuron_reference(p["w"], p["x"], p["b"], p["y"])
+    a, z = ref["a"], ref["z"]
+    sa = _sig(a)
+    mistakes = {
+        "a": {"SIGMOID_ON_OUTPUT": _sig(a), "the sigmoid was skipped (a = z)": z},
+        "dL/da": {"SQUARE_FACTOR_TWO": a - p["y"], "SIGN_FLIP": 2.0 * (p["y"] - a)},
+        "da/dz": {"SIGMOID_ON_OUTPUT": sa * (1.0 - sa), "SIGMOID_DERIVATIVE": a},
+        "dz/dw": {"dz/dw is the input x, not the weight w": p["w"]},
+        "dL/dw": {"MISSING_INNER_DERIVATIVE": ref["dL/da"] * ref["da/dz"],
+                  "CHAIN_RULE_ADDED": ref["dL/da"] + ref["da/dz"] + ref["dz/dw"]},
+    }
+    hints = {"da/dz": "sigmoid'(z) = a (1 - a), written with the forward output a.",
+             "dL/dw": "multiply the three local derivatives: dL/da * da/dz * dz/dw."}
+    return concepts.check_trace_table(answers_dict, ref, exercise="one sigmoid neuron, step by step", rel_tol=1e-4,
+                                      abs_tol=1e-9, hints=hints, mistakes=mistakes, points=points, seed=seed,
+                                      thorough=thorough)
+
+
+DEEP_CHAIN_LAYERS = 4
+
+
+def check_deep_chain(answer: Any, *, seed: int = 0, points: float | None = None, thorough: bool = False):
+    """Grade d a_4 / d z_1 for four sigmoid layers with weight 1 whose pre-activations are all 0.
+
+    Expected sigmoid'(0)**4 = 0.25**4 (about 0.0039; relative tolerance 1%). Named mistakes: the local
+    derivatives added (4 * 0.25 = 1), sigmoid(0) = 0.5 used instead of sigmoid'(0).
+    """
+    k = DEEP_CHAIN_LAYERS
+    d = _sig(0.0) * (1.0 - _sig(0.0))
+    return concepts.check_number(answer, d ** k, exercise=f"derivative through {k} sigmoid layers", rel_tol=1e-2,
+                                 mistakes={"CHAIN_RULE_ADDED": k * d,
+                                           "sigmoid(0) = 0.5 was used instead of sigmoid'(0)": _sig(0.0) ** k,
+                                           "only one layer's local derivative was counted": d},
+                                 hint="the chain rule multiplies one local derivative per layer.",
+                                 points=points, seed=seed, thorough=thorough)

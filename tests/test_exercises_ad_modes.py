@@ -1,0 +1,436 @@
+"""graders.exercises.ad_modes (notebook 05): correct answers get full marks, plausible wrong answers lose points
+with a message that names the mistake, garbage never crashes the grader, partial credit is exact."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import sympy as sp
+
+from graders import core
+from graders.exercises import ad_modes as ex
+from reference_impl import symbolic as ref_sym
+from reference_impl.autodiff import checkpoint as ref_ckpt
+from visuals import ad_modes_plots as vis
+
+EPS = float(np.finfo(np.float64).eps)
+
+
+def _fails(fn, *args, **kwargs) -> str:
+    """The AssertionError message of a check that must fail completely."""
+    with pytest.raises(AssertionError) as info:
+        fn(*args, **kwargs)
+    return str(info.value)
+
+
+# ============================================================================================ reverse trace
+
+GOOD_TRACE = {"v5": 1.0, "v4": 1.0, "v3": 1.0, "v2": 2.0, "v1": 3.0 + math.cos(2.0)}
+
+
+def test_trace_correct_answers_score_full():
+    assert ex.check_reverse_trace(GOOD_TRACE, points=2) == 2.0
+    assert ex.check_reverse_trace(GOOD_TRACE) is None
+    rounded = {"v5": 1, "v4": 1, "v3": 1, "v2": 2, "v1": 2.584}
+    assert ex.check_reverse_trace(rounded, points=2) == 2.0
+    numpy_types = {k: np.float64(v) for k, v in GOOD_TRACE.items()}
+    numpy_types["v1"] = np.array(3.0 + np.cos(2.0))
+    assert ex.check_reverse_trace(numpy_types, points=2) == 2.0
+
+
+def test_trace_reference_matches_reverse_mode():
+    from reference_impl.autodiff.reverse import Value
+    a, b = Value(2.0), Value(3.0)
+    out = a * b + a.sin()
+    out.backward()
+    assert math.isclose(a.grad, GOOD_TRACE["v1"]) and math.isclose(b.grad, GOOD_TRACE["v2"])
+    assert round(a.grad, 5) == 2.58385 and round(out.data, 5) == 6.90930
+
+
+@pytest.mark.parametrize("key, wrong, phrase", [
+    ("v1", 3.0, "SUM of both contributions"),
+    ("v1", math.cos(2.0), "only the sine path"),
+    ("v1", 3.0 * math.cos(2.0), "they are not multiplied"),
+    ("v1", 3.0 - math.sin(2.0), "cos(v1), not -sin(v1)"),
+    ("v2", 3.0, "OTHER factor"),
+    ("v4", math.cos(2.0), "local derivative"),
+    ("v1", -(3.0 + math.cos(2.0)), "sign is flipped"),
+])
+def test_trace_named_mistakes_lose_one_entry(capsys, key, wrong, phrase):
+    answers = dict(GOOD_TRACE, **{key: wrong})
+    assert ex.check_reverse_trace(answers, points=2) == pytest.approx(1.6)
+    out = capsys.readouterr().out
+    assert phrase in out and f"adjoint of {key}" in out
+
+
+def test_trace_all_wrong_and_garbage():
+    msg = _fails(ex.check_reverse_trace, {k: 0.0 for k in ex.TRACE_KEYS}, points=2)
+    assert "Walk the trace backwards" in msg
+    assert "expected a dict" in _fails(ex.check_reverse_trace, None, points=2)
+    assert "expected a dict" in _fails(ex.check_reverse_trace, [1, 1, 1, 2, 2.58], points=2)
+    assert "give a number" in _fails(ex.check_reverse_trace, {k: "1" for k in ex.TRACE_KEYS}, points=2)
+
+
+def test_trace_missing_and_unusable_entries(capsys):
+    answers = dict(GOOD_TRACE)
+    del answers["v3"]
+    answers["v2"] = float("nan")
+    answers["v9"] = 4.0
+    assert ex.check_reverse_trace(answers, points=2) == pytest.approx(1.2)
+    out = capsys.readouterr().out
+    assert "answers['v3'] is missing" in out and "answers['v2'] = nan" in out and "ignored unknown key(s): v9" in out
+    bools = dict(GOOD_TRACE, v5=True)
+    assert ex.check_reverse_trace(bools, points=2) == pytest.approx(1.6)
+
+
+# ============================================================================================ expression swell
+
+
+def sizes_good(f, depth):
+    x = sp.Symbol("x")
+    expr, out = x, []
+    for _ in range(depth):
+        expr = f(expr)
+        out.append(int(sp.count_ops(sp.diff(expr, x))))
+    return out
+
+
+def sizes_primal(f, depth):
+    x = sp.Symbol("x")
+    expr, out = x, []
+    for _ in range(depth):
+        expr = f(expr)
+        out.append(int(sp.count_ops(expr)))
+    return out
+
+
+def sizes_cse(f, depth):
+    x = sp.Symbol("x")
+    expr, out = x, []
+    for _ in range(depth):
+        expr = f(expr)
+        reps, reduced = sp.cse(sp.diff(expr, x))
+        out.append(int(sum(sp.count_ops(r) for _, r in reps) + sp.count_ops(reduced)))
+    return out
+
+
+def sizes_shifted(f, depth):
+    x = sp.Symbol("x")
+    expr, out = x, []
+    for _ in range(depth):
+        out.append(int(sp.count_ops(sp.diff(expr, x))))
+        expr = f(expr)
+    return out
+
+
+def sizes_expanded(f, depth):
+    x = sp.Symbol("x")
+    expr, out = x, []
+    for _ in range(depth):
+        expr = f(expr)
+        out.append(int(sp.count_ops(sp.expand(sp.diff(expr, x)))))
+    return out
+
+
+def sizes_expressions(f, depth):
+    x = sp.Symbol("x")
+    expr, out = x, []
+    for _ in range(depth):
+        expr = f(expr)
+        out.append(sp.diff(expr, x))
+    return out
+
+
+def test_swell_reference_passes():
+    assert ex.check_derivative_sizes(sizes_good, points=2) == 2.0
+    assert ex.check_derivative_sizes(sizes_good, seed=1, points=2, thorough=True) == 2.0
+    assert ex.check_derivative_sizes(sizes_good) is None
+    # numpy integers, floats with integer values and SymPy Integers are accepted too
+    assert ex.check_derivative_sizes(lambda f, d: np.array(sizes_good(f, d)), points=2) == 2.0
+    assert ex.check_derivative_sizes(lambda f, d: [float(s) for s in sizes_good(f, d)], points=2) == 2.0
+    assert ex.check_derivative_sizes(lambda f, d: [sp.count_ops(sp.Integer(0)) + s for s in sizes_good(f, d)],
+                                     points=2) == 2.0
+
+
+def test_swell_expected_values_come_from_reference():
+    rows = ref_sym.expression_swell(5, ex.SWELL_CASES["logistic"][0])
+    assert [r["derivative_ops"] for r in rows] == sizes_good(ex.SWELL_CASES["logistic"][0], 5)
+    assert rows[-1]["derivative_ops"] > 30 * rows[-1]["primal_ops"]  # the swell is real
+
+
+@pytest.mark.parametrize("fn, phrase", [
+    (sizes_primal, "sizes of the nested expression itself"),
+    (sizes_cse, "AFTER common-subexpression elimination"),
+    (sizes_shifted, "shifted by one"),
+    (sizes_expanded, "expanded or simplified"),
+    (sizes_expressions, "It holds expressions"),
+    (lambda f, d: [0] + sizes_good(f, d), "one too many"),
+])
+def test_swell_named_mistakes(fn, phrase):
+    msg = _fails(ex.check_derivative_sizes, fn, points=2)
+    assert phrase in msg
+
+
+def test_swell_partial_credit(capsys):
+    def wrong_for_sine(f, depth):
+        out = sizes_good(f, depth)
+        return out if f is ex.SWELL_CASES["logistic"][0] else [s + 1 for s in out]
+
+    assert ex.check_derivative_sizes(wrong_for_sine, points=2) == 1.0
+    assert "sin_times" in capsys.readouterr().out
+    # logistic_1 (depth 1) cannot tell the cse sizes apart: 1 of 5 thorough cases passes
+    assert ex.check_derivative_sizes(sizes_cse, points=2, thorough=True) == pytest.approx(0.4)
+
+
+def test_swell_garbage_never_crashes(monkeypatch):
+    assert "got None" in _fails(ex.check_derivative_sizes, None, points=2)
+    assert "expected a function" in _fails(ex.check_derivative_sizes, 42, points=2)
+    assert "positional argument" in _fails(ex.check_derivative_sizes, lambda f: [1], points=2)
+    assert "ZeroDivisionError" in _fails(ex.check_derivative_sizes, lambda f, d: 1 / 0, points=2)
+    assert "got None" in _fails(ex.check_derivative_sizes, lambda f, d: None, points=2)
+    assert "list of 5 integers" in _fails(ex.check_derivative_sizes, lambda f, d: "many", points=2)
+    assert "list of 5 integers" in _fails(ex.check_derivative_sizes, lambda f, d: [1.5] * d, points=2)
+    monkeypatch.setattr(core, "DEFAULT_TIMEOUT", 0.3)
+
+    def forever(f, d):
+        while True:
+            pass
+
+    msg = _fails(ex.check_derivative_sizes, forever, points=2)
+    assert "did not finish" in msg and "not checked" in msg
+
+
+# ============================================================================================ finite differences
+
+
+def fwd_good(f, x, h):
+    return (f(x + h) - f(x)) / h
+
+
+def ctr_good(f, x, h):
+    return (f(x + h) - f(x - h)) / (2 * h)
+
+
+def fwd_backward(f, x, h):
+    return (f(x) - f(x - h)) / h
+
+
+def ctr_over_h(f, x, h):
+    return (f(x + h) - f(x - h)) / h
+
+
+def ctr_precedence(f, x, h):
+    return (f(x + h) - f(x - h)) / 2 * h
+
+
+def fwd_fixed_step(f, x, h=1e-5):
+    return (f(x + 1e-5) - f(x)) / 1e-5
+
+
+def fwd_sign(f, x, h):
+    return (f(x) - f(x + h)) / h
+
+
+def fwd_clamped(f, x, h):
+    h = max(h, 1e-6)
+    return (f(x + h) - f(x)) / h
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_fd_reference_passes_many_seeds(seed):
+    assert ex.check_finite_differences(fwd_good, ctr_good, seed=seed, points=3, thorough=seed % 2 == 1) == 3.0
+
+
+def test_fd_equivalent_formulas_and_none_points():
+    assert ex.check_finite_differences(lambda f, x, h: f(x + h) / h - f(x) / h,
+                                       lambda f, x, h: 0.5 * (f(x + h) - f(x - h)) / h, points=3) == 3.0
+    assert ex.check_finite_differences(lambda f, x, h: np.float64(fwd_good(f, x, h)),
+                                       lambda f, x, h: np.array([ctr_good(f, x, h)]), points=3) == 3.0
+    assert ex.check_finite_differences(fwd_good, ctr_good) is None
+
+
+@pytest.mark.parametrize("fwd, ctr, phrase", [
+    (fwd_good, fwd_good, "[ONE_SIDED_DIFFERENCE]"),
+    (fwd_good, fwd_backward, "[ONE_SIDED_DIFFERENCE]"),
+    (fwd_good, ctr_over_h, "[FD_DENOMINATOR]"),
+    (fwd_good, ctr_precedence, "[FD_DENOMINATOR]"),
+    (fwd_fixed_step, ctr_good, "[FD_STEP_IGNORED]"),
+    (fwd_sign, ctr_good, "[SIGN_FLIP]"),
+    (ctr_good, ctr_good, "That is the centred difference"),
+    (fwd_backward, ctr_good, "That is the backward difference"),
+    (lambda f, x, h: (f(x + h) - f(x)) / (2 * h), ctr_good, "divide by h, not 2h"),
+])
+def test_fd_named_mistakes_keep_partial_credit(capsys, fwd, ctr, phrase):
+    assert ex.check_finite_differences(fwd, ctr, points=3) == 1.0
+    out = capsys.readouterr().out
+    assert phrase in out and "not checked until both formulas" in out
+
+
+def test_fd_clamped_step_fails_only_the_error_check(capsys):
+    assert ex.check_finite_differences(fwd_clamped, ctr_good, points=3) == 2.0
+    out = capsys.readouterr().out
+    assert "limit the step" in out and "✗ errors against h" in out
+
+
+def test_fd_error_check_rejects_noise_at_small_steps(capsys):
+    def noisy(f, x, h):
+        value = fwd_good(f, x, h)
+        return value + (1.0 if h < 1e-10 else 0.0) * 1e3
+
+    assert ex.check_finite_differences(noisy, ctr_good, points=3) == 2.0
+    assert "more than round-off" in capsys.readouterr().out
+
+
+def test_fd_exact_derivative_is_not_an_approximation(capsys):
+    # a "difference" that ignores h and is exact everywhere (e.g. via an analytic derivative) for one function
+    def exact(f, x, h):
+        return (f(x + 1e-7) - f(x - 1e-7)) / 2e-7  # close to the exact derivative, independent of h
+
+    assert ex.check_finite_differences(exact, ctr_good, points=3) == 1.0
+    assert "✗ forward_difference values" in capsys.readouterr().out
+
+
+def test_fd_garbage_never_crashes(monkeypatch):
+    assert "got None" in _fails(ex.check_finite_differences, None, ctr_good, points=3)
+    assert "positional argument" in _fails(ex.check_finite_differences, lambda f, x: 0.0, ctr_good, points=3)
+    msg = _fails(ex.check_finite_differences, lambda f, x, h: 1 / 0, lambda f, x, h: "slope", points=3)
+    assert "ZeroDivisionError" in msg and "return a float" in msg
+    msg = _fails(ex.check_finite_differences, lambda f, x, h: None, lambda f, x, h: complex(1, 2), points=3)
+    assert "returned None" in msg
+    monkeypatch.setattr(core, "DEFAULT_TIMEOUT", 0.2)
+
+    def forever(f, x, h):
+        while True:
+            pass
+
+    assert "did not finish" in _fails(ex.check_finite_differences, forever, forever, points=3)
+
+
+# ============================================================================================ best steps
+
+
+def test_best_steps_theory_and_measured_answers_pass():
+    assert ex.check_best_steps(2 * math.sqrt(EPS), (3 * EPS) ** (1 / 3), points=1) == 1.0
+    assert ex.check_best_steps(1e-8, 1e-5) is None
+
+    def f(t):
+        return math.exp(math.sin(t))
+
+    def df(t):
+        return math.cos(t) * math.exp(math.sin(t))
+
+    hs = np.logspace(-15, 0, 61)
+    ef = [abs(fwd_good(f, 1.0, h) - df(1.0)) for h in hs]
+    ec = [abs(ctr_good(f, 1.0, h) - df(1.0)) for h in hs]
+    assert ex.check_best_steps(float(hs[np.argmin(ef)]), float(hs[np.argmin(ec)]), points=1) == 1.0
+
+
+def test_best_steps_mistakes():
+    assert "OTHER formula" in _fails(ex.check_best_steps, 1e-5, 1e-8, points=1)
+    assert "exponent" in _fails(ex.check_best_steps, -8, -5, points=1)
+    msg = _fails(ex.check_best_steps, 2.2e-16, 1e-2, points=1)
+    assert "round-off dominates" in msg and "truncation dominates" in msg
+    assert "positive" in _fails(ex.check_best_steps, 0.0, 0, points=1)
+    assert "give two positive numbers" in _fails(ex.check_best_steps, "1e-8", None, points=1)
+
+
+def test_best_steps_partial_credit(capsys):
+    assert ex.check_best_steps(1e-8, 1e-8, points=1) == 0.5
+    assert "best h for the centred difference" in capsys.readouterr().out
+    assert ex.check_best_steps(None, 1e-5, points=1) == 0.5
+
+
+# ============================================================================================ activation memory
+
+
+def memory_good(B, T, H, N, k, bytes_per_value=4):
+    per = B * T * H * bytes_per_value / 1e9
+    return {"per_layer_gb": per, "full_gb": (N + 1) * per, "checkpointed_gb": (math.ceil(N / k) + k) * per}
+
+
+def memory_exact_peak(B, T, H, N, k, bytes_per_value=4):
+    per = B * T * H * bytes_per_value / 1e9
+    return {"per_layer_gb": per, "full_gb": N * per,
+            "checkpointed_gb": ref_ckpt.expected_peak_stored(N, k) * per}
+
+
+def test_memory_reference_variants_pass():
+    for fn in (memory_good, memory_exact_peak):
+        assert ex.check_activation_memory(fn, points=1) == 1.0
+        assert ex.check_activation_memory(fn, seed=8, points=1, thorough=True) == 1.0
+    assert ex.check_activation_memory(memory_good) is None
+
+
+def test_memory_gpt3_scale_numbers():
+    got = memory_good(32, 2048, 12288, 96, math.isqrt(96))
+    assert got["per_layer_gb"] == pytest.approx(3.221, abs=1e-3)
+    assert got["full_gb"] == pytest.approx(312.5, abs=0.1)
+
+
+def _variant(change):
+    def fn(B, T, H, N, k, bytes_per_value=4):
+        d = memory_good(B, T, H, N, k, bytes_per_value)
+        return change(d, B, T, H, N, k, bytes_per_value)
+    return fn
+
+
+@pytest.mark.parametrize("fn, score, phrase", [
+    (_variant(lambda d, *a: {k: v * 1e9 / 2 ** 30 for k, v in d.items()}), 1 / 3, "GiB"),
+    (_variant(lambda d, B, T, H, N, k, b: memory_good(B, T, H, N, k, 1)), None, "bytes per number are missing"),
+    (_variant(lambda d, B, T, H, N, k, b: dict(d, checkpointed_gb=math.ceil(N / k) * d["per_layer_gb"])),
+     2 / 3, "only the checkpoints are counted"),
+    (_variant(lambda d, B, T, H, N, k, b: dict(d, checkpointed_gb=k * d["per_layer_gb"])),
+     2 / 3, "only the segment is counted"),
+    (_variant(lambda d, B, T, H, N, k, b: dict(d, full_gb=2 * N * d["per_layer_gb"])), 2 / 3, "N + 1 tensors"),
+    (_variant(lambda d, B, T, H, N, k, b: dict(d, per_layer_gb=d["per_layer_gb"] * 8)), 2 / 3, "bits instead"),
+])
+def test_memory_named_mistakes(capsys, fn, score, phrase):
+    if score is None:
+        assert phrase in _fails(ex.check_activation_memory, fn, points=1)
+    else:
+        assert ex.check_activation_memory(fn, points=1) == pytest.approx(round(score, 4))
+        assert phrase in capsys.readouterr().out
+
+
+def test_memory_sqrt_n_hint(capsys):
+    fn = _variant(lambda d, B, T, H, N, k, b: dict(d, checkpointed_gb=math.sqrt(N) * d["per_layer_gb"]))
+    assert ex.check_activation_memory(fn, points=1) == pytest.approx(0.6667)
+    out = capsys.readouterr().out
+    assert "2 sqrt(N)" in out  # N = 96, k = 9: sqrt(96) is neither the checkpoints nor k
+
+
+def test_memory_garbage_never_crashes():
+    assert "expected a dict" in _fails(ex.check_activation_memory, lambda *a: [1, 2, 3], points=1)
+    assert "is missing" in _fails(ex.check_activation_memory, lambda *a: {}, points=1)
+    assert "give a number of GB" in _fails(ex.check_activation_memory, lambda *a: {k: "x" for k in ex.MEMORY_KEYS},
+                                           points=1)
+    assert "ZeroDivisionError" in _fails(ex.check_activation_memory, lambda *a: 1 / 0, points=1)
+    assert "positional argument" in _fails(ex.check_activation_memory, lambda B, T: {}, points=1)
+
+
+# ============================================================================================ visuals
+
+
+def test_plots_return_figures_and_validate_input():
+    hs = np.logspace(-15, 0, 31)
+    ef = np.abs(np.sin(hs)) + 1e-16 / hs
+    fig = vis.plot_fd_errors(hs, ef, ef / 2)
+    assert len(fig.axes) == 1 and fig.axes[0].get_xscale() == "log"
+    plt.close(fig)
+    with pytest.raises(ValueError):
+        vis.plot_fd_errors(hs, ef[:-1], ef)
+    fig = vis.plot_expression_swell([1, 2, 3], {"tree": [2, 21, 82], "program": [3, 6, 9]})
+    assert len(fig.axes[0].lines) == 2
+    plt.close(fig)
+    with pytest.raises(ValueError):
+        vis.plot_expression_swell([1, 2], {"tree": [1]})
+    with pytest.raises(ValueError):
+        vis.plot_expression_swell([1, 2], {})
+    fig = vis.plot_checkpoint_costs([4, 9], [4, 9], [3, 5], [4, 9], [6, 15])
+    assert len(fig.axes) == 2
+    plt.close(fig)
+    with pytest.raises(ValueError):
+        vis.plot_checkpoint_costs([4, 9], [4], [3, 5], [4, 9], [6, 15])

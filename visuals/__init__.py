@@ -1,0 +1,1 @@
+"""Plotting helpers the notebooks use for pictures (computational graphs, gradient norms, curves)."""
