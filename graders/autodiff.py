@@ -47,7 +47,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from graders import diagnoses
-from graders.core import (GradingError, Report, StudentCodeError, StudentTimeout, array_problem, call_student,
+from graders.core import (brief, GradingError, Report, StudentCodeError, StudentTimeout, array_problem, call_student,
                           close, describe, diagnose, require_callable, unpack)
 from reference_impl.autodiff import checkpoint as ref_ckpt
 from reference_impl.autodiff import forward as ref_fwd
@@ -90,12 +90,7 @@ class _Stop(Exception):
     """Raised after a student's call timed out: the remaining cases are skipped."""
 
 
-def _brief(x: Any, limit: int = 60) -> str:
-    try:
-        text = repr(x)
-    except Exception:
-        text = f"<{type(x).__name__}>"
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+_brief = brief
 
 
 class _Grading:

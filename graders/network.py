@@ -31,7 +31,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from graders import diagnoses
-from graders.core import (VALUE_TOL, Report, StudentCodeError, StudentTimeout, array_problem, call_student, close,
+from graders.core import (brief, VALUE_TOL, Report, StudentCodeError, StudentTimeout, array_problem, call_student, close,
                           describe, diagnose, numeric_vjp_safe, require_callable, unpack)
 from reference_impl import gradcheck as ref_gc
 from reference_impl import losses as ref_losses
@@ -58,12 +58,7 @@ class _Stop(Exception):
     """The student's code timed out: the remaining cases are skipped."""
 
 
-def _brief(x: Any, limit: int = 60) -> str:
-    try:
-        text = repr(x)
-    except Exception:
-        text = f"<{type(x).__name__}>"
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+_brief = brief
 
 
 def _name(fn: Any, default: str) -> str:

@@ -15,15 +15,9 @@ from graders.exercises import ad_modes as ex
 from reference_impl import symbolic as ref_sym
 from reference_impl.autodiff import checkpoint as ref_ckpt
 from visuals import ad_modes_plots as vis
+from tests.grading_helpers import fails as _fails
 
 EPS = float(np.finfo(np.float64).eps)
-
-
-def _fails(fn, *args, **kwargs) -> str:
-    """The AssertionError message of a check that must fail completely."""
-    with pytest.raises(AssertionError) as info:
-        fn(*args, **kwargs)
-    return str(info.value)
 
 
 # ============================================================================================ reverse trace

@@ -21,12 +21,7 @@ from graders.question_bank import batchnorm as bank  # noqa: E402
 from reference_impl import batchnorm as ref  # noqa: E402
 from reference_impl import symbolic as ref_sym  # noqa: E402
 from visuals import batchnorm_plots as vis  # noqa: E402
-
-
-def _fails(fn, *args, **kwargs) -> str:
-    with pytest.raises(AssertionError) as info:
-        fn(*args, **kwargs)
-    return str(info.value)
+from tests.grading_helpers import fails as _fails
 
 
 # ============================================================================================ erratum 8 pinned

@@ -19,15 +19,9 @@ from graders import concepts  # noqa: E402
 from graders.exercises import chain_rule as ex  # noqa: E402
 from graders.question_bank import chain_rule as bank  # noqa: E402
 from visuals import chain_rule_plots as plots  # noqa: E402
+from tests.grading_helpers import fails as _fails
 
 x, y = sp.symbols("x y")
-
-
-def _fails(fn, *args, **kwargs) -> str:
-    """The AssertionError message of a check that must fail completely."""
-    with pytest.raises(AssertionError) as info:
-        fn(*args, **kwargs)
-    return str(info.value)
 
 
 # ============================================================================================ worked figures

@@ -13,13 +13,6 @@ from graders import autodiff as gad
 from graders.exercises import computational_graphs as ex
 
 
-def _fails(fn, *args, **kwargs) -> str:
-    """The AssertionError message of a check that must fail completely."""
-    with pytest.raises(AssertionError) as info:
-        fn(*args, **kwargs)
-    return str(info.value)
-
-
 # ============================================================================================ worked examples
 
 
@@ -354,7 +347,6 @@ def test_value_ops_garbage():
     assert score < 2
 
 
-
 def test_value_ops_release_skeleton_scores_zero():
     """The release gives the leaf part of the class; with every operator still raising, the cell scores 0."""
     class Skeleton:
@@ -482,6 +474,7 @@ def test_reference_solutions_of_the_engine_pass_the_generic_checks():
 
 from graders import concepts  # noqa: E402
 from graders.question_bank import computational_graphs as qbank  # noqa: E402
+from tests.grading_helpers import fails as _fails
 
 RIGHT = {"shared_weight_gradient": "c", "backward_twice_pytorch": "b"}
 

@@ -18,12 +18,7 @@ from graders.exercises import two_layer_network as ex  # noqa: E402
 from graders.question_bank import two_layer_network as qb  # noqa: E402
 from reference_impl import network as ref_net  # noqa: E402
 from visuals import two_layer_plots as vis  # noqa: E402
-
-
-def _fails(fn, *args, **kwargs) -> str:
-    with pytest.raises(AssertionError) as info:
-        fn(*args, **kwargs)
-    return str(info.value)
+from tests.grading_helpers import fails as _fails
 
 
 def _partial(capsys, fn, *args, points, **kwargs) -> tuple[float, str]:

@@ -18,12 +18,7 @@ from reference_impl import layers as ref_layers  # noqa: E402
 from reference_impl import network as ref_net  # noqa: E402
 from reference_impl import rnn as ref_rnn  # noqa: E402
 from visuals import vanishing_plots as vis  # noqa: E402
-
-
-def _fails(fn, *args, **kwargs) -> str:
-    with pytest.raises(AssertionError) as info:
-        fn(*args, **kwargs)
-    return str(info.value)
+from tests.grading_helpers import fails as _fails
 
 
 def _partial(capsys, fn, *args, points, **kwargs) -> tuple[float, str]:

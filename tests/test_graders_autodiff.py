@@ -17,22 +17,7 @@ from reference_impl.autodiff.forward import Dual as RefDual
 from reference_impl.autodiff.forward import hvp, jacobian_forward, jacobian_reverse, jvp, vjp
 from reference_impl.autodiff.reverse import Value as RefValue
 from reference_impl.autodiff.reverse import topological_order
-
-
-def _fails_with(capsys, fn, *args, code=None, phrase=None, **kwargs):
-    """Run a check expected to lose points; return its full text (raised message or printed output)."""
-    try:
-        score = fn(*args, **kwargs)
-    except AssertionError as exc:
-        text = str(exc)
-    else:
-        assert score is not None and score < kwargs.get("points", 1), score
-        text = capsys.readouterr().out
-    if code:
-        assert f"[{code}]" in text, text
-    if phrase:
-        assert phrase in text, text
-    return text
+from tests.grading_helpers import fails_with as _fails_with
 
 
 # =============================================================================================== student Values

@@ -9,6 +9,7 @@ import pytest
 import graders.core as core
 from graders import layers as gl
 from reference_impl import layers as R
+from tests.grading_helpers import fails_with as _fails_with
 
 LAYERS = ["affine", "relu", "leaky_relu", "sigmoid", "tanh", "max_pool1d", "max_pool2d", "residual", "dropout"]
 
@@ -29,22 +30,6 @@ def test_reference_gets_full_marks(name, seed, thorough, capsys):
     assert _check(name)(fwd, bwd, seed=seed, thorough=thorough) is None
     out = capsys.readouterr()
     assert "all" in out.out and out.err == ""
-
-
-def _fails_with(capsys, fn, *args, code=None, phrase=None, **kwargs):
-    """Run a check expected to lose points; return its full text (raised message or printed output)."""
-    try:
-        score = fn(*args, **kwargs)
-    except AssertionError as exc:
-        text = str(exc)
-    else:
-        assert score is not None and score < kwargs.get("points", 1), score
-        text = capsys.readouterr().out
-    if code:
-        assert f"[{code}]" in text, text
-    if phrase:
-        assert phrase in text, text
-    return text
 
 
 # ----------------------------------------------------------------------------------- planted mistakes

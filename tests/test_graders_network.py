@@ -16,23 +16,7 @@ from graders import network as gn
 from reference_impl import gradcheck as G
 from reference_impl import losses as L
 from reference_impl import network as RN
-
-
-def _fails_with(capsys, fn, *args, code=None, phrase=None, **kwargs):
-    """Run a check expected to lose points; return its full text (raised message or printed output)."""
-    capsys.readouterr()
-    try:
-        score = fn(*args, **kwargs)
-    except AssertionError as exc:
-        text = str(exc)
-    else:
-        assert score is not None and score < kwargs.get("points", 1), score
-        text = capsys.readouterr().out
-    if code:
-        assert f"[{code}]" in text, text
-    if phrase:
-        assert phrase in text, text
-    return text
+from tests.grading_helpers import fails_with as _fails_with
 
 
 def _partial(capsys, fn, *args, expected, **kwargs):

@@ -9,24 +9,9 @@ import pytest
 import graders.core as core
 from graders import rnn as gr
 from reference_impl import rnn as R
+from tests.grading_helpers import fails_with as _fails_with
 
 SEEDS = [(0, False), (1234, True)]
-
-
-def _fails_with(capsys, fn, *args, code=None, phrase=None, **kwargs):
-    """Run a check expected to lose points; return its full text (raised message or printed output)."""
-    try:
-        score = fn(*args, **kwargs)
-    except AssertionError as exc:
-        text = str(exc)
-    else:
-        assert score is not None and score < kwargs.get("points", 1), score
-        text = capsys.readouterr().out
-    if code:
-        assert f"[{code}]" in text, text
-    if phrase:
-        assert phrase in text, text
-    return text
 
 
 # ----------------------------------------------------------------------------------- the reference passes
