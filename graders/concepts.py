@@ -21,6 +21,7 @@ some entries are right and ``points`` is given, and raises :class:`graders.core.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import math
@@ -56,23 +57,22 @@ def digest(qid: str, letter: str) -> str:
     return hashlib.sha256(f"{SALT}|{qid}|{letter.strip().lower()}".encode()).hexdigest()
 
 
-_BANK: dict[str, Question] | None = None
-
-
+@functools.cache
 def questions() -> dict[str, Question]:
-    """Every question of every module in graders.question_bank (qid -> Question); duplicate ids are an error."""
-    global _BANK
-    if _BANK is None:
-        from graders import question_bank
-        bank: dict[str, Question] = {}
-        for info in sorted(pkgutil.iter_modules(question_bank.__path__), key=lambda m: m.name):
-            module = importlib.import_module(f"graders.question_bank.{info.name}")
-            for qid, q in getattr(module, "QUESTIONS", {}).items():
-                if qid in bank:
-                    raise ValueError(f"question id {qid!r} is defined twice in graders.question_bank")
-                bank[qid] = q
-        _BANK = bank
-    return _BANK
+    """Every question of every module in graders.question_bank (qid -> Question); duplicate ids are an error.
+
+    Built once per process and kept in the function's cache, not in a module global: the cohort recheck
+    treats any change to a grader module's globals during a test as tampering.
+    """
+    from graders import question_bank
+    bank: dict[str, Question] = {}
+    for info in sorted(pkgutil.iter_modules(question_bank.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"graders.question_bank.{info.name}")
+        for qid, q in getattr(module, "QUESTIONS", {}).items():
+            if qid in bank:
+                raise ValueError(f"question id {qid!r} is defined twice in graders.question_bank")
+            bank[qid] = q
+    return bank
 
 
 def _question(qid: str) -> Question:

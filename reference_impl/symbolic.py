@@ -18,8 +18,10 @@ builds take well under a second, the largest (an RNN with T=3, D=H=4) about 4 s.
 from __future__ import annotations
 
 import math
-import multiprocessing
+import os
 import re
+import select
+import signal
 import threading
 import warnings
 from collections import OrderedDict
@@ -201,39 +203,42 @@ def _parse_string(text: str, table: dict[str, sp.Symbol]) -> sp.Expr:
     return expr
 
 
+def _fork_available() -> bool:
+    return hasattr(os, "fork")
+
+
 def _simplify_is_zero(diff: sp.Expr, time_limit: float) -> bool | None:
     """``simplify(diff) == 0`` with a hard time cap. None when the cap was hit or the worker failed.
 
-    Uses a forked process (killed on timeout) where available, else a daemon thread whose result is
-    abandoned on timeout.
+    Uses a plain forked child (killed on timeout) where the OS can fork, else a daemon thread whose result
+    is abandoned on timeout. ``os.fork`` rather than ``multiprocessing``: a daemonic process (a pool or
+    fork-server worker, such as the cohort recheck) may not start multiprocessing children.
     """
     if time_limit <= 0:
         return None
-    if "fork" in multiprocessing.get_all_start_methods():
-        ctx = multiprocessing.get_context("fork")
-        recv, send = ctx.Pipe(duplex=False)
-
-        def work():  # runs in the child; fork shares `diff` without pickling it
-            try:
-                send.send(bool(sp.simplify(diff) == 0))
-            except BaseException:
-                send.send(None)
-
-        proc = ctx.Process(target=work, daemon=True)
+    if _fork_available():
+        read_end, write_end = os.pipe()
         with warnings.catch_warnings():  # Python >= 3.12 warns about fork in threaded processes (kernels)
             warnings.simplefilter("ignore", DeprecationWarning)
-            proc.start()
-        send.close()
+            pid = os.fork()
+        if pid == 0:  # the child: answer through the pipe and leave without running any parent cleanup
+            try:
+                os.close(read_end)
+                os.write(write_end, b"1" if sp.simplify(diff) == 0 else b"0")
+            finally:
+                os._exit(0)
+        os.close(write_end)
         try:
-            result = recv.recv() if recv.poll(time_limit) else None
-        except (EOFError, OSError):
-            result = None
+            ready, _, _ = select.select([read_end], [], [], time_limit)
+            answer = os.read(read_end, 1) if ready else b""
         finally:
-            if proc.is_alive():
-                proc.kill()
-            proc.join(0.5)
-            recv.close()
-        return result
+            os.close(read_end)
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            os.waitpid(pid, 0)
+        return {b"1": True, b"0": False}.get(answer)
     box: list = []
 
     def work_thread():

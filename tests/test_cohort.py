@@ -250,3 +250,68 @@ def test_sandboxed_kernel_cannot_read_solutions_or_write_the_gradebook(tmp_path)
     assert float(by_kind["read_solutions"]["nbgrader_score"]) == 0.0
     assert by_kind["read_solutions"]["status"] == "tampered" and by_kind["write_gradebook"]["status"] == "tampered"
     assert oct((tmp_path / "gradebook.db").stat().st_mode & 0o777) == "0o600"
+
+
+REAL_ASSIGNMENTS = [a for a in sorted(p.name for p in (Path(__file__).resolve().parents[1] / "solutions").iterdir()
+                                       if p.is_dir()) if a != "09_mock_interview"]  # 09 has no graded cells
+
+
+@pytest.mark.parametrize("assignment", REAL_ASSIGNMENTS)
+def test_a_real_course_assignment_grades_full_zero_and_partial(tmp_path, assignment):
+    """The cohort command on each notebook of the course itself (not the synthetic one): the instructor's
+    answers get full marks with no tampering flag (the out-of-kernel recheck agrees with the kernel), the
+    untouched release gets a real zero, and (where the notebook has multiple-choice questions) a submission
+    with one wrong letter loses exactly that cell."""
+    import shutil
+
+    import nbformat
+
+    from graders import concepts
+    repo = Path(__file__).resolve().parents[1]
+    src = repo / "solutions" / assignment
+    shutil.copytree(src, tmp_path / "solutions" / assignment)
+    shutil.copy(repo / "nbgrader_config.py", tmp_path / "nbgrader_config.py")
+    (nb_path,) = sorted(src.glob("*.ipynb"))
+    release = nbformat.read(str(repo / "notebooks" / assignment / nb_path.name), as_version=4)
+    solved = nbformat.read(str(nb_path), as_version=4)
+    # a student's copy: the release with the instructor's answer cells pasted in (test cells stay the release's)
+    answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in solved.cells
+               if c.metadata.get("nbgrader", {}).get("solution")}
+    full = nbformat.from_dict(json.loads(json.dumps(release)))
+    for c in full.cells:
+        gid = c.metadata.get("nbgrader", {}).get("grade_id")
+        if gid in answers:
+            c.source = answers[gid]
+    students = [("full", full), ("empty", release)]
+    mc_cell = next((c for c in solved.cells if "concepts.check_choice(" in c.source
+                    and c.metadata.get("nbgrader", {}).get("grade")), None)
+    if mc_cell is not None:  # one multiple-choice answer changed to a wrong letter
+        partial = nbformat.from_dict(json.loads(json.dumps(full)))
+        qid = mc_cell.source.split('check_choice("')[1].split('"')[0]
+        q = concepts.questions()[qid]
+        wrong = next(letter for letter in q.options if concepts.digest(qid, letter) != q.answer_digest)
+        var = mc_cell.source.split(f'check_choice("{qid}", ')[1].split(",")[0].strip()
+        answer_cell = next(c for c in partial.cells if c.metadata.get("nbgrader", {}).get("solution")
+                           and f"{var} =" in c.source)
+        answer_cell.source += f"\n{var} = {wrong!r}"
+        students.append(("partial", partial))
+    for student, nb in students:
+        out = tmp_path / "submitted" / student / assignment / nb_path.name
+        out.parent.mkdir(parents=True)
+        nbformat.write(nb, str(out))
+
+    done = subprocess.run([sys.executable, "-m", "graders.cohort", "grade", assignment, "--timeout", "120",
+                           "--quiet", "--workers", "2"], cwd=tmp_path, env=_env(), capture_output=True, text=True,
+                          timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr[-4000:]
+    with open(tmp_path / "cohort" / assignment / "grades.csv") as fh:
+        rows = {r["student"]: r for r in csv.DictReader(fh)}
+    shown = json.dumps(rows, indent=1)
+    total = sum(c.metadata["nbgrader"]["points"] for c in solved.cells if c.metadata.get("nbgrader", {}).get("grade")
+                and c.cell_type == "code")
+    assert rows["full"]["status"] == "graded" and not rows["full"]["flags"], shown
+    assert float(rows["full"]["score"]) == total and float(rows["full"]["recheck_score"]) == total, shown
+    assert rows["empty"]["status"] == "graded" and float(rows["empty"]["score"]) == 0.0, shown
+    if mc_cell is not None:
+        assert rows["partial"]["status"] == "graded" and not rows["partial"]["flags"], shown
+        assert float(rows["partial"]["score"]) == total - mc_cell.metadata["nbgrader"]["points"], shown

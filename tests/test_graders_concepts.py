@@ -16,7 +16,7 @@ def bank(monkeypatch):
     q = Question(text="Which is right?", options={"a": "one", "b": "two", "c": "three"},
                  answer_digest=digest("demo", "b"),
                  feedback={digest("demo", "a"): "one is too few.", digest("demo", "b"): ""})
-    monkeypatch.setattr(concepts, "_BANK", {"demo": q})
+    monkeypatch.setattr(concepts, "questions", lambda: {"demo": q})
     return q
 
 
