@@ -27,12 +27,12 @@ import importlib
 import math
 import pkgutil
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from graders import diagnoses
 from graders.core import GradingError, Report, brief, real_number
 
-__all__ = ["Question", "digest", "questions", "show_question", "check_choice", "check_number",
+__all__ = ["Question", "digest", "questions", "show_question", "check_choice", "check_choices", "check_number",
            "check_trace_table"]
 
 SALT = "backprop-course-concepts-v1"
@@ -99,20 +99,42 @@ def _letter(x: Any, letters: set[str]) -> str | None:
 def check_choice(qid: str, answer: Any, *, points: float | None = None, seed: int = 0,
                  thorough: bool = False) -> float | None:
     """Grade one multiple-choice answer (a letter such as ``"b"``; ``"(b)"`` and ``"B"`` are accepted)."""
-    q = _question(qid)
-    letters = sorted(q.options)
     rep = Report(f"question {qid}", points, seed)
     rep.declare("choice")
+    rep.record("choice", _choice_problem(qid, answer))
+    return rep.finish()
+
+
+def _choice_problem(qid: str, answer: Any, what: str = "") -> str | None:
+    q = _question(qid)
+    letters = sorted(q.options)
     if answer is None:
-        rep.fail("choice", "no answer yet: set your choice to one letter, e.g. 'a'.")
-        return rep.finish()
+        return f"{what}no answer yet: set your choice to one letter, e.g. 'a'."
     letter = _letter(answer, set(letters))
     if letter is None:
-        rep.fail("choice", f"{brief(answer)} is not one of the options; answer with one letter of "
-                           f"{', '.join(repr(x) for x in letters)}.")
-    elif digest(qid, letter) != q.answer_digest:
+        return (f"{what}{brief(answer)} is not one of the options; answer with one letter of "
+                f"{', '.join(repr(x) for x in letters)}.")
+    if digest(qid, letter) != q.answer_digest:
         why = q.feedback.get(digest(qid, letter)) or "read the options again."
-        rep.fail("choice", f"({letter}) is not the best answer: {why}")
+        return f"{what}({letter}) is not the best answer: {why}"
+    return None
+
+
+def check_choices(answers: Any, qids: Sequence[str], *, exercise: str = "concept questions",
+                  points: float | None = None, seed: int = 0, thorough: bool = False) -> float | None:
+    """Grade several multiple-choice answers given as one dict qid -> letter, one equally weighted sub-check
+    per question id in ``qids``."""
+    if not isinstance(answers, Mapping):
+        got = "None (assign the dict in the cell above)" if answers is None else type(answers).__name__
+        raise GradingError(f"{exercise}: expected a dict like {{{qids[0]!r}: 'a', ...}}, got {got}.")
+    rep = Report(exercise, points, seed)
+    for qid in qids:
+        rep.declare(qid)
+    for qid in qids:
+        if qid not in answers:
+            rep.fail(qid, f"answers['{qid}'] is missing.")
+        else:
+            rep.record(qid, _choice_problem(qid, answers[qid], what=f"answers['{qid}']: "))
     return rep.finish()
 
 

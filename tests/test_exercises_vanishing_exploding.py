@@ -290,13 +290,17 @@ def test_clip_garbage():
 # ============================================================================================ concepts
 
 def test_concepts_hashes_and_feedback(capsys):
+    from graders import concepts
+    bank = concepts.questions()
     correct = {}
     for qid in ex.QUESTIONS:
-        hits = [l for l in "abcd" if ex._digest(qid, l) == ex._ANSWER_DIGESTS[qid]]
+        q = bank[qid]
+        hits = [l for l in "abcd" if concepts.digest(qid, l) == q.answer_digest]
         assert len(hits) == 1
         correct[qid] = hits[0]
         for l in "abcd":  # every option has a feedback entry (so the missing one cannot reveal the answer)
-            assert ex._digest(qid, l) in ex._FEEDBACK
+            assert concepts.digest(qid, l) in q.feedback
+    assert correct == {"clip_vs_decay": "b", "zero_init": "c"}  # the right answers, stated once, here
     assert ex.check_concepts(correct, points=2) == 2.0
     assert ex.check_concepts({k: f" ({v.upper()}) " for k, v in correct.items()}) is None
     wrong = {qid: next(l for l in "abcd" if l != correct[qid]) for qid in correct}
@@ -307,14 +311,17 @@ def test_concepts_hashes_and_feedback(capsys):
 
 def test_concepts_source_has_no_plain_answer():
     import inspect
-    src = inspect.getsource(ex)
-    assert '"answer"' not in src and "'answer'" not in src
+
+    from graders.question_bank import vanishing_exploding as bank_module
+    for module in (ex, bank_module):
+        src = inspect.getsource(module)
+        assert '"answer"' not in src and "'answer'" not in src
 
 
 def test_concepts_garbage():
     assert "expected a dict" in _fails(ex.check_concepts, None, points=2)
     msg = _fails(ex.check_concepts, {"clip_vs_decay": 2, "zero_init": "ab"}, points=2)
-    assert msg.count("one letter") == 2
+    assert msg.count("not one of the options") == 2
     assert "missing" in _fails(ex.check_concepts, {}, points=2)
 
 

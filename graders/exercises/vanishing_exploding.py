@@ -11,14 +11,13 @@ module holds what only this notebook asks:
 - :func:`check_layer_grad_norms`: the Frobenius norm of dL/dW_l for every layer l;
 - :func:`check_dead_fraction`: the fraction of dead ReLU units per hidden layer;
 - :func:`check_clip_grad_norm`: clipping by the global norm, compared with ``reference_impl.rnn.clip_grad_norm``;
-- :func:`check_concepts`: multiple-choice questions whose answers are stored only as salted SHA-256 hashes.
+- :func:`check_concepts`: the multiple-choice questions (graders/question_bank/vanishing_exploding.py, hashed answers).
 
 Expected values are computed here from reference_impl, so no answer appears in the notebook.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 import numbers
 from typing import Any
@@ -26,7 +25,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from graders import diagnoses
+from graders import concepts, diagnoses
 from graders.core import (GradingError, brief, real_number, Report, StudentCodeError, StudentTimeout, array_problem, call_student,
                           close, describe, require_callable, unpack)
 from reference_impl import network as ref_net
@@ -510,86 +509,11 @@ def check_clip_grad_norm(fn, *, seed: int = 0, points: float | None = None, thor
 
 # ============================================================================================ multiple choice
 
-_SALT = "backprop-course-08-vanishing"
-
-
-def _digest(qid: str, letter: str) -> str:
-    return hashlib.sha256(f"{_SALT}|{qid}|{letter}".encode()).hexdigest()
-
-
-QUESTIONS = {
-    "clip_vs_decay": {
-        "text": "A 50-layer network's gradient norm suddenly jumps to 1e6 on one batch. What do gradient clipping "
-                "and L2 weight decay each do about it?",
-        "options": {
-            "a": "Both rescale the gradient of this step to a fixed norm; they are interchangeable.",
-            "b": "Clipping rescales this step's gradient so the update has norm at most max_norm (same direction); "
-                 "weight decay only adds lambda * W to the gradient, which cannot cap a 1e6 spike, but keeps the "
-                 "weights small over many steps so spikes become less likely.",
-            "c": "Weight decay caps this step; clipping shrinks the weights toward zero over time.",
-            "d": "Clipping sets the largest gradient entries to zero; weight decay divides the gradient by its norm.",
-        },
-    },
-    "zero_init": {
-        "text": "A one-hidden-layer tanh network has every weight initialized to the same constant 0.5 (biases 0). "
-                "After 1000 steps of gradient descent, what holds for the hidden units?",
-        "options": {
-            "a": "They have become different, because the data points differ from each other.",
-            "b": "Their weights are all still exactly 0.5: nothing can change.",
-            "c": "They all still compute the same function: each receives the same gradient at every step, so the "
-                 "layer behaves like a single unit.",
-            "d": "Half of them die, as ReLU units do.",
-        },
-    },
-}
-
-# The correct letters are stored only as salted SHA-256 digests (see _digest); feedback is keyed the same way.
-_ANSWER_DIGESTS = {
-    "clip_vs_decay": "244a4e64152a403c49b65031ffb110a1e0e2ca1173d110ecbb1c59d47ede9ad4",
-    "zero_init": "8d643d24877988ce2a071f2eb8c38b2508dc99389d92813bcb2ca512128da4e2",
-}
-_FEEDBACK = {
-    "9ac75c00e7dc2762c36ebdeb8b4df5c83179ad6bbb480d1c1580adaeda362949":
-        "only clipping looks at this step's gradient norm; weight decay adds lambda * W whatever the gradient is.",
-    "244a4e64152a403c49b65031ffb110a1e0e2ca1173d110ecbb1c59d47ede9ad4": "",
-    "2380798038e1623780ff036d4bfde2c7b2ece8e61904a25220bf09ca8d68695d": "the two roles are swapped.",
-    "1789aeece232b4616449c8806af7c30c27c413cb6636618a243151976f8947ea":
-        "clipping by norm rescales every entry by one common factor (the direction is kept); nothing is zeroed, "
-        "and weight decay does not look at the gradient's norm.",
-    "a88b585da5d934a76a0372dfdd208554a9f719b8f0c9f04b5567d3d073fb6a96":
-        "every hidden unit sees the same inputs through the same weights, so its output, and hence its gradient, "
-        "equals every other unit's for every example: different data points cannot break the tie.",
-    "ac59f2d37538c0390623cf638e5a30da850f633fe559c365c762857cec867275":
-        "the weights do change (the gradient is not zero), but all units change in exactly the same way.",
-    "8d643d24877988ce2a071f2eb8c38b2508dc99389d92813bcb2ca512128da4e2": "",
-    "1af9e7ba4f3e9f46ef70f32c0da899357c5d4b432f205aaf7a643ab155644010":
-        "tanh units do not die; the problem is that they stay identical.",
-}
-
-
-def _letter(x: Any) -> str | None:
-    if not isinstance(x, str):
-        return None
-    s = x.strip().strip("()").strip().lower()
-    return s if len(s) == 1 and s in "abcd" else None
+# The questions live in graders/question_bank/vanishing_exploding.py (right letters stored as salted digests).
+QUESTIONS = ("clip_vs_decay", "zero_init")
 
 
 def check_concepts(answers, *, seed: int = 0, points: float | None = None, thorough: bool = False):
-    """Grade the multiple-choice answers: ``answers`` maps each key of QUESTIONS to a letter "a".."d".
-    One sub-check per question; the correct letters are stored only as salted SHA-256 digests."""
-    if not isinstance(answers, dict):
-        got = "None (assign the dict in the cell above)" if answers is None else type(answers).__name__
-        raise GradingError(f"answers: expected a dict like {{'clip_vs_decay': 'a', ...}}, got {got}.")
-    rep = Report("concept questions", points, seed)
-    for qid, q in QUESTIONS.items():
-        rep.declare(qid)
-        if qid not in answers:
-            rep.fail(qid, f"answers['{qid}'] is missing.")
-            continue
-        letter = _letter(answers[qid])
-        if letter is None:
-            rep.fail(qid, f"answers['{qid}'] = {_brief(answers[qid])}: answer with one letter 'a', 'b', 'c' or 'd'.")
-        elif _digest(qid, letter) != _ANSWER_DIGESTS[qid]:
-            text = _FEEDBACK.get(_digest(qid, letter)) or "read the options again."
-            rep.fail(qid, f"({letter}) is not the best answer: {text}")
-    return rep.finish()
+    """Grade the multiple-choice answers: ``answers`` maps each id in QUESTIONS to a letter "a".."d"; one
+    sub-check per question (graders.concepts.check_choices)."""
+    return concepts.check_choices(answers, QUESTIONS, points=points, seed=seed, thorough=thorough)
