@@ -90,9 +90,6 @@ class _Stop(Exception):
     """Raised after a student's call timed out: the remaining cases are skipped."""
 
 
-_brief = brief
-
-
 class _Grading:
     """A Report plus bookkeeping: which sub-checks are finished, and whether the student's code timed out."""
 
@@ -142,7 +139,7 @@ def _resolve_ops(ops, allowed: Sequence[str], default: Sequence[str], what: str)
 def _require_class(cls: Any, name: str, n_args: int) -> None:
     if cls is not None and not isinstance(cls, type):
         raise GradingError(f"{name}: expected a class (`class {name}: ...`), got {type(cls).__name__} "
-                           f"({_brief(cls)}). Pass the class itself, not an instance or a function.")
+                           f"({brief(cls)}). Pass the class itself, not an instance or a function.")
     require_callable(cls, name, n_args)
 
 
@@ -155,7 +152,7 @@ def _number(x: Any, what: str) -> float:
     if x is None:
         raise StudentCodeError(f"{what} is None: it must hold a number (initialise it in __init__; backward() sets "
                                f"it for every node).")
-    raise StudentCodeError(f"{what} is {type(x).__name__} ({_brief(x)}), expected a plain number (float).")
+    raise StudentCodeError(f"{what} is {type(x).__name__} ({brief(x)}), expected a plain number (float).")
 
 
 def _attr(obj: Any, attr: str, what: str) -> Any:
@@ -195,7 +192,7 @@ def _array_problem(got: Any, expected: np.ndarray, **kwargs) -> str | None:
     if isinstance(got, np.ndarray) and got.dtype == object and got.size:
         first = got.flat[0]
         if not isinstance(first, numbers.Real):
-            return (f"an object array of {type(first).__name__} ({_brief(first, 40)}): return plain floats, e.g. "
+            return (f"an object array of {type(first).__name__} ({brief(first, 40)}): return plain floats, e.g. "
                     f"np.array([y.val for y in out]) (or .dot, .data, .grad).")
     return array_problem(got, expected, **kwargs)
 
@@ -588,7 +585,7 @@ def _run_value(cls: type, prog: Program, backward: bool = True, twice: bool = Fa
             raise
         if not _same_kind(out, cls):
             raise StudentCodeError(
-                f"`{_step_expr(step, prog.n_in)}` returned {type(out).__name__} ({_brief(out)}), not a {name}: every "
+                f"`{_step_expr(step, prog.n_in)}` returned {type(out).__name__} ({brief(out)}), not a {name}: every "
                 f"operation must return a new {name} that remembers its inputs, or backward() cannot reach them.")
         nodes.append(out)
     data = [_number(_attr(n, "data", f"{_node_name(i, prog.n_in)}"), f"{_node_name(i, prog.n_in)}.data")
@@ -1119,14 +1116,14 @@ def _order_problem(result: Any, snap: _Snapshot) -> str | None:
     if isinstance(result, (set, frozenset)):
         return "returned a set: a set has no order; return a list with every node after its inputs."
     if not isinstance(result, (list, tuple)):
-        return f"returned {type(result).__name__} ({_brief(result)}); it must return a list of the graph's nodes."
+        return f"returned {type(result).__name__} ({brief(result)}); it must return a list of the graph's nodes."
     n = len(snap.nodes)
     problems = []
     strangers = [x for x in result if id(x) not in snap.index]
     if strangers:
         kind = type(strangers[0]).__name__
         problems.append(f"{len(strangers)} entr{'y is' if len(strangers) == 1 else 'ies are'} not nodes of the "
-                        f"graph (e.g. {kind} {_brief(strangers[0], 40)}): list the Value objects themselves.")
+                        f"graph (e.g. {kind} {brief(strangers[0], 40)}): list the Value objects themselves.")
     pos: dict[int, int] = {}
     dups = []
     for p, x in enumerate(result):
@@ -1224,7 +1221,7 @@ def _run_dual(cls: type, prog: Program, tangents: Sequence[float]) -> dict:
                                        f"number c as {name}(c, 0).") from None
             raise
         if not _same_kind(out, cls):
-            raise StudentCodeError(f"`{_step_expr(step, prog.n_in)}` returned {type(out).__name__} ({_brief(out)}), "
+            raise StudentCodeError(f"`{_step_expr(step, prog.n_in)}` returned {type(out).__name__} ({brief(out)}), "
                                    f"not a {name}: every operation must return a new {name}(value, tangent).")
         nodes.append(out)
     vals = [_number(_attr(n, "val", _node_name(i, prog.n_in)), f"{_node_name(i, prog.n_in)}.val")
@@ -1446,7 +1443,7 @@ def _as_input(x: Any, n: int) -> np.ndarray:
         else:
             arr = _object_vector(list(x))
     else:
-        raise TypeError(f"f expects a 1-D array (or list) of length {n}, got {type(x).__name__} ({_brief(x)})")
+        raise TypeError(f"f expects a 1-D array (or list) of length {n}, got {type(x).__name__} ({brief(x)})")
     if arr.shape != (n,):
         raise ValueError(f"f expects an input of shape ({n},), got shape {arr.shape}")
     return arr
@@ -1600,7 +1597,7 @@ def check_partial_derivative(fn, *, seed: int = 0, points: float | None = None, 
                 g.fail(Pn, f"{where}: not checked because the call failed.")
                 continue
             if hasattr(got, "dot") and not isinstance(got, (numbers.Real, np.ndarray)):
-                problem = (f"returned the dual number itself ({_brief(got)}); return its tangent .dot, a float.")
+                problem = (f"returned the dual number itself ({brief(got)}); return its tangent .dot, a float.")
             else:
                 problem = array_problem(got, want, scalar_ok=True)
                 if problem and _as_float(got) is not None and np.ndim(got) == 0:
@@ -1896,7 +1893,7 @@ def check_pass_counts(answers, *, n: int, m: int, keys: Sequence[str] = ("grad_f
         a = answers[k]
         if isinstance(a, bool) or not isinstance(a, numbers.Real) or not float(a).is_integer():
             hint = f" (with n = {n}, m = {m})" if isinstance(a, str) else ""
-            g.fail(label, f"answers['{k}'] = {_brief(a)}: give a whole number{hint}.")
+            g.fail(label, f"answers['{k}'] = {brief(a)}: give a whole number{hint}.")
             continue
         a = int(a)
         if a == expected[k]:
@@ -2024,7 +2021,7 @@ def _grads_problem(grads: Any, want: list[np.ndarray]) -> str | None:
     if grads is None:
         return "grads is None: return the list of the N parameter gradients."
     if not isinstance(grads, (list, tuple)):
-        return f"grads must be a list of {len(want)} arrays, got {type(grads).__name__} ({_brief(grads)})."
+        return f"grads must be a list of {len(want)} arrays, got {type(grads).__name__} ({brief(grads)})."
     if len(grads) != len(want):
         return f"grads has {len(grads)} entries; it must have one per layer, {len(want)}."
     bad = [(i, p) for i, (got, w) in enumerate(zip(grads, want)) if (p := array_problem(got, w))]

@@ -163,7 +163,7 @@ def require_callable(fn: Any, name: str, n_args: int | None = None) -> None:
         raise GradingError(f"{name}: got None. Define the function `{name}` in the cell above (and run that "
                            f"cell) before running this check.")
     if not callable(fn):
-        raise GradingError(f"{name}: expected a function, got {type(fn).__name__} ({_brief(fn)}).")
+        raise GradingError(f"{name}: expected a function, got {type(fn).__name__} ({brief(fn)}).")
     if n_args is None:
         return
     try:
@@ -184,9 +184,6 @@ def brief(x: Any, limit: int = 60) -> str:
     except Exception:
         text = f"<{type(x).__name__}>"
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-_brief = brief
 
 
 def real_number(x: Any) -> float | None:
@@ -253,7 +250,7 @@ def array_problem(got: Any, expected: np.ndarray, *, tol: float = VALUE_TOL, sca
     if scalar_ok and expected.shape == () and isinstance(got, (int, float, np.number)) and not isinstance(got, bool):
         got = np.float64(got)
     if not isinstance(got, (np.ndarray, np.floating)):
-        return f"expected a NumPy array of shape {expected.shape}, got {type(got).__name__} ({_brief(got)})."
+        return f"expected a NumPy array of shape {expected.shape}, got {type(got).__name__} ({brief(got)})."
     got_arr = np.asarray(got)
     if got_arr.shape != expected.shape:
         hint = ""

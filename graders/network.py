@@ -58,9 +58,6 @@ class _Stop(Exception):
     """The student's code timed out: the remaining cases are skipped."""
 
 
-_brief = brief
-
-
 def _name(fn: Any, default: str) -> str:
     name = getattr(fn, "__name__", None)
     return name if isinstance(name, str) and name.isidentifier() else default
@@ -164,7 +161,7 @@ def _call_watching(fn: Callable, args: tuple, names: Sequence[str], label: str, 
 def _number_problem(got: Any, expected: float, tol: float = VALUE_TOL, what: str = "the loss") -> str | None:
     """array_problem for a scalar result: a Python float, a NumPy float64 or a 0-d float64 array."""
     if isinstance(got, bool) or (got is not None and not isinstance(got, (int, float, np.number, np.ndarray))):
-        return f"expected a number (a Python float or NumPy float64), got {type(got).__name__} ({_brief(got)})."
+        return f"expected a number (a Python float or NumPy float64), got {type(got).__name__} ({brief(got)})."
     problem = array_problem(got, np.float64(expected), tol=tol, scalar_ok=True)
     if problem and isinstance(got, np.ndarray) and got.shape != ():
         problem += f" {what[0].upper() + what[1:]} must be one number (e.g. a .mean() or float(...)), not an array."
@@ -545,17 +542,17 @@ def _grads_dict(grads: Any, keys: Sequence[str]) -> tuple[dict | None, str | Non
         elif isinstance(grads, (int, float, np.number)):
             hint = " Did you return (grads, loss)? The order is (loss, grads)."
         return None, (f"grads must be a dict with keys {list(keys)}, got {type(grads).__name__} "
-                      f"({_brief(grads)}).{hint}"), None
+                      f"({brief(grads)}).{hint}"), None
     extra = [k for k in grads if k not in keys]
     note = None
     if extra:
-        note = (f"grads has extra key(s) {_brief(list(extra), 100)} that params does not have; return exactly "
+        note = (f"grads has extra key(s) {brief(list(extra), 100)} that params does not have; return exactly "
                 f"the keys of params ({', '.join(keys)}).")
     return grads, None, note
 
 
 def _missing_key_message(grads: dict, key: str) -> str:
-    have = _brief(list(grads), 100)
+    have = brief(list(grads), 100)
     text = f"grads has no key {key!r} (its keys: {have})."
     if f"d{key}" in grads:
         text += f" Name each gradient after its parameter: grads[{key!r}], not grads['d{key}']."
@@ -747,11 +744,11 @@ def _losses_array(losses: Any) -> tuple[np.ndarray | None, str | None]:
     elif isinstance(losses, (list, tuple)):
         items = list(losses)
     else:
-        return None, f"losses must be a list of numbers (one per step), got {type(losses).__name__} ({_brief(losses)})."
+        return None, f"losses must be a list of numbers (one per step), got {type(losses).__name__} ({brief(losses)})."
     for i, v in enumerate(items):
         if isinstance(v, bool) or not (isinstance(v, (int, float, np.number))
                                        or (isinstance(v, np.ndarray) and v.shape == ())):
-            return None, (f"losses[{i}] is {type(v).__name__} ({_brief(v)}); every entry must be one number (the "
+            return None, (f"losses[{i}] is {type(v).__name__} ({brief(v)}); every entry must be one number (the "
                           f"loss before that step, e.g. float(loss)).")
     try:
         arr = np.array([float(v) for v in items], dtype=np.float64)
@@ -840,18 +837,18 @@ def _grade_new_params(g: _Grader, where: str, new, params, e_params, up_params, 
     """Grade the new parameters; returns the problems found (for the usable-result bookkeeping)."""
     if not isinstance(new, dict):
         g.fail("new params", f"{where}: new_params must be a dict keyed like params, got {type(new).__name__} "
-               f"({_brief(new)}).")
+               f"({brief(new)}).")
         return ["not a dict"]
     problems: list[str | None] = []
     extra = [k for k in new if k not in params]
     if extra:
-        g.report.notes.append(f"new_params has extra key(s) {_brief(list(extra), 100)}; return exactly the "
+        g.report.notes.append(f"new_params has extra key(s) {brief(list(extra), 100)}; return exactly the "
                               f"keys of params.")
     unchanged = steps > 0 and all(k in new and _finite(new[k]) and np.shape(new[k]) == params[k].shape
                                   and np.array_equal(new[k], params[k]) for k in params)
     for k in params:
         if k not in new:
-            g.fail("new params", f"{where}: new_params has no key {k!r} (its keys: {_brief(list(new), 100)}).")
+            g.fail("new params", f"{where}: new_params has no key {k!r} (its keys: {brief(list(new), 100)}).")
             problems.append("missing")
             continue
         problem = array_problem(new[k], e_params[k])
@@ -1104,19 +1101,19 @@ def _grade_init_case(g: _Grader, where: str, params: Any, sizes: list[int], sche
     if not isinstance(params, dict):
         for n in ("keys and shapes", "biases are zero", "weight distribution"):
             g.fail(n, f"{where}: expected a dict {{'W1': ..., 'b1': ..., ...}}, got {type(params).__name__} "
-                   f"({_brief(params)}).")
+                   f"({brief(params)}).")
         return
     L = len(sizes) - 1
     keys = [f"{p}{l}" for l in range(1, L + 1) for p in ("W", "b")]
     extra = [k for k in params if k not in keys]
     if extra:
-        g.report.notes.append(f"params has extra key(s) {_brief(list(extra), 100)}; expected exactly {keys}.")
+        g.report.notes.append(f"params has extra key(s) {brief(list(extra), 100)}; expected exactly {keys}.")
     for l in range(1, L + 1):
         fi, fo = sizes[l - 1], sizes[l]
         for key, shape in ((f"W{l}", (fi, fo)), (f"b{l}", (fo,))):
             if key not in params:
                 g.fail("keys and shapes", f"{where}: params has no key {key!r} (its keys: "
-                       f"{_brief(list(params), 100)}); expected {keys}.")
+                       f"{brief(list(params), 100)}); expected {keys}.")
                 continue
             problem = _init_array_problem(params[key], shape)
             if problem:
@@ -1151,7 +1148,7 @@ def _init_array_problem(arr: Any, shape: tuple) -> str | None:
     if arr is None:
         return "is None."
     if not isinstance(arr, np.ndarray):
-        return f"must be a NumPy array of shape {shape}, got {type(arr).__name__} ({_brief(arr)})."
+        return f"must be a NumPy array of shape {shape}, got {type(arr).__name__} ({brief(arr)})."
     if arr.shape != shape:
         hint = ""
         if arr.shape == shape[::-1] and len(shape) == 2:

@@ -39,10 +39,6 @@ __all__ = ["check_reverse_trace", "check_derivative_sizes", "check_finite_differ
 EPS = float(np.finfo(np.float64).eps)
 
 
-_brief = brief
-_real = real_number
-
-
 def _rel_close(a: float, b: float, tol: float) -> bool:
     return abs(a - b) <= tol * max(abs(a), abs(b), 1e-12)
 
@@ -95,9 +91,9 @@ def check_reverse_trace(answers, *, seed: int = 0, points: float | None = None, 
         if key not in answers:
             rep.fail(name, f"answers['{key}'] is missing.")
             continue
-        got = _real(answers[key])
+        got = real_number(answers[key])
         if got is None:
-            rep.fail(name, f"answers['{key}'] = {_brief(answers[key])}: give a number (e.g. 0.5 or np.cos(1.0)).")
+            rep.fail(name, f"answers['{key}'] = {brief(answers[key])}: give a number (e.g. 0.5 or np.cos(1.0)).")
             continue
         if _rel_close(got, want[key], 1e-3) or abs(got - want[key]) < 1e-9:
             continue
@@ -151,7 +147,7 @@ def _as_int_list(value: Any) -> list[int] | None:
         return None
     out = []
     for v in value:
-        r = _real(v)
+        r = real_number(v)
         if r is None or not float(r).is_integer():
             return None
         out.append(int(r))
@@ -204,7 +200,7 @@ def check_derivative_sizes(fn, *, seed: int = 0, points: float | None = None, th
             hint = ""
             if isinstance(got, (list, tuple)) and got and isinstance(got[0], sp.Basic) and not got[0].is_number:
                 hint = " It holds expressions: measure each with sp.count_ops(...) and return the counts."
-            rep.fail(case, f"{where}: expected a list of {depth} integers, got {_brief(got)}.{hint}")
+            rep.fail(case, f"{where}: expected a list of {depth} integers, got {brief(got)}.{hint}")
             continue
         if sizes == want:
             continue
@@ -348,9 +344,9 @@ def check_finite_differences(forward_difference, centred_difference, *, seed: in
                     if isinstance(exc, StudentTimeout):
                         stopped = True
                     break
-                v = _real(value)
+                v = real_number(value)
                 if v is None:
-                    rep.fail(sub, f"{where}, h = {h:g}: {label} returned {_brief(value)}; return a float.")
+                    rep.fail(sub, f"{where}, h = {h:g}: {label} returned {brief(value)}; return a float.")
                     ok[kind] = False
                     break
                 got[kind][h] = v
@@ -435,15 +431,15 @@ def check_best_steps(h_forward, h_centred, *, seed: int = 0, points: float | Non
     rep = Report("best finite-difference steps", points, seed)
     for kind in ("forward", "centred"):
         rep.declare(f"best h for the {kind} difference")
-    values = {k: _real(v) for k, v in given.items()}
+    values = {k: real_number(v) for k, v in given.items()}
     if all(v is None for v in values.values()):
-        raise GradingError(f"h_best_forward = {_brief(h_forward)}, h_best_centred = {_brief(h_centred)}: give two "
+        raise GradingError(f"h_best_forward = {brief(h_forward)}, h_best_centred = {brief(h_centred)}: give two "
                            f"positive numbers (read them off the plot above, e.g. 1e-3).")
     for kind in ("forward", "centred"):
         name = f"best h for the {kind} difference"
         v, t = values[kind], targets[kind]
         if v is None:
-            rep.fail(name, f"h_best_{kind} = {_brief(given[kind])}: give a positive number.")
+            rep.fail(name, f"h_best_{kind} = {brief(given[kind])}: give a positive number.")
             continue
         if v <= 0:
             hint = " That looks like an exponent: give the step itself, 10.0**" + f"{v:g}." if v < 0 else ""
@@ -515,16 +511,16 @@ def check_activation_memory(fn, *, seed: int = 0, points: float | None = None, t
             continue
         if not isinstance(got, dict):
             for n in (P, F, C):
-                rep.fail(n, f"{where}: expected a dict with keys {list(MEMORY_KEYS)}, got {_brief(got)}.")
+                rep.fail(n, f"{where}: expected a dict with keys {list(MEMORY_KEYS)}, got {brief(got)}.")
             continue
         per = B * T * H * nbytes / 1e9
         values = {}
         for key in MEMORY_KEYS:
-            v = _real(got.get(key)) if key in got else None
+            v = real_number(got.get(key)) if key in got else None
             if key not in got:
                 rep.fail(key, f"{where}: the key '{key}' is missing.")
             elif v is None:
-                rep.fail(key, f"{where}: {key} = {_brief(got[key])}; give a number of GB.")
+                rep.fail(key, f"{where}: {key} = {brief(got[key])}; give a number of GB.")
             values[key] = v
         v = values[P]
         per_ok = v is not None and _rel_close(v, per, 0.02)

@@ -36,10 +36,6 @@ __all__ = ["check_sigmoid_slope", "check_depth_estimates", "check_mlp_loss_and_g
            "check_dead_fraction", "check_clip_grad_norm", "check_concepts", "QUESTIONS", "DEPTH_KEYS"]
 
 
-_brief = brief
-_real = real_number
-
-
 def _rel_close(a: float, b: float, tol: float) -> bool:
     return abs(a - b) <= tol * max(abs(a), abs(b), 1e-300)
 
@@ -68,7 +64,7 @@ def check_sigmoid_slope(dsigma, x_star, max_slope, *, seed: int = 0, points: flo
             expr = ref_sym.parse_answer(dsigma, {"x": _X})
         except (TypeError, ValueError) as exc:
             expr = None
-            rep.fail("sigmoid'(x)", f"could not read dsigma ({_brief(dsigma)}): {exc}")
+            rep.fail("sigmoid'(x)", f"could not read dsigma ({brief(dsigma)}): {exc}")
         if expr is not None:
             ok = ref_sym.are_equivalent(expr, want, {"x": _X}, n_points=60 if thorough else 20,
                                         rng=np.random.default_rng(seed), domain=(-6.0, 6.0))
@@ -83,13 +79,13 @@ def check_sigmoid_slope(dsigma, x_star, max_slope, *, seed: int = 0, points: flo
                 hint = next((h for w, h in hints if ref_sym.are_equivalent(expr, w, {"x": _X}, time_limit=1.0,
                                                                            rng=0, domain=(-6.0, 6.0))),
                             "differentiate 1 / (1 + exp(-x)) with sp.diff and compare.")
-                rep.fail("sigmoid'(x)", f"dsigma = {_brief(str(expr), 80)} is not d sigmoid / dx: {hint}")
+                rep.fail("sigmoid'(x)", f"dsigma = {brief(str(expr), 80)} is not d sigmoid / dx: {hint}")
     for name, got, want_v, what in (("where it peaks", x_star, float(ref_x), "x_star"),
                                     ("maximum slope", max_slope, float(ref_max), "max_slope")):
         rep.declare(name)
-        v = _real(got)
+        v = real_number(got)
         if v is None:
-            rep.fail(name, f"{what} = {_brief(got)}: give a number (a Python/NumPy float or a SymPy number).")
+            rep.fail(name, f"{what} = {brief(got)}: give a number (a Python/NumPy float or a SymPy number).")
         elif abs(v - want_v) > 1e-6:
             hint = ""
             if what == "max_slope" and abs(v - 0.5) < 1e-6:
@@ -146,9 +142,9 @@ def check_depth_estimates(answers, *, seed: int = 0, points: float | None = None
         if key not in answers:
             rep.fail(key, f"answers['{key}'] is missing.")
             continue
-        v = _real(answers[key])
+        v = real_number(answers[key])
         if v is None:
-            rep.fail(key, f"answers['{key}'] = {_brief(answers[key])}: give a number.")
+            rep.fail(key, f"answers['{key}'] = {brief(answers[key])}: give a number.")
             continue
         if key == "sigmoid_layers_for_1e-6":
             ok = abs(v - want[key]) < 1e-9
@@ -231,10 +227,10 @@ _MLP_HINTS = {
 
 def _grads_problem(grads: Any, keys: list[str]) -> str | None:
     if not isinstance(grads, dict):
-        return f"grads must be a dict {{'W1': ..., 'b1': ..., ...}}, got {type(grads).__name__} ({_brief(grads)})."
+        return f"grads must be a dict {{'W1': ..., 'b1': ..., ...}}, got {type(grads).__name__} ({brief(grads)})."
     missing = [k for k in keys if k not in grads]
     if missing:
-        return f"grads has no key(s) {missing} (its keys: {_brief(list(grads), 80)})."
+        return f"grads has no key(s) {missing} (its keys: {brief(list(grads), 80)})."
     return None
 
 
@@ -267,9 +263,9 @@ def check_mlp_loss_and_grads(fn, *, seed: int = 0, points: float | None = None, 
                 rep.fail(sub, f"{where}: {exc}")
                 rep.fail("loss", f"{where}: {exc}")
                 continue
-            v = _real(loss)
+            v = real_number(loss)
             if v is None:
-                rep.fail("loss", f"{where}: the loss must be a finite number, got {_brief(loss)}.")
+                rep.fail("loss", f"{where}: the loss must be a finite number, got {brief(loss)}.")
             elif not _rel_close(v, e_loss, 1e-7):
                 rep.fail("loss", f"{where}: loss {v:.8g}, expected {e_loss:.8g}. Mean softmax cross-entropy of "
                                  f"the LAST layer's scores (no activation on them).")
@@ -337,7 +333,7 @@ def check_layer_grad_norms(fn, *, seed: int = 0, points: float | None = None, th
                 rep.fail(where, str(exc))
                 continue
             if isinstance(got, list):
-                got = np.array(got, dtype=np.float64) if all(_real(v) is not None for v in got) else got
+                got = np.array(got, dtype=np.float64) if all(real_number(v) is not None for v in got) else got
             problem = array_problem(got, want)
             if problem:
                 wrong = {
@@ -401,7 +397,7 @@ def check_dead_fraction(fn, *, seed: int = 0, points: float | None = None, thoro
             except StudentCodeError as exc:
                 rep.fail(where, str(exc))
                 continue
-            if isinstance(got, list) and all(_real(v) is not None for v in got):
+            if isinstance(got, list) and all(real_number(v) is not None for v in got):
                 got = np.array(got, dtype=np.float64)
             problem = array_problem(got, want)
             if problem:
@@ -470,9 +466,9 @@ def check_clip_grad_norm(fn, *, seed: int = 0, points: float | None = None, thor
                 rep.fail(norm_sub, f"{where}: {exc}")
                 rep.fail(grad_sub, f"{where}: {exc}")
                 continue
-            v = _real(norm)
+            v = real_number(norm)
             if v is None:
-                rep.fail(norm_sub, f"{where}: total_norm must be a finite number, got {_brief(norm)}"
+                rep.fail(norm_sub, f"{where}: total_norm must be a finite number, got {brief(norm)}"
                          + (" (for huge gradients divide by the largest entry before squaring, then multiply "
                             "back)." if huge else "."))
             elif not _rel_close(v, e_norm, 1e-7):
@@ -484,7 +480,7 @@ def check_clip_grad_norm(fn, *, seed: int = 0, points: float | None = None, thor
                 rep.fail(norm_sub, f"{where}: total_norm {v:.8g}, expected {e_norm:.8g}.{hint}")
             if not isinstance(new, dict) or set(new) != set(e_new):
                 rep.fail(grad_sub, f"{where}: new_grads must be a dict with keys {sorted(e_new)}, got "
-                         f"{_brief(new if not isinstance(new, dict) else sorted(new))}.")
+                         f"{brief(new if not isinstance(new, dict) else sorted(new))}.")
                 continue
             for k in e_new:
                 problem = array_problem(new[k], e_new[k])
