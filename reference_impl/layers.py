@@ -6,6 +6,8 @@ gradients with respect to the forward's array arguments, in the same order.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from reference_impl._checks import as_array, expect_shape
@@ -223,6 +225,10 @@ def residual_backward(dout, cache):
 def dropout_forward(x, p_drop: float, rng: np.random.Generator, train: bool = True):
     """Inverted dropout: zero each unit with probability p_drop, scale survivors by 1/(1-p_drop).
 
+    With keep mask m (m_i = 1 with probability 1 - p), out = x * m / (1 - p), so
+    E[out_i] = x_i (1 - p) / (1 - p) = x_i: the expected activation is the same in training and at test
+    time, where the layer is the identity (no rescaling needed at inference).
+
     Args:
         x: any shape S. p_drop: in [0, 1). rng: the caller's Generator (no global state).
         train: at test time the layer is the identity.
@@ -230,8 +236,8 @@ def dropout_forward(x, p_drop: float, rng: np.random.Generator, train: bool = Tr
         out: (S); cache: the scaled mask (S) or None at test time.
     """
     x = as_array(x, "x")
-    if not 0.0 <= p_drop < 1.0:
-        raise ValueError(f"p_drop must be in [0, 1), got {p_drop}")
+    if isinstance(p_drop, bool) or not isinstance(p_drop, numbers.Real) or not 0.0 <= p_drop < 1.0:
+        raise ValueError(f"p_drop must be a number in [0, 1), got {p_drop!r}")
     if not train:
         return x.copy(), None
     if not isinstance(rng, np.random.Generator):
