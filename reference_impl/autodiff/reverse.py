@@ -309,6 +309,16 @@ class Value:
     def cos(self) -> "Value":
         return self._unary("cos", _apply("cos", self.data), -_apply("sin", self.data))
 
+    # ---------------------------------------------------------------- stop-gradient
+    def detach(self) -> "Value":
+        """A new leaf Value with the same data: stop-gradient.
+
+        ``y = f(x.detach())`` computes the same number as ``f(x)``, but ``y.backward()`` treats the
+        detached use as a constant, so no gradient reaches ``x`` through it (other uses of ``x`` still
+        contribute). PyTorch's ``detach()`` and JAX's ``stop_gradient`` do the same.
+        """
+        return Value(self.data, label=self.label)
+
     # ---------------------------------------------------------------- backpropagation
     def backward(self) -> None:
         """Fill ``.grad`` of every node below this one with d(self)/d(node).
