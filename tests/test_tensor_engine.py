@@ -144,6 +144,12 @@ def test_second_backward_needs_retain_graph():
     h.sum().backward()
     with pytest.raises(RuntimeError, match="second time"):
         (h * 2.0).sum().backward()
+    # an in-place op on the root of a freed graph does not revive the freed history below it
+    r = w2 * 2.0
+    r.backward(grad=np.ones(2))
+    r.relu_()
+    with pytest.raises(RuntimeError, match="second time"):
+        r.backward(grad=np.ones(2))
 
 
 def test_non_leaf_grad_holds_the_latest_pass_only_and_constants_have_none():

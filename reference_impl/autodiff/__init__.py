@@ -1,1 +1,2 @@
-"""Tiny automatic-differentiation engines: reverse mode (``reverse``) and forward mode (``forward``)."""
+"""Tiny automatic-differentiation engines: scalar reverse mode (``reverse.Value``), forward mode (``forward``),
+tensor-level reverse mode with PyTorch's semantics (``tensor.Tensor``), and gradient checkpointing (``checkpoint``)."""

@@ -81,7 +81,8 @@ class Tensor:
         label: optional name, only for printing.
         _prev: the input tensors (empty for leaves). _op: the operation that made this node.
         _backward: ``g -> None`` adding ``g * local derivative`` into every input's grad (None for leaves).
-        _saved: ((version counter, version when saved, description), ...) of the arrays _backward reads.
+        _saved: ((version counter, version when saved, description, shape), ...) for every array that
+            _backward reads; backward() compares each counter with the version recorded here.
         _version: this array's version counter (incremented by every in-place operation).
         _uses: number of recorded operations that took this tensor as input.
         _freed: True once backward() has released this node's rule (no retain_graph).
@@ -153,11 +154,17 @@ class Tensor:
         raise TypeError(f"cannot combine a Tensor with {type(x).__name__}")
 
     @staticmethod
+    def _wrap(arr: np.ndarray, label: str = "") -> "Tensor":
+        """A leaf around an existing float64 array, without copying it (internal)."""
+        t = Tensor.__new__(Tensor)
+        Tensor.__init__(t, 0.0, label=label)
+        t.data = arr
+        return t
+
+    @staticmethod
     def _result(data, parents: tuple, op: str) -> "Tensor":
         """A new node; it records its parents only if grad mode is on and some parent requires grad."""
-        out = Tensor.__new__(Tensor)
-        Tensor.__init__(out, 0.0)
-        out.data = np.asarray(data, dtype=np.float64)
+        out = Tensor._wrap(np.asarray(data, dtype=np.float64))
         out.requires_grad = is_grad_enabled() and any(p.requires_grad for p in parents)
         if out.requires_grad:
             out._prev, out._op = tuple(parents), op
@@ -419,9 +426,7 @@ class Tensor:
         Nothing flows back through it: using ``x.detach()`` in place of ``x`` makes that use a constant
         (stop-gradient). Like PyTorch, the array is shared, so an in-place change of either is seen by both.
         """
-        out = Tensor.__new__(Tensor)
-        Tensor.__init__(out, 0.0, label=self.label)
-        out.data = self.data
+        out = Tensor._wrap(self.data, label=self.label)
         out._version = self._version
         return out
 
@@ -433,7 +438,7 @@ class Tensor:
     def _inplace_begin(self, op: str) -> "Tensor | None":
         """Check that an in-place op is allowed; return the node that keeps self's old history, or None."""
         if not (is_grad_enabled() and self.requires_grad):
-            return None  # nothing to record; the version bump still protects saved copies
+            return None  # nothing to record; the version bump still lets backward() detect the change
         if self.is_leaf:
             raise RuntimeError(f"{op}: a leaf Tensor that requires grad is being used in an in-place operation; "
                                "update parameters inside `with no_grad():`")
@@ -441,12 +446,11 @@ class Tensor:
             raise RuntimeError(f"{op}: this tensor is already an input of {self._uses} recorded operation(s); "
                                "this engine does not re-route their gradients through an in-place change. "
                                "Compute a new tensor instead.")
-        old = Tensor.__new__(Tensor)  # takes over self's history; shares the (about to change) array
-        Tensor.__init__(old, 0.0, label=self.label)
-        old.data, old.requires_grad, old._version = self.data, True, self._version
+        old = Tensor._wrap(self.data, label=self.label)  # takes over self's history; shares the array
+        old.requires_grad, old._version = True, self._version
         old._prev, old._op, old._backward, old._saved = self._prev, self._op, self._backward, self._saved
-        old._uses = 1
-        self._prev, self._op, self._backward, self._saved = (old,), op, None, ()
+        old._uses, old._freed = 1, self._freed
+        self._prev, self._op, self._backward, self._saved, self._freed = (old,), op, None, (), False
         return old
 
     def relu_(self) -> "Tensor":
