@@ -6,7 +6,8 @@ import pytest
 
 from reference_impl import losses, network
 from reference_impl.autodiff.reverse import Value
-from reference_impl.autodiff.tensor import Tensor, cross_entropy, is_grad_enabled, no_grad, sgd_step, zero_grad
+from reference_impl.autodiff.tensor import (Tensor, cross_entropy, inplace_demo, is_grad_enabled, no_grad, sgd_step,
+                                            zero_grad)
 from reference_impl.gradcheck import numeric_grad, rel_error
 from tests.helpers import assert_vjp, away_from_zero, rng_for
 
@@ -331,3 +332,19 @@ def test_engine_input_errors():
         t + "1"
     with pytest.raises(ValueError, match="lr must be a positive number"):
         sgd_step([t], lr=0.0)
+
+
+def test_inplace_demo_reports_what_is_fine_and_what_would_corrupt():
+    demo = inplace_demo(rng_for(14))
+    assert set(demo) == {"relu_after_matmul", "sigmoid_output", "matmul_input"}
+    ok = demo["relu_after_matmul"]
+    assert ok["error"] is None and ok["rel_error"] < 1e-15
+    assert "output 0 of 'sigmoid'" in demo["sigmoid_output"]["error"]
+    assert "input 0 of '@'" in demo["matmul_input"]["error"]
+    for name in ("sigmoid_output", "matmul_input"):
+        assert demo[name]["rel_error"] > 0.1  # the gradient an engine without the check would return
+        assert set(demo[name]["grads"]) == {"W1", "W2"}
+    again = inplace_demo(rng_for(14))
+    np.testing.assert_array_equal(again["matmul_input"]["grads"]["W1"], demo["matmul_input"]["grads"]["W1"])
+    with pytest.raises(TypeError, match="Generator"):
+        inplace_demo(0)

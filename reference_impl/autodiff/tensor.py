@@ -42,7 +42,8 @@ import numpy as np
 from reference_impl import losses
 from reference_impl.broadcasting import broadcasts_to, unbroadcast
 
-__all__ = ["Tensor", "no_grad", "is_grad_enabled", "cross_entropy", "zero_grad", "sgd_step", "topological_order"]
+__all__ = ["Tensor", "no_grad", "is_grad_enabled", "cross_entropy", "zero_grad", "sgd_step", "topological_order",
+           "inplace_demo"]
 
 _GRAD_ENABLED = [True]
 
@@ -607,3 +608,62 @@ def sgd_step(params, lr: float) -> None:
         for p in (params.values() if isinstance(params, dict) else params):
             if p.grad is not None:
                 p.sub_(lr * p.grad)
+
+
+# --------------------------------------------------------------------------- in-place demonstration
+def _demo_run(scenario: str, X, W1, W2, inplace: bool):
+    """One forward/backward of a small two-layer graph; returns (error message or None, {"W1": ..., "W2": ...})."""
+    x = Tensor(X)
+    w1, w2 = Tensor(W1, requires_grad=True, label="W1"), Tensor(W2, requires_grad=True, label="W2")
+    if scenario == "relu_after_matmul":
+        h = x @ w1
+        h = h.relu_() if inplace else h.relu()
+        loss = ((h @ w2) ** 2).sum()
+    elif scenario == "sigmoid_output":
+        s = (x @ w1).sigmoid()
+        s = s.mul_(2.0) if inplace else s * 2.0
+        loss = ((s @ w2) ** 2).sum()
+    else:  # "matmul_input": x is saved by x @ w1 (dW1 = x.T @ g), then centred in place
+        loss = (((x @ w1).tanh() @ w2) ** 2).sum()
+        if inplace:
+            x.sub_(x.data.mean(axis=0))
+    error = None
+    if inplace:
+        try:
+            loss.backward(retain_graph=True)
+        except RuntimeError as exc:
+            error = str(exc)
+            loss.backward(check_versions=False)
+    else:
+        loss.backward()
+    return error, {"W1": w1.grad, "W2": w2.grad}
+
+
+def inplace_demo(rng: np.random.Generator) -> dict:
+    """Three in-place changes in a small network, each compared with the same network written out of place.
+
+    Graph: x (4, 3) constant, W1 (3, 5), W2 (5, 2) leaves; loss = sum((a @ W2)^2) with a from:
+        "relu_after_matmul": a = relu_(x @ W1)         fine: relu's backward reads its output and the
+                                                        matmul saved x and W1, not its output
+        "sigmoid_output":    a = sigmoid(x @ W1).mul_(2) refused: sigmoid's backward reads s, now 2s
+        "matmul_input":      a = tanh(x @ W1), then x -= mean(x) in place  refused: dW1 = x.T @ g needs the old x
+
+    Returns:
+        {scenario: {"error": the RuntimeError message (None if backward was allowed),
+                    "grads": {"W1", "W2"} from the in-place version (computed with check_versions=False
+                             when refused, i.e. what an engine without the check would return),
+                    "reference": {"W1", "W2"} from the out-of-place version,
+                    "rel_error": max over W1, W2 of the relative error between the two}}
+    """
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError("rng must be a numpy.random.Generator (e.g. np.random.default_rng(0))")
+    X, W1, W2 = rng.standard_normal((4, 3)), rng.standard_normal((3, 5)), rng.standard_normal((5, 2))
+    X = X + np.array([1.0, -2.0, 0.5])  # columns with nonzero means, so centring x changes it
+    out = {}
+    for scenario in ("relu_after_matmul", "sigmoid_output", "matmul_input"):
+        error, grads = _demo_run(scenario, X, W1, W2, inplace=True)
+        _, reference = _demo_run(scenario, X, W1, W2, inplace=False)
+        rel = max(float(np.max(np.abs(grads[k] - reference[k]))
+                        / max(1e-8, float(np.max(np.abs(grads[k]) + np.abs(reference[k]))))) for k in grads)
+        out[scenario] = {"error": error, "grads": grads, "reference": reference, "rel_error": rel}
+    return out
