@@ -202,3 +202,17 @@ def test_new_loss_input_errors():
         losses.huber_loss(np.zeros(2), np.zeros((2, 1)))
     with pytest.raises(ValueError, match="at least one column"):
         losses.logsumexp(np.zeros((2, 0)))
+
+
+def test_new_losses_do_not_modify_their_inputs():
+    rng = rng_for(23)
+    s, y = rng.standard_normal((4, 3)), np.array([0, 2, 1, 2])
+    z, t = rng.standard_normal(5), rng.uniform(0, 1, 5)
+    args = [s, y, z, t]
+    before = [a.copy() for a in args]
+    losses.logsumexp(s)
+    losses.label_smoothing_cross_entropy(s, y, 0.1)
+    losses.sigmoid_binary_cross_entropy(z, t)
+    losses.huber_loss(z, t, 0.5)
+    for a, b in zip(args, before):
+        np.testing.assert_array_equal(a, b)
