@@ -348,3 +348,20 @@ def test_inplace_demo_reports_what_is_fine_and_what_would_corrupt():
     np.testing.assert_array_equal(again["matmul_input"]["grads"]["W1"], demo["matmul_input"]["grads"]["W1"])
     with pytest.raises(TypeError, match="Generator"):
         inplace_demo(0)
+
+
+def test_sigmoid_input_is_not_saved_so_changing_it_after_the_forward_is_harmless():
+    # sigmoid (like PyTorch's) saves its OUTPUT; the input u feeds nothing else that saved it
+    rng = rng_for(15)
+    x0, w0 = rng.standard_normal((3, 4)), rng.standard_normal((4, 2))
+    grads = []
+    for modify in (False, True):
+        w = Tensor(w0, requires_grad=True)
+        u = Tensor(x0) @ w  # the matmul saves x and w, not u
+        loss = (u.sigmoid() ** 2).sum()
+        if modify:
+            with no_grad():
+                u.add_(10.0)
+        loss.backward()
+        grads.append(w.grad)
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-15)
