@@ -21,7 +21,8 @@ order. On top of that, the engine behaves like PyTorch in the ways interviewers 
   a matmul is fine: ReLU's backward reads its OUTPUT (``out > 0``), which is what stays in the array, and
   the matmul saved its inputs, not its output. Overwriting an array that a backward needs is not:
   sigmoid's output (sigmoid, tanh and exp save their output), a matmul or multiply input, a log input.
-  ``backward(check_versions=False)`` skips the check so the corrupted gradient can be measured.
+  ``backward(check_versions=False)`` skips the check so the corrupted gradient can be measured;
+  :func:`inplace_demo` does that for three cases side by side.
 
 A differentiable in-place operation on a non-leaf tensor that another operation has already used is
 refused with an error (PyTorch re-routes such a graph; this small engine keeps the rules simple).
