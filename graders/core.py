@@ -21,7 +21,6 @@ import math
 import numbers
 import signal
 import threading
-import traceback
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
@@ -29,6 +28,9 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from graders import diagnoses
+from graders.remote import catalogue
+from graders.remote import client as remote_client
+from graders.remote import server as remote_server
 
 DEFAULT_TIMEOUT = 10.0
 VALUE_TOL = 1e-7
@@ -80,23 +82,11 @@ def _time_limit(seconds: float | None, label: str):
         yield
     except _Expired:
         inside[0] = False
-        raise StudentTimeout(
-            f"{label} did not finish within {seconds:g} s: look for an infinite loop or a Python loop over "
-            f"every array entry.") from None
+        raise StudentTimeout(remote_server.timeout_message(label, seconds)) from None
     finally:
         inside[0] = False
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
-
-
-def _short_traceback(exc: BaseException) -> str:
-    """The last frames of the student's traceback, without the grader's own frames."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if "/graders/" not in f.filename.replace("\\", "/")]
-    lines = []
-    for f in frames[-3:]:
-        where = f"line {f.lineno} in {f.name}"
-        lines.append(f"    {where}: {f.line}" if f.line else f"    {where}")
-    return "\n".join(lines)
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -116,44 +106,52 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def call_student(fn: Callable, *args: Any, label: str | None = None, timeout: float | None = None,
-                 notes: list[str] | None = None, **kwargs: Any) -> Any:
+                 notes: list[str] | None = None, after: dict | None = None, **kwargs: Any) -> Any:
     """Call ``fn(*args, **kwargs)`` on deep copies of the arguments and return its result.
 
-    Warnings and anything written to stderr are turned into notes (printed later on stdout), floating
-    point errors are silenced (non-finite results are caught by the array checks instead), and a
-    function that modifies its inputs gets a note. Raises StudentCodeError with a readable message if
-    the function raises or runs past ``timeout`` seconds (default: DEFAULT_TIMEOUT at call time).
+    This is the one way a check calls student code. ``fn`` may be the student's function itself, a proxy of it
+    in another process (cohort grading, see graders.remote), or a grader function that calls student code
+    (a runner). Warnings and anything written to stderr are turned into notes (printed later on stdout),
+    floating point errors are silenced (non-finite results are caught by the array checks instead), and a
+    function that modifies its inputs gets a note. Raises StudentCodeError with a readable message if the
+    function raises or runs past ``timeout`` seconds (default: DEFAULT_TIMEOUT at call time).
+
+    ``after``: a dict that receives ``"args"`` and ``"kwargs"``, the arguments as the function left them (the
+    copies it was given), for checks that grade what a function changed in its inputs.
     """
     timeout = DEFAULT_TIMEOUT if timeout is None else timeout
     label = label or f"{getattr(fn, '__name__', 'your function')}()"
+    if isinstance(fn, remote_client._Proxy):  # the student's code runs in another process: ask it
+        return fn._remote_call(args, kwargs, label=label, timeout=timeout, notes=notes, after=after)
     args_copy, kwargs_copy = copy.deepcopy(args), copy.deepcopy(kwargs)
     err = io.StringIO()
+    # With a link open (the cohort grader) a grader function that calls proxies shares one deadline with them;
+    # the student's process enforces it. Otherwise an alarm stops the student's code here.
+    limit = remote_client.scope(label, timeout, notes) if remote_client.active() else _time_limit(timeout, label)
     try:
         with warnings.catch_warnings(record=True) as caught, np.errstate(all="ignore"), \
-                contextlib.redirect_stderr(err), _time_limit(timeout, label):
+                contextlib.redirect_stderr(err), limit:
             warnings.simplefilter("always")
             result = fn(*args_copy, **kwargs_copy)
     except StudentCodeError:
         raise
-    except RecursionError:
-        raise StudentCodeError(f"{label} recursed too deeply (RecursionError): use an explicit stack or a "
-                               f"topological order instead of unbounded recursion.") from None
-    except SystemExit as exc:
-        raise StudentCodeError(f"{label} called sys.exit({exc.code!r}); a function being graded must return its "
-                               f"result instead of exiting.") from None
-    except MemoryError:
-        raise StudentCodeError(f"{label} ran out of memory: avoid building (N, N) or larger temporaries.") from None
-    except Exception as exc:  # the student's bug: report it, never crash the grader
-        tb = _short_traceback(exc)
-        raise StudentCodeError(f"{label} raised {type(exc).__name__}: {exc}" + (f"\n{tb}" if tb else "")) from None
+    except catalogue.CatalogueError as exc:
+        raise StudentCodeError(str(exc)) from None
+    except remote_client.LinkDead as exc:
+        raise StudentCodeError(f"{label}: {exc}") from None
+    except BaseException as exc:  # the student's bug: report it, never crash the grader
+        if isinstance(exc, (KeyboardInterrupt, GeneratorExit)):
+            raise
+        raise StudentCodeError(remote_server.describe_exception(exc, label)[1]) from None
+    if after is not None:
+        after["args"], after["kwargs"] = args_copy, kwargs_copy
     if notes is not None:
         for w in caught:
             notes.append(f"{label} emitted {w.category.__name__}: {w.message}")
         if err.getvalue().strip():
             notes.append(f"{label} wrote to stderr: {err.getvalue().strip()[:300]}")
         if not (_same(args_copy, args) and _same(kwargs_copy, kwargs)):
-            notes.append(f"{label} modified its input arrays in place; backprop code should treat inputs as "
-                         f"read-only (the grader passed copies, so this did not cost points).")
+            notes.append(remote_server.mutation_note(label))
     return result
 
 

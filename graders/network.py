@@ -144,17 +144,11 @@ class _Grader:
 
 def _call_watching(fn: Callable, args: tuple, names: Sequence[str], label: str, notes: list[str]):
     """call_student, also returning what the student's function changed in its (copied) arguments."""
-    seen: dict[str, Any] = {}
-
-    def run(*a):
-        seen["before"] = copy.deepcopy(a)
-        seen["after"] = a
-        return fn(*a)
-
+    after: dict[str, Any] = {}
     own: list[str] = []
-    result = call_student(run, *args, label=label, notes=own)
+    result = call_student(fn, *args, label=label, notes=own, after=after)
     notes.extend(n for n in own if _MUTATION_NOTE not in n)  # the caller grades modification itself
-    changed = _changes(seen["before"], seen["after"], names) if "before" in seen else []
+    changed = _changes(args, after["args"], names) if "args" in after else []
     return result, changed
 
 
