@@ -20,8 +20,8 @@ c.OverwriteCells.add_missing_cells = True
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+    "graders.feedback_filter.ClearHiddenTestsInTests",
     "graders.feedback_filter.HideHiddenTestsInOutputs",
-    "nbgrader.preprocessors.ClearHiddenTests",
 ]
 # Release notebooks are committed with outputs stripped.
 c.ClearOutput.enabled = True

@@ -14,6 +14,7 @@ points to any test cell that writes to stderr, and a correct answer must never l
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import copy
 import inspect
 import io
@@ -35,6 +36,10 @@ from graders.remote import server as remote_server
 DEFAULT_TIMEOUT = 10.0
 VALUE_TOL = 1e-7
 PREVIEW = 4
+
+
+# The cohort grader sets a list here to learn which sub-checks of a test failed (one per thread: a ContextVar).
+FINISHED_REPORTS: contextvars.ContextVar = contextvars.ContextVar("backprop_finished_reports", default=None)
 
 
 class GradingError(AssertionError):
@@ -385,6 +390,10 @@ class Report:
         if not self.checks:
             raise RuntimeError(f"{self.exercise}: the grader declared no checks (grader bug)")
         frac = self.fraction
+        collector = FINISHED_REPORTS.get()
+        if collector is not None:
+            collector.append({"exercise": self.exercise, "fraction": frac,
+                                     "failed": [c.name for c in self.checks.values() if not c.passed]})
         if frac == 1.0:
             for n in dict.fromkeys(self.notes):
                 print(f"note: {n}")

@@ -81,6 +81,7 @@ class Link:
         self._cb_ids = itertools.count(1)
         self._callback_count = 0
         self.requests = 0
+        self.deadline: float | None = None    # time.monotonic() by which everything must be done (the notebook's budget)
         self._closed = False
         _active_links += 1
 
@@ -204,7 +205,7 @@ class Link:
         protocol.write_message(self.sock, reply, out_bufs)
 
     # -------------------------------------------------------------------------------- requests
-    def lookup(self, name: str, timeout: float = 30.0) -> Any:
+    def lookup(self, name: str, timeout: float = 5.0) -> Any:
         """The value of ``name`` in the notebook (data or a proxy), or MISSING."""
         reply, bufs = self._exchange({"op": "lookup", "name": name}, [], timeout)
         if not reply.get("ok"):
@@ -220,6 +221,12 @@ class Link:
         """(seconds for this request, label, seconds shown in a timeout message, notes) under the current scope."""
         sc = _scope.get()
         seconds = DEFAULT_TIMEOUT if timeout is None else timeout
+        if self.deadline is not None:
+            budget = self.deadline - time.monotonic()
+            if budget <= 0:
+                _, StudentTimeout = _errors()
+                raise StudentTimeout(f"{label} was not run: the notebook's time budget was used up.")
+            seconds = min(seconds, budget)
         if sc is None:
             return seconds, label, seconds, None
         deadline, outer_label, outer_seconds, notes = sc
