@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import os
 import re
+import textwrap
 from typing import Any
 
 MESSAGE_LINES = 2
+WIDTH = 110  # message lines are wrapped here: Lab's Validate dialog does not wrap them itself
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -34,9 +36,14 @@ def summary(output: Any) -> list[str]:
         if len(body) > MESSAGE_LINES:
             kept.append(f"  ... {len(body) - MESSAGE_LINES} more line(s): run this test cell in the notebook to "
                         f"see the whole message.")
-        return [header, *kept]
+        return [part for line in [header, *kept] for part in _wrap(line)]
     evalue = (str(output.get("evalue") or "").strip().splitlines() or [""])[0]
     return [f"{output.get('ename') or 'Error'}: {evalue}".rstrip(": ")]
+
+
+def _wrap(line: str) -> list[str]:
+    indent = " " * (len(line) - len(line.lstrip()) + 4)
+    return textwrap.wrap(line, WIDTH, subsequent_indent=indent, break_long_words=False) or [line]
 
 
 def summarise_failed_cell(cell: Any = None, cell_index: int | None = None, execute_reply: Any = None,

@@ -148,6 +148,7 @@ def test_nbgrader_validate_lists_each_failing_exercise_briefly():
     for block in blocks:
         error = block.split("The error was:")[1].strip().split("\n\n")[0].splitlines()
         assert error[0].strip().startswith("✗ "), block
-        assert len(error) <= 1 + validate_summary.MESSAGE_LINES + 1, block
+        assert len(error) <= 1 + 3 * validate_summary.MESSAGE_LINES + 1, block
+        assert all(len(line) <= validate_summary.WIDTH + 4 for line in error), block
     assert "Traceback" not in out and "graders/" not in out
     assert len(out) < 700 * n_graded, len(out)
