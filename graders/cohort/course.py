@@ -18,6 +18,8 @@ from pathlib import Path
 
 from traitlets.config import Config
 
+from graders import feedback_page
+
 
 COURSE_ID = "backprop-course"
 
@@ -79,6 +81,7 @@ class Course:
             "graders.feedback_filter.HideHiddenTestsInOutputs",
     "nbgrader.preprocessors.ClearHiddenTests",
         ]
+        feedback_page.configure(c)  # long lines wrap, math renders offline
         return c
 
 
