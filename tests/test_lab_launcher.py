@@ -206,3 +206,11 @@ def test_lab_environment_points_jupyter_at_the_private_config(course):
     env = lab.lab_environment(course, course / ".lab" / "student", {"PATH": "/usr/bin", "JUPYTERLAB_SETTINGS_DIR": "x"})
     assert env["JUPYTER_CONFIG_DIR"] == str(course / ".lab" / "student") and "JUPYTERLAB_SETTINGS_DIR" not in env
     assert env["PATH"].startswith(str(lab.venv_python(course).parent))
+
+
+def test_readme_names_both_launches_and_the_ci_test_command():
+    readme = (ROOT / "README.md").read_text()
+    assert "```bash\npython3.11 tools/lab.py\n```" in readme and "python3.11 tools/lab.py --instructor" in readme
+    assert "jupyter lab notebooks/" not in readme  # the old launch (reinstall every time, Lab on tracked files)
+    test_cmd = "python3.11 -m venv .venv && .venv/bin/pip install -q -r requirements.txt && .venv/bin/python -m pytest"
+    assert test_cmd in readme and (ROOT / ".ci" / "run").read_text().strip().endswith(test_cmd)
