@@ -43,7 +43,35 @@ FINISHED_REPORTS: contextvars.ContextVar = contextvars.ContextVar("backprop_fini
 
 
 class GradingError(AssertionError):
-    """A check failed; the message says what to fix."""
+    """A check failed; the message says what to fix.
+
+    In IPython and Jupyter the error shows as its message alone, under a one-line header
+    (``_render_traceback_``): what to fix comes first, with no traceback through the grader's own frames
+    (a student's own exception is already part of the message, with their last frames). It is still an
+    error, so nbgrader scores the test cell 0. ``exercise``, ``failed`` and ``total`` (set by
+    :meth:`Report.finish`) make the header "✗ <exercise>: N of M checks failed".
+    """
+
+    def __init__(self, message: str = "", *, exercise: str | None = None, failed: int | None = None,
+                 total: int | None = None):
+        super().__init__(message)
+        self.exercise, self.failed, self.total = exercise, failed, total
+
+    def summary_lines(self) -> list[str]:
+        """The header line, then the message's lines (its own "<exercise> (seed S):" title folded into the header)."""
+        lines = str(self).splitlines() or ["(no message)"]
+        if self.exercise is None or self.failed is None or self.total is None:
+            return [f"✗ {lines[0]}", *lines[1:]]
+        header = f"✗ {self.exercise}: {self.failed} of {self.total} checks failed"
+        if lines[0].startswith(f"{self.exercise} (seed ") and lines[0].endswith("):"):
+            header += lines[0][len(self.exercise):-1]
+            lines = lines[1:]
+        return [header, *lines]
+
+    def _render_traceback_(self) -> list[str]:
+        """What IPython shows instead of a traceback: the summary, its header in bold red."""
+        header, *rest = self.summary_lines()
+        return [f"\x1b[1;31m{header}\x1b[0m", *rest]
 
 
 class StudentCodeError(Exception):
@@ -400,7 +428,8 @@ class Report:
             print(f"✓ {self.exercise}: all {len(self.checks)} checks passed.")
             return None if self.points is None else float(self.points)
         if frac == 0.0 or self.points is None:
-            raise GradingError(self.failure_text())
+            raise GradingError(self.failure_text(), exercise=self.exercise, total=len(self.checks),
+                               failed=sum(not c.passed for c in self.checks.values()))
         score = round(self.points * frac, 4)
         print(self.failure_text())
         print(f"Partial credit: {score:g} of {self.points:g} points "

@@ -18,6 +18,8 @@ from pathlib import Path
 
 from traitlets.config import Config
 
+from graders import feedback_page
+
 
 COURSE_ID = "backprop-course"
 
@@ -88,6 +90,7 @@ class Course:
             "graders.feedback_filter.ClearHiddenTestsInTests",
             "graders.feedback_filter.HideHiddenTestsInOutputs",
         ]
+        feedback_page.configure(c)  # long lines wrap, math renders offline
         return c
 
 
