@@ -1,11 +1,14 @@
 """reference_impl.attention: softmax VJP, scaled dot-product and multi-head attention against numeric VJPs with a
-random upstream gradient (float64), exact masking, masks, cost helpers, the 1/sqrt(d) argument, bad input."""
+random upstream gradient (float64) and against SymPy, exact masking, masks, cost helpers, the 1/sqrt(d) argument,
+bad input."""
 
 import numpy as np
 import pytest
+import sympy as sp
 from hypothesis import given, settings, strategies as st
 
 from reference_impl import attention as A
+from reference_impl import symbolic_layers as S
 from reference_impl.gradcheck import numeric_vjp, rel_error
 from reference_impl.losses import softmax as softmax_2d
 from tests.helpers import assert_vjp, rng_for
@@ -402,3 +405,47 @@ def test_variance_helpers_reject_bad_input():
         A.softmax_saturation([], rng_for(0))
     with pytest.raises(ValueError, match="n_keys"):
         A.softmax_saturation([4], rng_for(0), n_keys=0)
+
+
+# --------------------------------------------------------------------------- SymPy
+@pytest.mark.parametrize("n_keys", [2, 3])
+def test_sympy_one_query_score_gradient_is_p_times_v_minus_out(n_keys):
+    r = S.attention_one_query(n_keys)
+    for g, closed in zip(r["grad"], r["closed_form"]):
+        assert sp.simplify(g - closed) == 0
+    assert sp.simplify(r["jacobian"] - r["jacobian_closed_form"]) == sp.zeros(n_keys, n_keys)
+    # the same numbers as the NumPy softmax VJP with dP_j = v_j (out = p . v, d out / d p_j = v_j)
+    rng = rng_for(20 + n_keys)
+    s, v = rng.standard_normal(n_keys), rng.standard_normal(n_keys)
+    grad = np.array(sp.lambdify(r["s"] + r["v"], r["grad"], modules="numpy")(*s, *v), dtype=float)
+    _, cache = A.softmax_forward(s)
+    np.testing.assert_allclose(A.softmax_backward(v, cache), grad, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("mask", [None, ((True, True, False), (True, False, False))])
+def test_attention_backward_matches_sympy(mask):
+    Tq, Tk, d, dv, B = 2, 3, 2, 2, 3
+    model = S.attention_symbolic(Tq, Tk, d, dv, None if mask is None else np.array(mask))
+    rng = rng_for(30)
+    Q, K, V = _sdpa_problem(rng, B, Tq, Tk, d, dv)
+    dout = rng.standard_normal((B, Tq, dv))
+    out, cache = A.scaled_dot_product_attention_forward(Q, K, V, None if mask is None else np.array(mask))
+    for name, g, expected in zip(("dQ", "dK", "dV"), A.scaled_dot_product_attention_backward(dout, cache),
+                                 model(Q, K, V, dout)):
+        assert rel_error(g, expected) < 1e-12, name
+    if mask is not None:  # key 2 is masked for both queries: symbolically absent, numerically exactly zero
+        assert np.all(model.grad_exprs["K"][2] == 0) and np.all(model.grad_exprs["V"][2] == 0)
+        assert np.all(A.scaled_dot_product_attention_backward(dout, cache)[1][:, 2] == 0.0)
+
+
+def test_attention_symbolic_validates():
+    with pytest.raises(ValueError, match="up to 3"):
+        S.attention_symbolic(4, 1, 1, 1)
+    with pytest.raises(ValueError, match="no key to attend to"):
+        S.attention_symbolic(2, 2, 1, 1, np.array([[True, False], [False, False]]))
+    with pytest.raises(ValueError, match=r"mask must have shape \(2, 2\)"):
+        S.attention_symbolic(2, 2, 1, 1, np.ones((2, 3), dtype=bool))
+    with pytest.raises(TypeError, match="boolean"):
+        S.attention_symbolic(2, 2, 1, 1, np.ones((2, 2)))
+    with pytest.raises(ValueError, match=r"Q must have shape \(B, 2, 1\)"):
+        S.attention_symbolic(2, 2, 1, 1)(np.ones((2, 1)), np.ones((1, 2, 1)), np.ones((1, 2, 1)), np.ones((1, 2, 1)))

@@ -1,12 +1,15 @@
 """reference_impl.conv: output size, naive vs im2col convolution, numeric VJPs with a random upstream gradient
-(float64), the dW/dx identities, col2im accumulation, max/avg pooling with the tie rule, bad input."""
+(float64), the dW/dx identities (also on symbolic 1-D vectors with SymPy), col2im accumulation, max/avg pooling with
+the tie rule, bad input."""
 
 import numpy as np
 import pytest
+import sympy as sp
 from hypothesis import given, settings, strategies as st
 
 from reference_impl import conv as C
 from reference_impl import layers
+from reference_impl import symbolic_layers as SL
 from reference_impl.gradcheck import rel_error
 from tests.helpers import assert_vjp, rng_for
 
@@ -300,3 +303,35 @@ def test_bad_input_gives_specific_errors():
         C.maxpool2d_backward(out[..., :2], cache)
     with pytest.raises(TypeError, match="avgpool2d_forward"):
         C.avgpool2d_backward(out, cache)
+
+
+# --------------------------------------------------------------------------- SymPy: 1-D identities
+@pytest.mark.parametrize("L, K, stride, pad", [(5, 3, 1, 0), (5, 3, 2, 0), (4, 2, 2, 1), (6, 4, 2, 2), (3, 3, 1, 1),
+                                               (6, 3, 3, 0), (1, 1, 1, 0)])
+def test_sympy_1d_convolution_gradient_identities(L, K, stride, pad):
+    r = SL.conv1d_identities(L, K, stride, pad)
+    for k, (g, closed) in enumerate(zip(r["dw"], r["dw_correlation"])):
+        assert sp.expand(g - closed) == 0, f"dw[{k}]"
+    for i, (g, closed) in enumerate(zip(r["dx"], r["dx_full_convolution"])):
+        assert sp.expand(g - closed) == 0, f"dx[{i}]"
+    # the same numbers from the 2-D reference with one row (H = HH = 1), padding x by hand along W only
+    rng = rng_for(40)
+    x, w, dout = rng.standard_normal(L), rng.standard_normal(K), rng.standard_normal(len(r["dout"]))
+    xp = np.pad(x, pad)[None, None, None, :]
+    out, cache = C.conv2d_forward_naive(xp, w[None, None, None, :], np.zeros(1), stride, 0)
+    dxp, dw, _ = C.conv2d_backward_naive(dout[None, None, None, :], cache)
+    symbols = r["x"] + r["w"] + r["dout"]
+    point = [*x, *w, *dout]
+    y = np.array(sp.lambdify(symbols, r["y"], modules="numpy")(*point), dtype=float)
+    np.testing.assert_allclose(out[0, 0, 0], y, rtol=1e-12, atol=1e-14)
+    dw_sym = np.array(sp.lambdify(symbols, r["dw_correlation"], modules="numpy")(*point), dtype=float)
+    dx_sym = np.array(sp.lambdify(symbols, r["dx_full_convolution"], modules="numpy")(*point), dtype=float)
+    np.testing.assert_allclose(dw[0, 0, 0], dw_sym, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(dxp[0, 0, 0, pad:pad + L], dx_sym, rtol=1e-12, atol=1e-14)
+
+
+def test_sympy_conv1d_validates():
+    with pytest.raises(ValueError, match=r"\(6 \+ 2\*1 - 3\) / 2 \+ 1 is not a positive integer"):
+        SL.conv1d_identities(6, 3, 2, 1)
+    with pytest.raises(ValueError, match="K must be an integer in 1..4"):
+        SL.conv1d_identities(6, 5)

@@ -1,12 +1,14 @@
 """reference_impl.gated_rnn: LSTM and GRU steps and BPTT against numeric VJPs with random upstream gradients
-(float64), the two paths into dc, the GRU interpolation, gradient norm against lag, bad input."""
+(float64) and SymPy, the two paths into dc, the GRU interpolation, gradient norm against lag, bad input."""
 
 import numpy as np
 import pytest
+import sympy as sp
 from hypothesis import given, settings, strategies as st
 
 from reference_impl import gated_rnn as G
 from reference_impl import rnn
+from reference_impl import symbolic_layers as SL
 from reference_impl.gradcheck import numeric_vjp, rel_error
 from tests.helpers import rng_for
 
@@ -320,3 +322,71 @@ def test_bad_input_gives_specific_errors():
         G.gradient_norms_for("gru", x, h0, {"Wx": Wx, "Wh": Wh, "b": b}, h0)
     with pytest.raises(ValueError, match=r"g must have shape \(2, 4\)"):
         G.gradient_norms_for("lstm", x, h0, {"Wx": Wx, "Wh": Wh, "b": b}, h0[:1])
+
+
+# --------------------------------------------------------------------------- SymPy
+def _values(symbols, rng):
+    return {s: float(v) for s, v in zip(symbols.values(), rng.uniform(-1.5, 1.5, len(symbols)))}
+
+
+def test_sympy_lstm_cell_path_is_f_and_h_path_is_o_times_tanh_prime():
+    r = SL.lstm_scalar_step()
+    tanh_prime = 1 - sp.tanh(r["c"]) ** 2
+    assert sp.simplify(r["dc_dcprev"] - r["f"]) == 0
+    assert sp.simplify(r["dh_dc"] - r["o"] * tanh_prime) == 0
+    assert sp.simplify(r["dh_dcprev"] - r["o"] * tanh_prime * r["f"]) == 0
+    # numerically equal to lstm_step_backward with D = H = 1
+    rng = rng_for(20)
+    S_ = r["symbols"]
+    for _ in range(3):
+        vals = _values(S_, rng)
+        gate = lambda k: [vals[S_[f"{k}_{g}"]] for g in "ifgo"]  # noqa: E731
+        Wx, Wh, b = np.array([gate("wx")]), np.array([gate("wh")]), np.array(gate("b"))
+        x, h_prev, c_prev = (np.array([[vals[S_[n]]]]) for n in ("x", "h_prev", "c_prev"))
+        _, _, cache = G.lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b)
+        one, zero = np.ones((1, 1)), np.zeros((1, 1))
+        assert G.lstm_step_backward(zero, one, cache)[2][0, 0] == pytest.approx(float(r["dc_dcprev"].subs(vals)),
+                                                                                 rel=1e-13)
+        assert G.lstm_step_backward(one, zero, cache)[2][0, 0] == pytest.approx(float(r["dh_dcprev"].subs(vals)),
+                                                                                 rel=1e-13)
+
+
+def test_sympy_gru_dh_dhprev_closed_form():
+    r = SL.gru_scalar_step()
+    assert sp.simplify(r["dh_dhprev"] - r["closed_form"]) == 0
+    rng = rng_for(21)
+    S_ = r["symbols"]
+    for _ in range(3):
+        vals = _values(S_, rng)
+        block = lambda k: [vals[S_[f"{k}_{g}"]] for g in "rzn"]  # noqa: E731
+        x, h_prev = np.array([[vals[S_["x"]]]]), np.array([[vals[S_["h_prev"]]]])
+        _, cache = G.gru_step_forward(x, h_prev, np.array([block("wx")]), np.array([block("wh")]),
+                                      np.array(block("bx")), np.array(block("bh")))
+        dh_prev = G.gru_step_backward(np.ones((1, 1)), cache)[1][0, 0]
+        assert dh_prev == pytest.approx(float(r["dh_dhprev"].subs(vals)), rel=1e-13)
+        assert dh_prev == pytest.approx(float(r["closed_form"].subs(vals)), rel=1e-13)
+
+
+@pytest.mark.parametrize("T, N, D, H", [(1, 3, 2, 2), (2, 2, 1, 1)])
+def test_lstm_and_gru_bptt_match_sympy(T, N, D, H):
+    rng = rng_for(22)
+    x, h0, c0, dh = (rng.standard_normal(s) for s in ((N, T, D), (N, H), (N, H), (N, T, H)))
+    Wx, Wh, b = _lstm_params(rng, D, H)
+    _, cache = G.lstm_forward(x, h0, Wx, Wh, b, c0=c0)
+    names = ["dx", "dh0", "dWx", "dWh", "db", "dc0"]
+    expected_all = SL.lstm_symbolic(T, N, D, H)(x, h0, c0, Wx, Wh, b, dh)
+    for name, g, expected in zip(names, G.lstm_backward(dh, cache), expected_all):
+        assert rel_error(g, expected) < 1e-12, f"lstm {name}"
+    gp = _gru_params(rng, D, H)
+    _, cache = G.gru_forward(x, h0, *gp)
+    names = ["dx", "dh0", "dWx", "dWh", "dbx", "dbh"]
+    for name, g, expected in zip(names, G.gru_backward(dh, cache), SL.gru_symbolic(T, N, D, H)(x, h0, *gp, dh)):
+        assert rel_error(g, expected) < 1e-12, f"gru {name}"
+
+
+def test_gated_symbolic_sizes_are_capped():
+    for fn in (SL.lstm_symbolic, SL.gru_symbolic):
+        with pytest.raises(ValueError, match=r"T \* H <= 2"):
+            fn(2, 1, 1, 2)
+        with pytest.raises(ValueError, match="D <= 2"):
+            fn(1, 1, 3, 1)
