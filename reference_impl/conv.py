@@ -67,9 +67,13 @@ def _out_size(size, k, stride, pad, size_name: str, k_name: str) -> int:
         raise ValueError(f"{k_name}={k} is larger than the padded input {size_name} + 2*pad = {size} + 2*{pad} "
                          f"= {size + 2 * pad}")
     if span % stride:
-        raise ValueError(f"output size ({size_name} + 2*pad - {k_name}) / stride + 1 = ({size} + 2*{pad} - {k}) / "
-                         f"{stride} + 1 = {span}/{stride} + 1 is not an integer: the windows do not tile the "
-                         f"padded input (change pad or stride)")
+        if k_name.startswith("pool"):  # pooling has no padding: leave it out of the message
+            formula = f"({size_name} - {k_name}) / stride + 1 = ({size} - {k}) / {stride} + 1"
+        else:
+            formula = f"({size_name} + 2*pad - {k_name}) / stride + 1 = ({size} + 2*{pad} - {k}) / {stride} + 1"
+        raise ValueError(f"output size {formula} = {span}/{stride} + 1 is not an integer: the windows do not tile "
+                         f"the {'input' if k_name.startswith('pool') else 'padded input'} (change "
+                         f"{'the stride or the pool size' if k_name.startswith('pool') else 'pad or stride'})")
     return span // stride + 1
 
 
