@@ -414,7 +414,7 @@ def gradient_norms_for(cell, x, h0, params, g):
     return {"lag": np.arange(T), "dh": dh_norm, "dx": dx_norm}
 
 
-def gradient_norms_by_lag(cell, rng, *, T=40, N=8, D=8, H=32, weight_scale=1.0, forget_bias=1.0, update_bias=1.0):
+def gradient_norms_by_lag(cell, rng, *, T=50, N=8, D=8, H=32, weight_scale=1.0, forget_bias=1.0, update_bias=1.0):
     """Gradient norm against time lag for a randomly initialised cell, for plotting vanilla vs gated.
 
     Draws, in this order from rng: params = init_params(cell, D, H, rng, ...), x ~ N(0, 1) (N, T, D), and
