@@ -202,9 +202,9 @@ def _free_names(tree: ast.AST, known: dict) -> list[str]:
     return out
 
 
-def _error_output(ename: str, message: str, hidden: bool) -> nbformat.NotebookNode:
-    out = new_output("error", ename=ename, evalue=message, traceback=[f"{ename}: {message}"] if ename != "GradingError"
-                     else message.splitlines() or [ename])
+def _error_output(ename: str, message: str, hidden: bool, lines: list[str] | None = None) -> nbformat.NotebookNode:
+    """An error output as the student sees it in the notebook: the grader's message, never a traceback."""
+    out = new_output("error", ename=ename, evalue=message, traceback=lines or [f"{ename}: {message}"])
     if hidden:
         out.metadata = {"backprop": {"hidden": True}}
     return out
@@ -243,7 +243,7 @@ def run_test_cell(source: str, lookup, setup_ns: dict, *, grade_id: str = "") ->
                 else:
                     exec(compile(ast.Module(body=[node], type_ignores=[]), f"<test {grade_id}>", "exec"), ns)
         except core.GradingError as exc:
-            error = ("GradingError", str(exc))
+            error = ("GradingError", str(exc), exc.summary_lines())
         except Exception as exc:  # a check that could not run (e.g. the student's name is undefined)
             error = (type(exc).__name__, str(exc)[:4000])
         finally:
@@ -264,7 +264,7 @@ def run_test_cell(source: str, lookup, setup_ns: dict, *, grade_id: str = "") ->
                 out.metadata = tag
             outputs.append(out)
         if error:
-            err = _error_output(error[0], error[1], False)
+            err = _error_output(error[0], error[1], False, error[2] if len(error) > 2 else None)
             if tag:
                 err.metadata = tag
             outputs.append(err)

@@ -194,7 +194,7 @@ for _d in ['{root}', '{root}/submitted', '{root}/autograded', '{root}/solutions'
 import sys
 _skip = ('/proc', '/sys', '/usr', '/dev', os.getcwd(), sys.prefix, sys.base_prefix)
 for _top in os.listdir('/'):
-    if ('/' + _top).startswith(_skip):
+    if ('/' + _top).startswith(_skip) or os.path.islink('/' + _top):
         continue
     for _f in glob.glob(f'/{_top}/**/*.ipynb', recursive=True) + glob.glob(f'/{_top}/**/*.db', recursive=True):
         if not _f.startswith(_skip):
