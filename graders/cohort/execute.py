@@ -36,7 +36,8 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 from nbgrader import utils as nbu
 from jupyter_client.kernelspec import KernelSpecManager
-from nbclient.util import run_sync
+from nbclient.util import ensure_async, run_hook, run_sync
+from queue import Empty
 
 from graders.cohort import sandbox
 from graders.remote import client as remote_client
@@ -151,6 +152,9 @@ def prepare_opt(dest: Path) -> Path:
 
     texts = {qid: {"text": q.text, "options": dict(q.options)} for qid, q in concepts.questions().items()}
     (dest / "graders" / "public" / "question_texts.json").write_text(json.dumps(texts), encoding="utf-8")
+    import compileall
+
+    compileall.compile_dir(str(dest), quiet=1, workers=1)  # the sandbox cannot write bytecode caches
     for path in [dest, *dest.rglob("*")]:
         os.chmod(path, 0o755 if path.is_dir() else 0o644)
     return dest
@@ -307,6 +311,7 @@ class GradedExecute(Execute):
         self._output_chars = 0
         self.timeout = int(job.cell_timeout)
         self.kernel_name = KERNEL_NAME
+        self.shutdown_kernel = "immediate"  # the sandbox dies with it; a graceful shutdown only costs time
         self._setup_ns = setup_namespace(nb)
         try:
             return super().preprocess(nb, resources, km)
@@ -341,6 +346,38 @@ class GradedExecute(Execute):
         return await super().async_start_new_kernel(**kwargs)
 
     start_new_kernel = run_sync(async_start_new_kernel)
+
+    async def async_start_new_kernel_client(self):
+        """As nbclient's, without jupyter_client's final 0.2 s of waiting for silence on IOPub: the kernel is
+        ready once it answered kernel_info and its status message arrived on IOPub (so IOPub is connected)."""
+        assert self.km is not None
+        self.kc = self.km.client()
+        await ensure_async(self.kc.start_channels())
+        deadline = time.monotonic() + self.startup_timeout
+        while True:
+            self.kc.kernel_info()
+            try:
+                reply = await ensure_async(self.kc.shell_channel.get_msg(timeout=1))
+            except Empty:
+                reply = None
+            if reply is not None and reply.get("msg_type") == "kernel_info_reply":
+                try:
+                    await ensure_async(self.kc.iopub_channel.get_msg(timeout=0.5))
+                    self.kc._handle_kernel_info_reply(reply)
+                    break
+                except Empty:
+                    pass  # IOPub not connected yet: ask again
+            if not await ensure_async(self.km.is_alive()):
+                await self._async_cleanup_kernel()
+                raise RuntimeError("Kernel died before replying to kernel_info")
+            if time.monotonic() > deadline:
+                await self._async_cleanup_kernel()
+                raise RuntimeError(f"Kernel didn't respond in {self.startup_timeout} seconds")
+        self.kc.allow_stdin = False
+        await run_hook(self.on_notebook_start, notebook=self.nb)
+        return self.kc
+
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)
 
     def _get_timeout(self, cell):
         left = self._deadline - time.monotonic()
