@@ -31,6 +31,7 @@ from graders.core import (GradingError, brief, real_number, Report, StudentCodeE
 from reference_impl import network as ref_net
 from reference_impl import rnn as ref_rnn
 from reference_impl import symbolic as ref_sym
+from graders.public.vanishing_exploding import QUESTIONS
 
 __all__ = ["check_sigmoid_slope", "check_depth_estimates", "check_mlp_loss_and_grads", "check_layer_grad_norms",
            "check_dead_fraction", "check_clip_grad_norm", "check_concepts", "QUESTIONS", "DEPTH_KEYS"]
@@ -506,7 +507,6 @@ def check_clip_grad_norm(fn, *, seed: int = 0, points: float | None = None, thor
 # ============================================================================================ multiple choice
 
 # The questions live in graders/question_bank/vanishing_exploding.py (right letters stored as salted digests).
-QUESTIONS = ("clip_vs_decay", "zero_init")
 
 
 def check_concepts(answers, *, seed: int = 0, points: float | None = None, thorough: bool = False):
