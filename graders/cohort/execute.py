@@ -23,6 +23,7 @@ import io
 import json
 import os
 import shutil
+import signal
 import socket
 import sys
 import threading
@@ -226,7 +227,10 @@ def run_test_cell(source: str, lookup, setup_ns: dict, *, grade_id: str = "") ->
     tree = ast.parse(_strip_magics(source))
     ns = dict(setup_ns)
     for name in _free_names(tree, ns):
-        value = lookup(name)
+        try:
+            value = lookup(name)
+        except remote_client.Unreadable as exc:
+            return [_error_output("GradingError", f"{exc}; this cell scores 0.", False)], []
         if value is not remote_client.MISSING:
             ns[name] = value
     outputs: list = []
@@ -279,6 +283,30 @@ def run_test_cell(source: str, lookup, setup_ns: dict, *, grade_id: str = "") ->
 
 
 # ============================================================================================ the preprocessor
+
+
+class GraderOvertime(BaseException):
+    """The grader's own work on one test cell (on data the student's process sent) took too long."""
+
+
+@contextlib.contextmanager
+def _grader_deadline(seconds: float):
+    """Stop the grader's work on a cell after ``seconds`` (main thread only; elsewhere the link's deadlines hold)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expired(signum, frame):
+        raise GraderOvertime
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
 
 
 class GradedExecute(Execute):
@@ -443,7 +471,13 @@ class GradedExecute(Execute):
         link.deadline = self._deadline
         msg_id = self.kc.execute(SERVE_CODE, silent=True, store_history=False, stop_on_error=False)
         try:
-            outputs, hidden_failed = run_test_cell(cell.source, link.lookup, self._setup_ns, grade_id=gid)
+            with _grader_deadline(max(5.0, self._deadline - time.monotonic()) + 60.0):
+                outputs, hidden_failed = run_test_cell(cell.source, link.lookup, self._setup_ns, grade_id=gid)
+        except GraderOvertime:
+            link.dead = link.dead or "the grader's own work on this cell ran past the notebook's budget"
+            self._run.grader_errors.append(f"{gid}: the grader ran past the time budget on this cell")
+            outputs, hidden_failed = [_error_output("NotGraded", "not graded: the grader ran out of time on this "
+                                                    "cell; this cell scores 0 until reviewed.", False)], []
         except remote_client.LinkDead as exc:
             outputs, hidden_failed = [_error_output("NotGraded", f"not graded: {exc}; this cell scores 0.", False)], []
         except Exception as exc:  # a grader bug: never a silent score

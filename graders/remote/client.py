@@ -43,6 +43,10 @@ class LinkDead(Exception):
     """The student's process stopped answering or broke the protocol; the text says how."""
 
 
+class Unreadable(Exception):
+    """A name's value exists but cannot be sent as data (too large, too deep): the learner's answer is unusable."""
+
+
 def active() -> bool:
     """Whether this process has an open link (the cohort grader): grader-side time limits then use deadlines."""
     return _active_links > 0
@@ -211,11 +215,14 @@ class Link:
         if not reply.get("ok"):
             if reply.get("missing"):
                 return MISSING
-            raise self._fail(f"lookup of {name!r} failed: {reply.get('error')}", evidence=True)
+            err = reply.get("error")
+            if isinstance(err, dict) and err.get("kind") == "protocol":  # the student side could not encode it
+                raise Unreadable(f"`{name}` could not be sent to the grader: {str(err.get('message'))[:300]}")
+            raise self._fail(f"lookup of {name!r} failed: {str(err)[:300]}", evidence=True)
         try:
             return self.decode(reply.get("value"), bufs)
-        except protocol.ProtocolError as exc:
-            raise self._fail(f"the value of {name!r} could not be read: {exc}", evidence=True) from None
+        except protocol.ProtocolError as exc:  # a well-formed message with a value the rules do not allow
+            raise Unreadable(f"`{name}` could not be read by the grader: {exc}") from None
 
     def _timing(self, label: str, timeout: float | None) -> tuple[float, str, float, list | None]:
         """(seconds for this request, label, seconds shown in a timeout message, notes) under the current scope."""
