@@ -14,8 +14,10 @@
     expression of one gradient, e.g. ``(2, 4): X.T @ G``. The expression is evaluated on arrays of SymPy
     symbols by a whitelisting evaluator (names of the problem, ``@ * / + - **``, ``.T``, ``.sum(axis=k)``,
     ``tanh sigmoid exp log sqrt``; nothing else), and compared entry by entry with ``sympy.diff`` of the scalar
-    loss ``L = sum(G * Y)`` (``G`` is the upstream gradient dL/dY), through one random linear combination of the
-    entries checked with ``are_equivalent``. Shape mistakes are named before values.
+    loss ``L = sum(G * Y)`` (``G`` is the upstream gradient dL/dY): first numerically at random float64 points
+    (a difference proves the answer wrong, and names a known mistake), then, for a match, symbolically through
+    one random linear combination of the entries checked with ``are_equivalent``. Shape mistakes are named
+    before values.
 """
 
 from __future__ import annotations
@@ -79,7 +81,7 @@ def _composition(rng: np.random.Generator):
              + ", then ".join(names) + ".",
              "f'(x) is the PRODUCT of every stage's derivative, each taken at that stage's own input.",
              "Here: " + " * ".join(f"({sp.sstr(d)})" for d in reversed(local_at)) + ".")
-    return how, {"x": _X}, expected, mistakes, hints, "f'(x)"
+    return how, {"x": _X}, expected, mistakes, hints, "f'(x)", f, _X
 
 
 def _neuron(rng: np.random.Generator):
@@ -111,7 +113,7 @@ def _neuron(rng: np.random.Generator):
     hints = (f"Write z = w*x + b; then L is a function of z only, and dz/d{wrt} = {sp.diff(z, wrt)}.",
              f"dL/d{wrt} = dL/dz * dz/d{wrt}; for dL/dz differentiate the outer function at z, activation included.",
              f"dL/dz = {sp.sstr(sp.diff(outer, zs))} with z = w*x + b.")
-    return text, {"w": w, "x": x, "b": b, "y": y}, expected, mistakes, hints, f"dL/d{wrt}"
+    return text, {"w": w, "x": x, "b": b, "y": y}, expected, mistakes, hints, f"dL/d{wrt}", outer.subs(zs, z), wrt
 
 
 def check_chain(problem: Problem, text: Any) -> Feedback:
@@ -125,8 +127,11 @@ def check_chain(problem: Problem, text: Any) -> Feedback:
     if parsed.has(sp.nan, sp.zoo, sp.oo, -sp.oo):
         return format_problem(f"{text!r} contains an infinity or NaN", problem.answer_format)
     try:
-        if ref_sym.are_equivalent(text, problem.expected, symbols, time_limit=SYMPY_SECONDS, rng=problem.seed):
-            return Feedback(True, "Correct. " + problem.solution)
+        # random points first (a difference there proves the answer wrong, without waiting for SymPy), then
+        # SymPy's simplification (capped) confirms a match
+        if ref_sym.are_equivalent(text, problem.expected, symbols, time_limit=0, rng=problem.seed):
+            if ref_sym.are_equivalent(text, problem.expected, symbols, time_limit=SYMPY_SECONDS, rng=problem.seed):
+                return Feedback(True, "Correct. " + problem.solution)
         for code, wrong in problem.mistakes.items():
             if not ref_sym.are_equivalent(wrong, problem.expected, symbols, time_limit=0, rng=problem.seed) and \
                     ref_sym.are_equivalent(text, wrong, symbols, time_limit=0, rng=problem.seed):
@@ -141,31 +146,34 @@ def check_chain(problem: Problem, text: Any) -> Feedback:
         weight=3, check=check_chain, notebook="01")
 def _derive_chain(rng: np.random.Generator) -> Problem:
     maker = _neuron if rng.random() < 0.35 else _composition
-    text, symbols, expected, mistakes, hints, what = maker(rng)
+    text, symbols, expected, mistakes, hints, what, function, wrt = maker(rng)
     names = ", ".join(symbols)
     return Problem(
         "derive_chain", "Derivation: the derivative of a composition",
         f"{text}\nDerive {what} as an expression in {names}.",
-        f"an expression in {names}, e.g. 2*x*cos(x^2) (exp log sin cos tanh sqrt sigmoid; ^ or ** for powers)",
+        f"an expression in {names}, e.g. 2*x*cos(x^2) (exp log sin cos tanh sqrt sigmoid; ^ or ** for powers; "
+        f"e is exp(1))",
         expected, hints, f"{what} = {sp.sstr(expected)}.", 300, mistakes,
-        data={"symbols": symbols, "text": text}, seed=int(rng.integers(2 ** 31)))
+        data={"symbols": symbols, "text": text, "function": function, "wrt": wrt.name},
+        seed=int(rng.integers(2 ** 31)))
 
 
 # ================================================================================================== matrix calculus
 
 _FUNCS = {"tanh": sp.tanh, "sigmoid": ref_sym.sigmoid, "exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt}
 _EW = {k: np.frompyfunc(f, 1, 1) for k, f in _FUNCS.items()}
+_NUMERIC = {"tanh": np.tanh, "sigmoid": lambda z: 0.5 * (1.0 + np.tanh(0.5 * z)), "exp": np.exp, "log": np.log,
+            "sqrt": np.sqrt}
 
-# template -> (forward text, parameter shapes as size letters, scalar loss builder, {wrt: (solution, mistakes)})
+# template -> forward (or loss) in the evaluator's notation, shapes as size letters, {wrt: (solution, mistakes)}
 _TEMPLATES: dict[str, dict] = {
     "linear": {
-        "text": "Y = X @ W + b", "shapes": {"X": "ND", "W": "DM", "b": "M", "G": "NM"},
-        "forward": lambda v: v["X"] @ v["W"] + v["b"],
+        "text": "Y = X @ W + b", "shapes": {"X": "ND", "W": "DM", "b": "M", "G": "NM"}, "forward": "X @ W + b",
         "wrt": {"X": ("G @ W.T", {}), "W": ("X.T @ G", {}), "b": ("G.sum(axis=0)", {"EXTRA_1_OVER_N": "G.mean(axis=0)"})},
     },
     "tanh": {
         "text": "Y = tanh(X @ W + b)", "shapes": {"X": "ND", "W": "DM", "b": "M", "G": "NM"},
-        "forward": lambda v: _EW["tanh"](v["X"] @ v["W"] + v["b"]),
+        "forward": "tanh(X @ W + b)",
         "wrt": {"X": ("(G * (1 - Y**2)) @ W.T", {"TANH_DERIVATIVE": "(G * (1 - Y)) @ W.T",
                                                  "MISSING_INNER_DERIVATIVE": "G @ W.T"}),
                 "W": ("X.T @ (G * (1 - Y**2))", {"TANH_DERIVATIVE": "X.T @ (G * (1 - Y))",
@@ -174,26 +182,25 @@ _TEMPLATES: dict[str, dict] = {
                                                        "MISSING_INNER_DERIVATIVE": "G.sum(axis=0)"})},
     },
     "sigmoid": {
-        "text": "Y = sigmoid(X @ W)", "shapes": {"X": "ND", "W": "DM", "G": "NM"},
-        "forward": lambda v: _EW["sigmoid"](v["X"] @ v["W"]),
+        "text": "Y = sigmoid(X @ W)", "shapes": {"X": "ND", "W": "DM", "G": "NM"}, "forward": "sigmoid(X @ W)",
         "wrt": {"X": ("(G * Y * (1 - Y)) @ W.T", {"SIGMOID_DERIVATIVE": ["(G * Y) @ W.T", "(G * (1 - Y)) @ W.T"],
                                                   "MISSING_INNER_DERIVATIVE": "G @ W.T"}),
                 "W": ("X.T @ (G * Y * (1 - Y))", {"SIGMOID_DERIVATIVE": ["X.T @ (G * Y)", "X.T @ (G * (1 - Y))"],
                                                   "MISSING_INNER_DERIVATIVE": "X.T @ G"})},
     },
     "two_linear": {
-        "text": "Y = X @ W1 @ W2", "shapes": {"X": "ND", "W1": "DH", "W2": "HM", "G": "NM"},
-        "forward": lambda v: v["X"] @ v["W1"] @ v["W2"],
+        "text": "Y = X @ W1 @ W2", "shapes": {"X": "ND", "W1": "DH", "W2": "HM", "G": "NM"}, "forward": "X @ W1 @ W2",
         "wrt": {"X": ("G @ W2.T @ W1.T", {}), "W1": ("X.T @ G @ W2.T", {}), "W2": ("(X @ W1).T @ G", {})},
     },
     "least_squares": {
         "text": "L = sum((X @ w - y)**2) / (2*N)   (a loss, so there is no G)", "shapes": {"X": "ND", "w": "D1",
                                                                                         "y": "N1"},
-        "loss": lambda v, n: ((v["X"] @ v["w"] - v["y"]) ** 2).sum() / (2 * n["N"]),
+        "loss": "sum((X @ w - y)**2) / (2*N)",
         "wrt": {"w": ("X.T @ (X @ w - y) / N", {"MISSING_1_OVER_N": "X.T @ (X @ w - y)",
                                                 "MSE_FACTOR_TWO": "2 * X.T @ (X @ w - y) / N"})},
     },
 }
+N_POINTS = 3   # random points of the numeric comparison that comes before SymPy
 
 
 def _sym_array(name: str, shape: tuple) -> np.ndarray:
@@ -203,16 +210,21 @@ def _sym_array(name: str, shape: tuple) -> np.ndarray:
     return arr
 
 
+def _shape(dims: str, n: dict) -> tuple:
+    return tuple(1 if c == "1" else n[c] for c in dims)
+
+
 @functools.lru_cache(maxsize=64)
 def _context(template: str, sizes: tuple, wrt: str):
-    """(values by name, expected gradient as an object array, symbols dict) for one problem."""
+    """(symbolic values by name, expected gradient as an object array (sympy.diff of the loss), symbols)."""
     t = _TEMPLATES[template]
     n = dict(sizes)
-    v = {name: _sym_array(name, tuple(1 if c == "1" else n[c] for c in dims)) for name, dims in t["shapes"].items()}
+    v = {name: _sym_array(name, _shape(dims, n)) for name, dims in t["shapes"].items()}
+    env = dict(v) | {k: sp.Integer(x) for k, x in n.items()}
     if "loss" in t:
-        L = t["loss"](v, n)
+        L = _Evaluator(env).run(t["loss"])
     else:
-        v["Y"] = t["forward"](v)
+        v["Y"] = _Evaluator(env).run(t["forward"])
         L = (v["G"] * v["Y"]).sum()
     expected = np.empty(v[wrt].shape, dtype=object)
     for idx in np.ndindex(*v[wrt].shape):
@@ -221,11 +233,34 @@ def _context(template: str, sizes: tuple, wrt: str):
     return v, expected, symbols
 
 
-class _Evaluator(ast.NodeVisitor):
-    """Evaluate a NumPy-notation expression on object arrays of SymPy expressions (whitelist only)."""
+@functools.lru_cache(maxsize=64)
+def _numeric_points(template: str, sizes: tuple, wrt: str, seed: int):
+    """Random float64 values of every name (Y computed from them) and the expected gradient at each point."""
+    t = _TEMPLATES[template]
+    n = dict(sizes)
+    _, expected, symbols = _context(template, sizes, wrt)
+    syms = sorted(symbols.values(), key=lambda s: s.name)
+    f = ref_sym.cached_lambdify(list(expected.ravel()), syms)
+    rng = np.random.default_rng(seed)
+    points = []
+    for _ in range(N_POINTS):
+        values = {name: rng.uniform(-1.0, 1.0, _shape(dims, n)) for name, dims in t["shapes"].items()}
+        by_symbol = {s: values[s.name.split("_")[0]][tuple(int(i) for i in s.name.split("_")[1:])] for s in syms}
+        values |= {k: float(x) for k, x in n.items()}
+        if "forward" in t:
+            values["Y"] = _Evaluator(values, numeric=True).run(t["forward"])
+        want = np.array(f(*[by_symbol[s] for s in syms]), dtype=np.float64).reshape(expected.shape)
+        points.append((values, want))
+    return points
 
-    def __init__(self, names: dict[str, Any]):
+
+class _Evaluator(ast.NodeVisitor):
+    """Evaluate a NumPy-notation expression on arrays (object arrays of SymPy expressions, or float64 arrays with
+    ``numeric=True``), whitelist only."""
+
+    def __init__(self, names: dict[str, Any], numeric: bool = False):
         self.names = names
+        self.numeric = numeric
 
     def run(self, text: str):
         text = text.strip()
@@ -238,7 +273,8 @@ class _Evaluator(ast.NodeVisitor):
         except SyntaxError:
             raise AnswerFormatError(f"cannot read {text!r} as an expression") from None
         try:
-            return self.visit(tree.body)
+            with np.errstate(all="ignore"):
+                return self.visit(tree.body)
         except AnswerFormatError:
             raise
         except ValueError as exc:  # shapes that do not fit
@@ -250,6 +286,8 @@ class _Evaluator(ast.NodeVisitor):
 
     def visit_Constant(self, node):
         if isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+            if self.numeric:
+                return float(node.value)
             return sp.Integer(node.value) if isinstance(node.value, int) else sp.Float(node.value)
         raise AnswerFormatError(f"{node.value!r} is not a number")
 
@@ -285,8 +323,10 @@ class _Evaluator(ast.NodeVisitor):
         f = node.func
         if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "np":
             f = ast.Name(f.attr, ast.Load())
-        if isinstance(f, ast.Name) and f.id in _EW and len(node.args) == 1 and not node.keywords:
+        if isinstance(f, ast.Name) and f.id in _FUNCS and len(node.args) == 1 and not node.keywords:
             v = self.visit(node.args[0])
+            if self.numeric:
+                return _NUMERIC[f.id](v)
             return _EW[f.id](v) if isinstance(v, np.ndarray) else _FUNCS[f.id](v)
         if isinstance(f, ast.Name) and f.id in ("sum", "mean") and len(node.args) == 1:
             return self._reduce(self.visit(node.args[0]), f.id, node.keywords)
@@ -302,9 +342,10 @@ class _Evaluator(ast.NodeVisitor):
             kw[k.arg] = k.value.value
         if not isinstance(v, np.ndarray):
             return v
-        out = v.sum(**kw) if how == "sum" else v.sum(**kw) / (v.size if kw.get("axis") is None
-                                                              else v.shape[kw["axis"]])
-        return out
+        total = v.sum(**kw)
+        if how == "sum":
+            return total
+        return total / (v.size if kw.get("axis") is None else v.shape[kw["axis"]])
 
 
 class ShapeMismatch(AnswerFormatError):
@@ -331,14 +372,29 @@ def _read_shape(text: str) -> tuple[tuple, str]:
     return shape, m.group(3)
 
 
-def _equal(a: np.ndarray, b: np.ndarray, symbols: dict, seed: int, time_limit: float) -> bool:
-    if a.shape != b.shape:
-        return False
+def _numeric(expr: str, points) -> list[np.ndarray] | None:
+    """The expression evaluated at the numeric points (None when it produces non-finite values)."""
+    out = []
+    for values, _ in points:
+        v = np.asarray(_Evaluator(values, numeric=True).run(expr), dtype=np.float64)
+        if not np.all(np.isfinite(v)):
+            return None
+        out.append(v)
+    return out
+
+
+def _same(a: list[np.ndarray] | None, b: list[np.ndarray]) -> bool:
+    return a is not None and all(x.shape == y.shape and np.allclose(x, y, rtol=1e-7, atol=1e-10)
+                                 for x, y in zip(a, b))
+
+
+def _symbolic_equal(a: np.ndarray, b: np.ndarray, symbols: dict, seed: int) -> bool:
+    """SymPy: one random integer combination of the entries of a - b is identically zero."""
     weights = np.random.default_rng(seed).integers(1, 10, size=a.size)
     combo = sp.Add(*[int(w) * (sp.sympify(x) - y) for w, x, y in zip(weights, a.ravel(), b.ravel())])
     if combo == 0:
         return True
-    return ref_sym.are_equivalent(combo, sp.Integer(0), symbols, time_limit=time_limit, rng=seed)
+    return ref_sym.are_equivalent(combo, sp.Integer(0), symbols, time_limit=SYMPY_SECONDS, rng=seed)
 
 
 def _shape_diagnosis(got: tuple, want: tuple, sizes: dict) -> str | None:
@@ -352,6 +408,9 @@ def _shape_diagnosis(got: tuple, want: tuple, sizes: dict) -> str | None:
 
 
 def check_matrix(problem: Problem, text: Any) -> Feedback:
+    """Shape first (named when it is a transpose or a bias sum), then values: the expression is compared at
+    random float64 points (a difference there proves it wrong, fast), and a match is confirmed with SymPy on
+    the symbolic arrays."""
     d = problem.data
     values, expected, symbols = _context(d["template"], d["sizes"], d["wrt"])
     names = dict(values) | {k: sp.Integer(v) for k, v in d["sizes"]}
@@ -373,19 +432,22 @@ def check_matrix(problem: Problem, text: Any) -> Feedback:
         if code:
             return Feedback(False, f"{msg} Likely {_named(code)}", code, diagnoses=(code,))
         return Feedback(False, msg)
+    points = _numeric_points(d["template"], d["sizes"], d["wrt"], problem.seed)
     try:
-        if _equal(got, expected, symbols, problem.seed, SYMPY_SECONDS):
-            return Feedback(True, "Correct. " + problem.solution)
-        for code, variants in problem.mistakes.items():
-            for wrong in variants if isinstance(variants, list) else [variants]:
-                w = np.asarray(_Evaluator(names).run(wrong), dtype=object)
-                if w.shape == got.shape and _equal(got, w, symbols, problem.seed, 0):
-                    return Feedback(False, f"Not quite: this is what you get from {_named(code)}", code,
-                                    diagnoses=(code,))
+        mine = _numeric(expr, points)
+        if _same(mine, [w for _, w in points]):
+            if _symbolic_equal(got, expected, symbols, problem.seed):
+                return Feedback(True, "Correct. " + problem.solution)
+        else:
+            for code, variants in problem.mistakes.items():
+                for wrong in variants if isinstance(variants, list) else [variants]:
+                    if _same(mine, _numeric(wrong, points)):
+                        return Feedback(False, f"Not quite: this is what you get from {_named(code)}", code,
+                                        diagnoses=(code,))
     except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
         return format_problem(f"could not compare your answer: {exc}", problem.answer_format)
-    return Feedback(False, "Right shape, wrong values (compared entry by entry with SymPy). Write the local "
-                           "derivative of each step and multiply them in the order the shapes allow.")
+    return Feedback(False, "Right shape, wrong values (compared entry by entry). Write the local derivative of each "
+                           "step and multiply them in the order the shapes allow.")
 
 
 @family("derive_matrix", "Derivation: a matrix-calculus gradient with its shape", kind="derivation",
@@ -397,13 +459,15 @@ def _derive_matrix(rng: np.random.Generator) -> Problem:
     wrts = list(t["wrt"])
     wrt = wrts[int(rng.integers(len(wrts)))]
     dims = [int(v) for v in rng.permutation([2, 3, 4, 5])]
+    if template == "least_squares" and dims[0] == 2:  # with N = 2, 2/N = 1 would hide the factor-2 mistake
+        dims[0], dims[1] = dims[1], dims[0]
     sizes = tuple(zip("NDHM", dims))
     n = dict(sizes)
-    shapes = ", ".join(f"{name} {tuple(1 if c == '1' else n[c] for c in s)}" for name, s in t["shapes"].items())
+    shapes = ", ".join(f"{name} {_shape(s, n)}" for name, s in t["shapes"].items())
     solution, mistakes = t["wrt"][wrt]
     used = "".join(t["shapes"].values())
     size_text = ", ".join(f"{k} = {v}" for k, v in sizes if k in used)
-    out_shape = tuple(1 if c == "1" else n[c] for c in t["shapes"][wrt])
+    out_shape = _shape(t["shapes"][wrt], n)
     extra = "" if "loss" in t else " The loss is L = sum(G * Y): G = dL/dY is the upstream gradient, same shape as Y."
     prompt = (f"{t['text']}, with {shapes} ({size_text}).{extra}\nGive dL/d{wrt}: its shape and an expression in "
               f"NumPy notation using {', '.join(sorted(set(t['shapes']) | ({'Y'} if 'loss' not in t else set())))}.")
