@@ -66,7 +66,7 @@ def problem_points(kind: str, *, quality: float, answered: bool, wrong_before: i
         return 0.0
     cap = min(hint_cap(hints), LATE_CAP if late else 1.0)
     if kind == "choice":
-        return round(cap, 4) if quality >= 1.0 else round(choice_penalty(n_choices), 4)
+        return round(cap, 4) if quality >= 1.0 else choice_penalty(n_choices)  # exact: guessing averages 0
     if kind in ("quick", "derivation"):
         if quality < 1.0:
             return 0.0
