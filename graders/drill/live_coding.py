@@ -92,8 +92,8 @@ class CodeResult:
     def feedback(self) -> Feedback:
         full = self.score >= 1.0
         if full:
-            message = "All checks passed. " + self.report.strip().splitlines()[-1] if self.report.strip() else \
-                "All checks passed."
+            last = self.report.strip().splitlines()[-1] if self.report.strip() else ""
+            message = last.lstrip("✓ ").strip() or "All checks passed."
         else:
             message = f"Score {self.score:.2f} of 1 from the grader.\n{self.report.strip()}"
         return Feedback(full, message, self.diagnoses[0] if self.diagnoses else None, score=float(self.score),

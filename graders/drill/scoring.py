@@ -195,7 +195,7 @@ def _to_work_on(scored: Sequence[Scored], r: Rubric) -> list[str]:
             out.append(f"{weakest} is your weakest competency ({measured[weakest]:.2f}).")
     lost: dict[str, float] = {}
     for s in scored:
-        if s.shown and s.points < 1.0:
+        if s.shown and s.points < 0.8:
             for nb in s.notebook.replace(" ", "").split(","):
                 for key in _notebook_keys(nb):
                     lost[key] = lost.get(key, 0.0) + s.weight * (1.0 - max(s.points, 0.0))

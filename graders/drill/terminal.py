@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -104,7 +105,7 @@ class _Terminal:
         return self.files[i]
 
     def run(self) -> None:
-        self.say(rubric_text())
+        self.say(textwrap.fill(rubric_text(), width=110))
         while not self.s.done:
             self.show()
             if not self.problem_loop():
