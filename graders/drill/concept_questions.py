@@ -56,7 +56,7 @@ def _explode(rng):
     s = float(rng.choice([1.2, 1.5, 2.0]))
     n = int(rng.choice([20, 50, 100]))
     value = s ** n
-    wrong = (f"{s * n:.2e}", f"{s ** (n / 2):.2e}", f"{(s + 1) ** n:.2e}", f"{n ** s:.2e}")
+    wrong = (f"{s * n:.2e}", f"{s ** (n / 2):.2e}", f"{(s + 1) ** n:.2e}", f"{s ** (2 * n):.2e}")
     return (f"Every layer multiplies the gradient by {s:g}. About how large is the factor over {n} layers?",
             f"{value:.2e}", wrong, f"Factors along one path multiply: {s:g}^{n} = {value:.2e}.")
 
@@ -69,10 +69,12 @@ def _jacobian_shape(rng):
 
 
 def _passes(rng):
-    n, m = (int(v) for v in rng.choice([1, 3, 10, 100, 1000], size=2, replace=False))
+    n, m = (int(v) for v in rng.choice([3, 10, 100, 1000], size=2, replace=False))
+    right = f"forward {n}, reverse {m}"
+    wrong = sorted({f"forward {m}, reverse {n}", "forward 1, reverse 1", f"forward {n * m}, reverse 1",
+                    f"forward {max(n, m)}, reverse {max(n, m)}"} - {right})
     return (f"To get the full Jacobian of f: R^{n} -> R^{m}, how many passes do forward mode and reverse mode need?",
-            f"forward {n}, reverse {m}", (f"forward {m}, reverse {n}", "forward 1, reverse 1",
-                                          f"forward {n * m}, reverse 1"),
+            right, tuple(wrong),
             "Forward mode gives one column (one input direction) per pass, reverse mode one row (one output) per "
             "pass; a scalar loss (m = 1) makes reverse mode the clear choice.")
 

@@ -30,6 +30,7 @@ import re
 import signal
 import subprocess
 import sys
+import textwrap
 import threading
 import traceback
 from dataclasses import asdict, dataclass
@@ -72,8 +73,10 @@ class LiveSpec:
                  'partial credit per sub-check."""', "", "import numpy as np", ""]
         for sig, contract in self.functions:
             name = sig.split("(", 1)[0].strip()
-            lines += ["", f"def {sig}:", f'    """{contract}"""', f'    raise NotImplementedError("write {name}")',
-                      ""]
+            doc = textwrap.wrap(contract, width=100)
+            body = [f'    """{doc[0]}'] + [f"    {ln}" for ln in doc[1:]]
+            body[-1] += '"""'
+            lines += ["", f"def {sig}:", *body, f'    raise NotImplementedError("write {name}")', ""]
         return "\n".join(lines).rstrip() + "\n"
 
 
