@@ -167,6 +167,22 @@ def test_matrix_evaluator_accepts_only_its_notation(text):
     assert fb.diagnosis == "FORMAT" and not fb.counts
 
 
+@pytest.mark.parametrize("template,wrt", [(t, w) for t, spec in D._TEMPLATES.items() for w in spec["wrt"]])
+def test_complex_step_values_agree_with_the_sympy_derivative(template, wrt):
+    """The fast numeric side of the comparison and the SymPy side compute the same gradient."""
+    import itertools
+
+    for dims in itertools.islice(itertools.permutations([2, 3, 4, 5] if template == "two_linear" else [2, 3, 4]), 2):
+        sizes = tuple(zip("NDMH", list(dims) + [0]))
+        _, expected, symbols = D._context(template, sizes, wrt)
+        syms = sorted(symbols.values(), key=lambda s: s.name)
+        f = sp.lambdify(syms, list(expected.ravel()), "numpy")
+        for values, want in D._numeric_points(template, sizes, wrt, 7):
+            args = [values[s.name.split("_")[0]][tuple(int(i) for i in s.name.split("_")[1:])] for s in syms]
+            np.testing.assert_allclose(np.array(f(*args), dtype=float).reshape(want.shape), want, rtol=1e-12,
+                                       atol=1e-14)
+
+
 def test_derivations_vary():
     for fam in ("derive_chain", "derive_matrix"):
         assert len({P.generate(fam, np.random.default_rng(s)).prompt for s in range(30)}) >= 15

@@ -13,11 +13,12 @@
     with random sizes N, D, M (all different, so that a transpose shows), give the shape and a NumPy-notation
     expression of one gradient, e.g. ``(2, 4): X.T @ G``. The expression is evaluated on arrays of SymPy
     symbols by a whitelisting evaluator (names of the problem, ``@ * / + - **``, ``.T``, ``.sum(axis=k)``,
-    ``tanh sigmoid exp log sqrt``; nothing else), and compared entry by entry with ``sympy.diff`` of the scalar
-    loss ``L = sum(G * Y)`` (``G`` is the upstream gradient dL/dY): first numerically at random float64 points
-    (a difference proves the answer wrong, and names a known mistake), then, for a match, symbolically through
-    one random linear combination of the entries checked with ``are_equivalent``. Shape mistakes are named
-    before values.
+    ``tanh sigmoid exp log sqrt``; nothing else). Shape mistakes are named before values. Values are compared
+    first at random float64 points with the gradient of the loss ``L = sum(G * Y)`` (``G`` is the upstream
+    gradient dL/dY) obtained by complex-step differentiation (exact to rounding): a difference there proves the
+    answer wrong and names a known mistake at once. An answer that matches is then confirmed symbolically,
+    entry by entry, against the SymPy derivative of L (``sympy.diff``, or exact polynomial differentiation for
+    polynomial losses), through one random linear combination of the entries checked with ``are_equivalent``.
 """
 
 from __future__ import annotations
@@ -160,7 +161,12 @@ def _derive_chain(rng: np.random.Generator) -> Problem:
 
 # ================================================================================================== matrix calculus
 
-_FUNCS = {"tanh": sp.tanh, "sigmoid": ref_sym.sigmoid, "exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt}
+# Built unevaluated: SymPy's automatic simplification of tanh(sum of symbols) queries the assumption system
+# and makes a build ten times slower; differentiation and comparison do not need it.
+_FUNCS = {"tanh": lambda u: sp.tanh(u, evaluate=False),
+          "sigmoid": lambda u: 1 / (1 + sp.exp(-u, evaluate=False)),
+          "exp": lambda u: sp.exp(u, evaluate=False), "log": lambda u: sp.log(u, evaluate=False),
+          "sqrt": sp.sqrt}
 _EW = {k: np.frompyfunc(f, 1, 1) for k, f in _FUNCS.items()}
 _NUMERIC = {"tanh": np.tanh, "sigmoid": lambda z: 0.5 * (1.0 + np.tanh(0.5 * z)), "exp": np.exp, "log": np.log,
             "sqrt": np.sqrt}
@@ -169,7 +175,9 @@ _NUMERIC = {"tanh": np.tanh, "sigmoid": lambda z: 0.5 * (1.0 + np.tanh(0.5 * z))
 _TEMPLATES: dict[str, dict] = {
     "linear": {
         "text": "Y = X @ W + b", "shapes": {"X": "ND", "W": "DM", "b": "M", "G": "NM"}, "forward": "X @ W + b",
-        "wrt": {"X": ("G @ W.T", {}), "W": ("X.T @ G", {}), "b": ("G.sum(axis=0)", {"EXTRA_1_OVER_N": "G.mean(axis=0)"})},
+        "polynomial": True,
+        "wrt": {"X": ("G @ W.T", {}), "W": ("X.T @ G", {}),
+                "b": ("G.sum(axis=0)", {"EXTRA_1_OVER_N": "G.mean(axis=0)"})},
     },
     "tanh": {
         "text": "Y = tanh(X @ W + b)", "shapes": {"X": "ND", "W": "DM", "b": "M", "G": "NM"},
@@ -190,11 +198,12 @@ _TEMPLATES: dict[str, dict] = {
     },
     "two_linear": {
         "text": "Y = X @ W1 @ W2", "shapes": {"X": "ND", "W1": "DH", "W2": "HM", "G": "NM"}, "forward": "X @ W1 @ W2",
+        "polynomial": True,
         "wrt": {"X": ("G @ W2.T @ W1.T", {}), "W1": ("X.T @ G @ W2.T", {}), "W2": ("(X @ W1).T @ G", {})},
     },
     "least_squares": {
-        "text": "L = sum((X @ w - y)**2) / (2*N)   (a loss, so there is no G)", "shapes": {"X": "ND", "w": "D1",
-                                                                                        "y": "N1"},
+        "text": "L = sum((X @ w - y)**2) / (2*N)   (a loss, so there is no G)",
+        "shapes": {"X": "ND", "w": "D1", "y": "N1"}, "polynomial": True,
         "loss": "sum((X @ w - y)**2) / (2*N)",
         "wrt": {"w": ("X.T @ (X @ w - y) / N", {"MISSING_1_OVER_N": "X.T @ (X @ w - y)",
                                                 "MSE_FACTOR_TWO": "2 * X.T @ (X @ w - y) / N"})},
@@ -204,9 +213,10 @@ N_POINTS = 3   # random points of the numeric comparison that comes before SymPy
 
 
 def _sym_array(name: str, shape: tuple) -> np.ndarray:
+    """Real symbols: SymPy answers its assumption queries at once (building the derivatives is ~2x faster)."""
     arr = np.empty(shape, dtype=object)
     for idx in np.ndindex(*shape):
-        arr[idx] = sp.Symbol(f"{name}_{'_'.join(map(str, idx))}")
+        arr[idx] = sp.Symbol(f"{name}_{'_'.join(map(str, idx))}", real=True)
     return arr
 
 
@@ -215,41 +225,70 @@ def _shape(dims: str, n: dict) -> tuple:
 
 
 @functools.lru_cache(maxsize=64)
+def _symbols_of(template: str, sizes: tuple) -> dict:
+    """The problem's names as arrays of SymPy symbols, and Y (the forward) built from them."""
+    t = _TEMPLATES[template]
+    n = dict(sizes)
+    v = {name: _sym_array(name, _shape(dims, n)) for name, dims in t["shapes"].items()}
+    if "forward" in t:
+        v["Y"] = _Evaluator(dict(v) | {k: sp.Integer(x) for k, x in n.items()}).run(t["forward"])
+    return v
+
+
+@functools.lru_cache(maxsize=64)
 def _context(template: str, sizes: tuple, wrt: str):
     """(symbolic values by name, expected gradient as an object array (sympy.diff of the loss), symbols)."""
     t = _TEMPLATES[template]
     n = dict(sizes)
-    v = {name: _sym_array(name, _shape(dims, n)) for name, dims in t["shapes"].items()}
-    env = dict(v) | {k: sp.Integer(x) for k, x in n.items()}
+    v = dict(_symbols_of(template, sizes))
     if "loss" in t:
-        L = _Evaluator(env).run(t["loss"])
+        L = _Evaluator(dict(v) | {k: sp.Integer(x) for k, x in n.items()}).run(t["loss"])
     else:
-        v["Y"] = _Evaluator(env).run(t["forward"])
         L = (v["G"] * v["Y"]).sum()
-    expected = np.empty(v[wrt].shape, dtype=object)
-    for idx in np.ndindex(*v[wrt].shape):
-        expected[idx] = sp.diff(L, v[wrt][idx])
     symbols = {sym.name: sym for name in t["shapes"] for sym in v[name].ravel()}
+    expected = np.empty(v[wrt].shape, dtype=object)
+    if t.get("polynomial"):
+        # a polynomial loss: SymPy's exact polynomial differentiation (much faster than sympy.diff on the tree)
+        poly = sp.Poly(L, *symbols.values())
+        for idx in np.ndindex(*v[wrt].shape):
+            expected[idx] = poly.diff(v[wrt][idx]).as_expr()
+    else:
+        # sympy.diff term by term, skipping the terms of L without the symbol (they contribute exactly 0)
+        holders = [(term, term.free_symbols) for term in sp.Add.make_args(L)]
+        for idx in np.ndindex(*v[wrt].shape):
+            sym = v[wrt][idx]
+            expected[idx] = sp.Add(*[sp.diff(term, sym) for term, free in holders if sym in free])
     return v, expected, symbols
 
 
-@functools.lru_cache(maxsize=64)
+STEP = 1e-30  # complex step: f'(x) = Im f(x + i h) / h, exact to rounding for analytic f (no cancellation)
+
+
+def _loss(t: dict, values: dict):
+    if "loss" in t:
+        return _Evaluator(values, numeric=True).run(t["loss"])
+    return np.sum(values["G"] * _Evaluator(values, numeric=True).run(t["forward"]))
+
+
+@functools.lru_cache(maxsize=256)
 def _numeric_points(template: str, sizes: tuple, wrt: str, seed: int):
-    """Random float64 values of every name (Y computed from them) and the expected gradient at each point."""
+    """Random float64 values of every name (Y computed from them) and the gradient there, by complex-step
+    differentiation of the loss: the fast numeric side of the comparison (SymPy confirms a match)."""
     t = _TEMPLATES[template]
     n = dict(sizes)
-    _, expected, symbols = _context(template, sizes, wrt)
-    syms = sorted(symbols.values(), key=lambda s: s.name)
-    f = ref_sym.cached_lambdify(list(expected.ravel()), syms)
     rng = np.random.default_rng(seed)
     points = []
     for _ in range(N_POINTS):
         values = {name: rng.uniform(-1.0, 1.0, _shape(dims, n)) for name, dims in t["shapes"].items()}
-        by_symbol = {s: values[s.name.split("_")[0]][tuple(int(i) for i in s.name.split("_")[1:])] for s in syms}
         values |= {k: float(x) for k, x in n.items()}
+        want = np.zeros(values[wrt].shape)
+        for idx in np.ndindex(*want.shape):
+            shifted = dict(values)
+            shifted[wrt] = values[wrt].astype(complex)
+            shifted[wrt][idx] += 1j * STEP
+            want[idx] = np.imag(_loss(t, shifted)) / STEP
         if "forward" in t:
             values["Y"] = _Evaluator(values, numeric=True).run(t["forward"])
-        want = np.array(f(*[by_symbol[s] for s in syms]), dtype=np.float64).reshape(expected.shape)
         points.append((values, want))
     return points
 
@@ -412,7 +451,7 @@ def check_matrix(problem: Problem, text: Any) -> Feedback:
     random float64 points (a difference there proves it wrong, fast), and a match is confirmed with SymPy on
     the symbolic arrays."""
     d = problem.data
-    values, expected, symbols = _context(d["template"], d["sizes"], d["wrt"])
+    values = _symbols_of(d["template"], d["sizes"])
     names = dict(values) | {k: sp.Integer(v) for k, v in d["sizes"]}
     try:
         claimed, expr = _read_shape("" if text is None else str(text))
@@ -423,7 +462,7 @@ def check_matrix(problem: Problem, text: Any) -> Feedback:
     except AnswerFormatError as exc:
         return format_problem(str(exc), problem.answer_format)
     got = np.asarray(got, dtype=object)
-    want = expected.shape
+    want = tuple(d["shape"])
     if got.shape != claimed:
         return Feedback(False, f"You state the shape {claimed} but your expression has shape {got.shape}.")
     if got.shape != want:
@@ -436,6 +475,7 @@ def check_matrix(problem: Problem, text: Any) -> Feedback:
     try:
         mine = _numeric(expr, points)
         if _same(mine, [w for _, w in points]):
+            _, expected, symbols = _context(d["template"], d["sizes"], d["wrt"])
             if _symbolic_equal(got, expected, symbols, problem.seed):
                 return Feedback(True, "Correct. " + problem.solution)
         else:
@@ -458,10 +498,11 @@ def _derive_matrix(rng: np.random.Generator) -> Problem:
     t = _TEMPLATES[template]
     wrts = list(t["wrt"])
     wrt = wrts[int(rng.integers(len(wrts)))]
-    dims = [int(v) for v in rng.permutation([2, 3, 4, 5])]
+    # sizes all different (a transpose then shows as a wrong shape); small, so the SymPy derivation stays fast
+    dims = [int(v) for v in rng.permutation([2, 3, 4, 5] if template == "two_linear" else [2, 3, 4])] + [0]
     if template == "least_squares" and dims[0] == 2:  # with N = 2, 2/N = 1 would hide the factor-2 mistake
         dims[0], dims[1] = dims[1], dims[0]
-    sizes = tuple(zip("NDHM", dims))
+    sizes = tuple(zip("NDMH", dims))
     n = dict(sizes)
     shapes = ", ".join(f"{name} {_shape(s, n)}" for name, s in t["shapes"].items())
     solution, mistakes = t["wrt"][wrt]
@@ -471,6 +512,8 @@ def _derive_matrix(rng: np.random.Generator) -> Problem:
     extra = "" if "loss" in t else " The loss is L = sum(G * Y): G = dL/dY is the upstream gradient, same shape as Y."
     prompt = (f"{t['text']}, with {shapes} ({size_text}).{extra}\nGive dL/d{wrt}: its shape and an expression in "
               f"NumPy notation using {', '.join(sorted(set(t['shapes']) | ({'Y'} if 'loss' not in t else set())))}.")
+    seed = int(rng.integers(2 ** 31))
+    _numeric_points(template, sizes, wrt, seed)  # the values compared with an answer, ready before the first one
     return Problem(
         "derive_matrix", "Derivation: a matrix-calculus gradient with its shape", prompt,
         "shape: expression, e.g. (2, 4): X.T @ G  (@ matrix product, * elementwise, .T, .sum(axis=0), tanh, sigmoid)",
@@ -481,4 +524,4 @@ def _derive_matrix(rng: np.random.Generator) -> Problem:
                                                   - set(_FUNCS) - {"T", "sum", "axis", "N"})) + "."),
         f"dL/d{wrt} = {solution}, shape {out_shape}.", 600, dict(mistakes),
         data={"template": template, "sizes": sizes, "wrt": wrt, "solution": solution, "shape": out_shape},
-        seed=int(rng.integers(2 ** 31)))
+        seed=seed)

@@ -366,7 +366,8 @@ def _targets() -> tuple[Target, ...]:
                "forward: next_h = tanh(x @ Wx + h_prev @ Wh + b); cache = (x, h_prev, Wx, Wh, next_h)", "06"),
         Target("rnn_backward", "RNN backward through time (full BPTT)", ref_rnn.rnn_backward,
                _pair(g_rnn.check_rnn_backward, ref_rnn.rnn_forward),
-               ((drop_term(r"^carry$"), "BPTT_NO_CARRY", r"^da ="), (drop_term(r"\*\* 2$"), "TANH_DERIVATIVE", r"^da ="),
+               ((drop_term(r"^carry$"), "BPTT_NO_CARRY", r"^da ="),
+                (drop_term(r"\*\* 2$"), "TANH_DERIVATIVE", r"^da ="),
                 (accumulate_to_assign, "BPTT_NO_TIME_SUM", r"^d"),
                 (drop_transpose, "MISSING_TRANSPOSE", r"^carry ="),
                 (swap_transposed_matmul, "MISSING_TRANSPOSE", r"^dWh \+="),
@@ -380,7 +381,7 @@ def _targets() -> tuple[Target, ...]:
     )
 
 
-# ================================================================================================== cleaning and mutating
+# ========================================================================================== cleaning and mutating
 
 
 def _walk(node, path=()):
