@@ -49,6 +49,7 @@ def test_widget_driven_from_python_enter_submits_and_titles_in_summary(tmp_path)
     ui = _ui(tmp_path, ["vanishing"], 2, clock)
     ui.start_button.click()
     assert "Problem 1 of 2" in ui.prompt.value
+    assert ui.start_button.layout.display == "none" and ui.setup_box.layout.display == "none"  # no restart mid-drill
     first = ui.timer.value
     clock.t += 7
     ui.tick()
@@ -70,6 +71,7 @@ def test_widget_driven_from_python_enter_submits_and_titles_in_summary(tmp_path)
     assert ui.session.done and "Strong Hire" in summary and "Vanishing/exploding gradient estimate" in summary
     assert "vanishing" not in summary.replace("Vanishing", "")  # titles, not family ids
     assert "Written debrief" in summary and "speed" in summary
+    assert ui.start_button.layout.display is None and ui.setup_box.layout.display is None
     assert len(ui.history.attempts()) == 2
 
 
@@ -115,8 +117,8 @@ def test_the_live_coding_cell(tmp_path, capsys):
     assert "live-coding cell" in ui.code_help.value and ui.answer_row.layout.display == "none"
     ui.code_cell("# run me to load the stub\n")
     out = capsys.readouterr().out
-    assert "The stub of 'Live coding: affine layer forward and backward' is now in this cell" in out
-    assert "def affine_backward(dout, cache):" in out
+    assert "The stub of 'Live coding: affine layer forward and backward': put it in this cell" in out
+    assert "def affine_backward(dout, cache):" in out and "def affine_backward(dout, cache):" in ui.code_help.value
     ui.code_cell(_src("code_affine").replace("x.T @ dout", "dout.T @ x"))
     out = capsys.readouterr().out
     assert "[MISSING_TRANSPOSE]" in out and "Points if you submit now: 0.75" in out

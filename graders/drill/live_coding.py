@@ -67,7 +67,7 @@ class LiveSpec:
 
     def stub(self) -> str:
         """The file a candidate starts from."""
-        lines = [f'"""{self.title} (time limit {self.minutes} min).', "",
+        lines = [f'"""{self.title}.', "",
                  "Write the functions below; keep their names and signatures. They are graded by the check that",
                  f"notebook {self.notebook} uses: random float64 inputs, a random upstream gradient, mistakes named,",
                  'partial credit per sub-check."""', "", "import numpy as np", ""]

@@ -11,7 +11,7 @@ spaced-repetition plan) or a 45-minute mock interview, then answer each problem 
 
 The countdown runs as an asyncio task on the kernel's event loop, so the kernel stays responsive;
 :meth:`DrillUI.tick` is what it calls and tests drive it directly. Widgets carry CSS classes (``drill-mode``,
-``drill-families``, ``drill-plan``, ``drill-start``, ``drill-timer``, ``drill-prompt``, ``drill-answer``,
+``drill-families``, ``drill-length``, ``drill-plan``, ``drill-start``, ``drill-timer``, ``drill-prompt``, ``drill-answer``,
 ``drill-check``, ``drill-hint``, ``drill-next``, ``drill-quit``, ``drill-feedback``, ``drill-explain-text``,
 ``drill-reveal``, ``drill-checklist``, ``drill-score``, ``drill-summary``) so that a browser test can find them.
 """
@@ -73,11 +73,12 @@ class DrillUI:
 
         names = list(P.FAMILIES)
         self.mode = cls(W.ToggleButtons(options=[("Drill", "drill"), (f"Mock interview ({MOCK_MINUTES} min)", "mock")],
-                                        value="drill", description="Mode"), "drill-mode")
+                                        value="drill", description="Mode", style={"button_width": "210px"}),
+                        "drill-mode")
         self.families = cls(W.SelectMultiple(options=[(P.FAMILIES[n].title, n) for n in names], value=tuple(names),
                                              rows=min(12, len(names)), description="Families",
                                              layout=W.Layout(width="620px")), "drill-families")
-        self.length = W.IntSlider(value=5, min=1, max=20, description="Problems")
+        self.length = cls(W.IntSlider(value=5, min=1, max=20, description="Problems"), "drill-length")
         self.use_schedule = cls(W.Checkbox(value=True, indent=False, layout=W.Layout(width="auto"),
                                            description="Let the spaced-repetition plan choose the order"), "drill-plan")
         self.start_button = cls(W.Button(description="Start", button_style="primary"), "drill-start")
@@ -139,6 +140,7 @@ class DrillUI:
                                         wall_clock=self.wall_clock)
         self.summary.value = ""
         self.status.value = ""
+        self._show_setup(False)
         self.problem_box.layout.display = None
         self._show_problem()
         if self.start_timer:
@@ -166,7 +168,9 @@ class DrillUI:
                 "<p style='max-width:900px'>Write your code in the <b>live-coding cell</b> below this drill (the "
                 f"cell that starts with <code>%%{MAGIC}</code>): run it once to load the stub, write the functions, "
                 "run it again to grade them with the notebook's grader. Each run that does not pass everything costs "
-                "0.1; when you are done, press <b>Submit and go on</b>.</p>")
+                "0.1; when you are done, press <b>Submit and go on</b>.</p>"
+                f"<details><summary>The stub (if your editor does not load it, copy it under a "
+                f"<code>%%{MAGIC}</code> line)</summary><pre>{_esc(p.stub)}</pre></details>")
         else:
             self.code_help.value = ""
         self.tick()
@@ -256,8 +260,10 @@ class DrillUI:
             ip = get_ipython()
             if ip is not None:
                 ip.set_next_input(f"%%{MAGIC}\n" + st.problem.stub, replace=True)
-            print(f"The stub of '{st.problem.title}' is now in this cell: write the functions and run the cell again "
-                  f"to grade them.\n\n" + st.problem.stub)
+                print(f"The stub of '{st.problem.title}' is now in this cell: write the functions and run the cell "
+                      f"again to grade them.")
+            else:
+                print(f"The stub of '{st.problem.title}': put it in this cell under %%{MAGIC}.\n\n{st.problem.stub}")
             return
         fb = s.submit(cell)
         self._verdict(fb)
@@ -285,20 +291,31 @@ class DrillUI:
     def _finish(self) -> None:
         s = self.session
         summary = s.summary()
+        td = "<td style='padding:2px 14px 2px 0'>"
         rows = "".join(
-            f"<tr><td>{_esc(p['title'])}</td><td>{p['points']:.2f}</td><td>{p['hints']}</td><td>{p['wrong']}</td>"
-            f"<td>{'-' if p['seconds'] is None else _fmt_time(p['seconds'])} / {_fmt_time(p['time_limit'])}</td>"
-            f"<td>{_esc(', '.join(p['mistakes']) or ('not reached' if not p['shown'] else ''))}</td></tr>"
+            f"<tr>{td}{_esc(p['title'])}</td>{td}{p['points']:.2f}</td>{td}{p['hints']}</td>{td}{p['wrong']}</td>"
+            f"{td}{'-' if p['seconds'] is None else _fmt_time(p['seconds'])} / {_fmt_time(p['time_limit'])}</td>"
+            f"{td}{_esc(', '.join(p['mistakes']) or ('not reached' if not p['shown'] else ''))}</td></tr>"
             for p in summary["problems"])
-        comps = "".join(f"<td>{c}: {'-' if v is None else f'{v:.2f}'}</td>" for c, v in summary["competencies"].items())
+        pad = "style='padding:2px 14px 2px 0;text-align:left'"
+        comps = "".join(f"<td {pad}>{c}: <b>{'-' if v is None else f'{v:.2f}'}</b></td>"
+                        for c, v in summary["competencies"].items())
         self.summary.value = (
             f"<h3>Score {summary['score']:.2f}: {_esc(summary['level'])}</h3><table><tr>{comps}</tr></table>"
-            f"<table><tr><th>problem</th><th>points</th><th>hints</th><th>wrong</th><th>time / limit</th>"
-            f"<th>mistakes named</th></tr>{rows}</table>"
+            f"<table><tr>" + "".join(f"<th style='text-align:left;padding-right:14px'>{h}</th>" for h in
+                                       ("problem", "points", "hints", "wrong", "time / limit", "mistakes named"))
+            + f"</tr>{rows}</table>"
             f"<details open><summary><b>Written debrief</b></summary><pre style='white-space:pre-wrap'>"
             f"{_esc(s.debrief())}</pre></details>")
         self.problem_box.layout.display = "none"
         self.timer.value = ""
+        self._show_setup(True)
+
+    def _show_setup(self, visible: bool) -> None:
+        """The choice of mode and families and the Start button are hidden while a session runs."""
+        for w in (self.mode, self.start_button):
+            w.layout.display = None if visible else "none"
+        self.setup_box.layout.display = None if visible and self.mode.value == "drill" else "none"
 
     # ------------------------------------------------------------------------------- timer
     def tick(self) -> None:
