@@ -171,6 +171,21 @@ def test_mock_interview_from_the_command_line(tmp_path):
     assert (tmp_path / "debrief.txt").read_text().startswith("Mock interview debrief")
 
 
+def test_the_mock_interview_ends_when_its_time_is_over_in_the_terminal(tmp_path):
+    from graders.drill.session import mock_interview
+
+    clock = FakeClock()
+    s = mock_interview(np.random.default_rng(2), clock=clock)
+
+    def over():
+        clock.t = 45 * 60 + 5
+
+    text = _run(s, "said", "1 2", over, "an answer typed too late", workdir=tmp_path)
+    assert "The interview's 45 minutes are over." in text and s.done
+    assert [p["shown"] for p in s.summary()["problems"]] == [True, True, False, False, False, False]
+    assert not s.states[1].touched  # the late answer was not judged
+
+
 def test_grade_file_prints_one_json_line(tmp_path):
     f = tmp_path / "a.py"
     f.write_text(_src("code_affine"))

@@ -145,6 +145,8 @@ class _Terminal:
             if line is None:  # end of input: stop as `quit` does
                 self.s.quit()
                 return False
+            if self.s.total_limit is not None and self.s.total_left() <= 0:
+                return True  # the interview ended while this was typed: it is not judged
             done = self.common(line)
             if done == "stop":
                 return False
