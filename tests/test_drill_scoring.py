@@ -132,6 +132,21 @@ def test_explanations_score_the_ticked_checklist_after_the_answer():
         s2.tick([len(p.checklist)])
 
 
+def test_an_explanation_counts_as_solved_for_the_plan_from_75_percent(tmp_path):
+    from graders.drill.session import EXPLANATION_PASS
+
+    p = P.generate("explain", np.random.default_rng(6))
+    weights = [k.weight for k in p.checklist]
+    with History(tmp_path / "e.sqlite3") as h:
+        for picks in (range(len(weights)), [0]):
+            s = DrillSession(problems=[p], history=h)
+            s.submit("")
+            s.tick(picks)
+            assert s.current.correct == (sum(weights[i] for i in picks) / sum(weights) >= EXPLANATION_PASS)
+            s.next()
+        assert [a.correct for a in h.attempts()] == [True, False]
+
+
 def test_unsupported_ticks_are_pointed_out_in_the_debrief():
     p = P.generate("explain", np.random.default_rng(2))
     s = DrillSession(problems=[p])

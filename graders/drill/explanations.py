@@ -119,7 +119,8 @@ BANK: tuple[Explanation, ...] = (
                 (K("y = x + F(x) gives dL/dx = dL/dy + (dF/dx)^T dL/dy", 2, r"\+|identity|plus"),
                  K("The identity path carries the gradient to early layers unchanged", 2,
                    r"identity|unchanged|direct|highway|skip"),
-                 K("Across layers the Jacobians are (I + J_F) instead of J_F, so the product does not vanish", 1,
+                 K("Across layers the Jacobians are (I + J_F) instead of J_F, so their product keeps an identity "
+                   "term and does not shrink towards zero the way a product of small J_F does", 1,
                    r"i ?\+ ?j|product|vanish"),
                  K("This is what makes very deep networks (ResNets, transformers) trainable", 1,
                    r"deep|resnet|transformer|100")), "08"),

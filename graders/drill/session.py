@@ -11,7 +11,8 @@
   message the first time the current problem goes over its limit (so that a late answer is never scored at
   half credit silently).
 
-Scoring follows :mod:`graders.drill.scoring`. A mock interview (:func:`mock_interview`) is a session of six
+Scoring follows :mod:`graders.drill.scoring`. For the history and the spaced-repetition plan a problem is
+solved when it was answered right (code: every check passes; an explanation: at least 75% of its checklist). A mock interview (:func:`mock_interview`) is a session of six
 problems in a fixed plan: an explanation, a quick problem, a derivation, a coding problem, a quick problem
 and an explanation, 42 minutes of problem budgets inside a 45-minute interview; when the 45 minutes are over
 the interview ends and what was not reached scores 0.
@@ -31,6 +32,7 @@ from graders.drill import problems as P
 from graders.drill.history import Attempt, History, SessionRecord
 
 MOCK_MINUTES = 45
+EXPLANATION_PASS = 0.75  # an explanation covering this share of its checklist counts as solved for the plan
 MOCK_PLAN = (("explanation", 240), ("quick", 180), ("derivation", 480), ("coding", 1200), ("quick", 180),
              ("explanation", 240))
 
@@ -235,7 +237,7 @@ class DrillSession:
             raise RuntimeError("the checklist is already scored")
         s.quality = explanations.score_ticks(s.problem, indices)
         s.ticked = tuple(sorted(set(int(i) for i in indices)))
-        s.answered, s.correct = True, s.quality >= 1.0
+        s.answered, s.correct = True, s.quality >= EXPLANATION_PASS
         s.touched = True
         return s.points()
 
