@@ -51,6 +51,17 @@ def test_hint_caps_and_the_third_hint_is_well_below_lean_hire():
         assert s.current.points() == want
 
 
+def test_hints_after_the_final_answer_cost_nothing():
+    s = _session()
+    s.submit(_text(s.current.problem.expected))
+    assert "cost nothing now" in s.hint() and s.current.points() == 1.0 and s.current.hints_used == 0
+    p = P.generate("concept", np.random.default_rng(0))
+    c = DrillSession(problems=[p])
+    c.submit(p.expected)
+    c.hint()
+    assert c.current.points() == 1.0
+
+
 def test_a_wrong_answer_before_the_right_one_costs():
     s = _session()
     assert not s.submit("12345").correct

@@ -157,7 +157,7 @@ class DrillSession:
     def late_notice(self) -> str | None:
         """A message the first time the current problem is over its limit (None otherwise, or when answered)."""
         s = self.current
-        if self.done or s.answered or s.late_told or self.time_left() >= 0:
+        if self.done or s.answered or s.revealed or s.late_told or self.time_left() >= 0:
             return None
         s.late_told = True
         return (f"Time is up for this problem ({_clock(s.problem.time_limit)}): you may still answer, but an answer "
@@ -243,8 +243,12 @@ class DrillSession:
 
     def hint(self) -> str:
         s = self._check_open()
-        s.touched = True
         n = len(s.problem.hints)
+        final = s.answered and (s.correct or s.problem.kind in ("choice", "explanation"))
+        if final:  # the answer that counts is in: a hint now can only explain it, so it costs nothing
+            return "The problem is answered; hints cost nothing now:\n" + "\n".join(
+                f"Hint {i + 1}: {h}" for i, h in enumerate(s.problem.hints))
+        s.touched = True
         if s.hints_used >= n:
             return f"No more hints. Hint {n}: {s.problem.hints[-1]}"
         s.hints_used += 1
