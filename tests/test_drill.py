@@ -5,11 +5,8 @@ test files (tests/test_drill_*.py)."""
 
 from __future__ import annotations
 
-import io
 import math
 import sqlite3
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -19,7 +16,6 @@ from graders import diagnoses
 from graders.drill import problems as P
 from graders.drill import schedule
 from graders.drill.history import APPLICATION_ID, Attempt, History, HistoryError
-from graders.drill.session import DrillSession
 
 SEEDS = range(12)
 ANSWERED_BY_VALUE = [n for n, f in P.FAMILIES.items() if f.kind in ("quick", "choice")]

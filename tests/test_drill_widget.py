@@ -7,7 +7,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from graders.drill import problems as P
 from graders.drill.history import Attempt, History
 from graders.drill.progress import progress_figure, time_axis
 from graders.drill.widget import DrillUI, plain
