@@ -70,7 +70,7 @@ def plot_three_terms(x, gamma: float, dout, eps: float = 1e-5, *, ax=None, title
 
 def _short(v) -> str:
     a = np.atleast_1d(np.asarray(v, dtype=np.float64))
-    return "[" + ", ".join(f"{u:.3g}" for u in a) + "]" if a.size > 1 else f"{a[0]:.4g}"
+    return "[" + ", ".join(f"{u:.3g}" for u in a) + "]" if a.size > 1 else f"{a[0]:.3g}"
 
 
 def batchnorm_graph_spec(x, gamma: float, beta: float, dout, eps: float = 1e-5) -> dict:
@@ -106,5 +106,4 @@ def batchnorm_graph_spec(x, gamma: float, beta: float, dout, eps: float = 1e-5) 
 def draw_batchnorm_graph(x, gamma: float, beta: float, dout, eps: float = 1e-5, *, title: str | None = None):
     """Draw the staged batchnorm graph of one column; node boxes show values and gradients (arrays shortened)."""
     spec = batchnorm_graph_spec(x, gamma, beta, dout, eps)
-    return draw_graph(spec, title=title or "batchnorm, one feature column: values and gradients",
-                      size=(13, 5))
+    return draw_graph(spec, title=title or "batchnorm, one feature column: values and gradients")
