@@ -1,0 +1,6 @@
+"""Public course material: importable without the checks or reference_impl; imports only the standard library,
+numpy, sympy, matplotlib.
+
+- :mod:`graders.public.hints`: ``hint(exercise_id, level=1)``, three hints on demand for every exercise of
+  notebooks 01-08 (the texts live in ``hints_NN_topic.py``, one module per notebook).
+"""
