@@ -392,3 +392,14 @@ def test_figure_grows_beyond_a_too_small_size():
     wide = vg.draw_graph(graph, size=(4, 2))
     assert wide.get_figwidth() > 4 and wide.get_figheight() >= 2
     assert_clean_layout(wide, graph)
+
+
+def test_a_wide_requested_size_spreads_the_columns():
+    graph, kw = _notebook_02_graphs()[0]
+    narrow, wide = vg.draw_graph(graph), vg.draw_graph(graph, size=(8, 3.2))
+    span = {}
+    for name, fig in (("narrow", narrow), ("wide", wide)):
+        boxes = _rects(fig, "node:")
+        span[name] = (max(r[1] for r in boxes.values()) - min(r[0] for r in boxes.values())) / fig.dpi
+    assert wide.get_figwidth() == 8 and span["wide"] > span["narrow"] + 1.0 and span["wide"] < 8
+    assert_clean_layout(wide, graph)

@@ -427,7 +427,8 @@ def _bezier(p0, p3, t: float) -> tuple[float, float]:
     return (a * p0[0] + (b + c) * xm + d * p3[0], (a + b) * p0[1] + (c + d) * p3[1])
 
 
-def _layout(graph: Graph, texts: dict[str, str], edge_texts: list[str | None], fontsize: float) -> _Layout:
+def _layout(graph: Graph, texts: dict[str, str], edge_texts: list[str | None], fontsize: float,
+            min_col_gap: float = 0.0) -> _Layout:
     """Boxes in columns (no two overlap), every edge routed through reserved lanes (never across a box),
     every gradient label on its edge in the gap after the edge's source (no two overlap)."""
     from matplotlib.path import Path
@@ -436,7 +437,7 @@ def _layout(graph: Graph, texts: dict[str, str], edge_texts: list[str | None], f
     layers, chains, left, right = _layered(graph, col)
     layers = _order(layers, left, right)
     scale = fontsize / FONT_SIZE  # every distance scales with the text
-    row_gap, lane, col_gap = ROW_GAP * scale, LANE * scale, COL_GAP * scale
+    row_gap, lane, col_gap = ROW_GAP * scale, LANE * scale, max(COL_GAP * scale, min_col_gap)
     room, end_gap = LABEL_ROOM * scale, END_GAP * scale
     pad = 2 * BOX_PAD * fontsize / 72 + 0.01
     keys = [n.key for n in graph.nodes]
@@ -638,6 +639,12 @@ def draw_graph(graph: Any, *, names: Mapping[str, Any] | None = None, ax=None, t
     lay = _layout(g, texts, edge_texts, fontsize)
     need_w = lay.extent[1] - lay.extent[0] + 2 * margin
     need_h = lay.extent[3] - lay.extent[2] + 2 * margin + legend_band
+    n_cols = max(_columns(g).values()) + 1
+    if ax is None and size and size[0] > need_w and n_cols > 1:
+        # a requested width beyond what the graph needs spreads the columns (up to 1.2 inches apart)
+        spread = min(1.2, COL_GAP + 0.9 * (size[0] - need_w) / (n_cols - 1))
+        lay = _layout(g, texts, edge_texts, fontsize, min_col_gap=spread)
+        need_w = lay.extent[1] - lay.extent[0] + 2 * margin
     if ax is None:
         band = TITLE_BAND if title else 0.0
         fig_w = max(need_w, size[0] if size else 0.0)
