@@ -70,7 +70,7 @@ def plot_three_terms(x, gamma: float, dout, eps: float = 1e-5, *, ax=None, title
 
 def _short(v) -> str:
     a = np.atleast_1d(np.asarray(v, dtype=np.float64))
-    return "[" + ", ".join(f"{u:.3g}" for u in a) + "]" if a.size > 1 else f"{a[0]:.3g}"
+    return "[" + ", ".join(f"{u:.3g}" for u in a) + "]" if a.size > 1 else f"{a[0]:.4g}"
 
 
 def batchnorm_graph_spec(x, gamma: float, beta: float, dout, eps: float = 1e-5) -> dict:
