@@ -13,9 +13,10 @@ Student contract (the same as ``reference_impl.rnn``; N sequences, T steps, D in
 with ``h[:, t] = tanh(x[:, t] @ Wx + h[:, t-1] @ Wh + b)`` and ``h[:, -1] = h0``. ``truncate=k`` accepts either
 scheme of reference_impl.rnn.rnn_backward: TBPTT(1, k), where the upstream gradient dh[:, t] flows back through
 at most k steps (t, ..., t-k+1; what would reach h[:, t-k] is dropped, except that it reaches h0 when
-t-k+1 <= 0), or TBPTT(k, k), where the state is detached every k steps (k >= T is full BPTT in both). ``clip_grad_norm`` scales every array by
-max_norm / (total_norm + 1e-6) when the global L2 norm total_norm > max_norm (without the 1e-6 is accepted
-too), returns a NEW dict and never modifies its argument; total_norm is measured before clipping.
+t-k+1 <= 0), or TBPTT(k, k), where the state is detached every k steps (k >= T is full BPTT in both).
+``clip_grad_norm`` scales every array by max_norm / (total_norm + 1e-6) when the global L2 norm total_norm >
+max_norm (without the 1e-6 is accepted too), returns a NEW dict and never modifies its argument; total_norm is
+measured before clipping.
 ``gradient_norms_by_lag``: for the loss L = sum(g * h[:, T-1]), norms[k] = ||dL/dh[:, T-1-k]|| (Frobenius
 over N and H) for k = 0..T-1 and norms[T] = ||dL/dh0||.
 
@@ -331,8 +332,8 @@ def check_rnn_backward(forward, backward, *, truncate: int | None = None, seed: 
     accepted and named in the output: TBPTT(1, k) (sliding: dh[:, t] flows back through t, ..., t-k+1,
     reaching h0 when t-k+1 <= 0) or TBPTT(k, k) (chunked: the state is detached at t = k, 2k, ..., so dh[:, t]
     flows back to the start of its chunk). The answer is graded against the scheme it matches better (more
-    sub-checks passed, then more mistakes recognised; the sliding window on a tie). The backward receives the student's own cache; dh is random. Sub-checks (weight
-    1 each): forward h, backward dx, dh0, dWx, dWh, db.
+    sub-checks passed, then more mistakes recognised; the sliding window on a tie). The backward receives the
+    student's own cache; dh is random. Sub-checks (weight 1 each): forward h, backward dx, dh0, dWx, dWh, db.
     """
     if truncate is not None and (isinstance(truncate, bool) or not isinstance(truncate, (int, np.integer))
                                  or truncate < 1):
