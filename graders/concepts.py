@@ -7,7 +7,7 @@ Multiple choice
     so reading the bank does not give the answer away at a glance. An author computes a digest with
     ``python -c "from graders import concepts; print(concepts.digest('qid', 'b'))"``.
 
-    In a notebook: ``concepts.show_question("qid")`` prints the question and its options; a test cell ends with
+    In a notebook: ``show_question("qid")`` (graders.public.questions) prints the question and its options; a test cell ends with
     ``score = concepts.check_choice("qid", my_choice, points=1)``.
 
 Numbers

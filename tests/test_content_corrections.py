@@ -334,4 +334,4 @@ def test_no_release_notebook_stores_a_right_letter():
         release = "\n".join(c.source for c in _cells(folder, "notebooks"))
         assert not re.search(r"""["']\w+["']\s*:\s*["'][a-d]["']""", release), folder   # e.g. {"qid": "b"}
         assert "WHY_VJP" not in release
-    assert 'concepts.show_question("why_vjp")' in "\n".join(c.source for c in _cells("04_jacobians_vjps", "notebooks"))
+    assert 'show_question("why_vjp")' in "\n".join(c.source for c in _cells("04_jacobians_vjps", "notebooks"))

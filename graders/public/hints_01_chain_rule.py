@@ -15,7 +15,7 @@ HINTS = {
     "answer_neuron_chain": (
         "Do the forward pass first (z, then a); every local derivative is evaluated at those forward values.",
         "dL/da comes from L = (a - y)**2, da/dz = a (1 - a) for the sigmoid, dz/dw = x (the input w multiplies).",
-        "Compute each entry from ex.NEURON_POINT with NumPy, one line per key, and set 'dL/dw' to the product of "
+        "Compute each entry from course.NEURON_POINT with NumPy, one line per key, and set 'dL/dw' to the product of "
         "the three local derivatives.",
     ),
     "answer_deep_chain": (

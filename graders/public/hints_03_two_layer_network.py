@@ -87,7 +87,7 @@ HINTS = {
         "Three experiments with your own functions: gradients at all-zero parameters, training from a constant, "
         "training from random weights.",
         "For the norms call two_layer_loss_and_grads on zero arrays and take np.linalg.norm of each gradient. For "
-        "the counts train with train_two_layer and the constants ex.SYMMETRY_STEPS and ex.SYMMETRY_LR.",
+        "the counts train with train_two_layer and the constants course.SYMMETRY_STEPS and course.SYMMETRY_LR.",
         "Count distinct hidden units as the number of rows of np.unique(np.round(W1.T, 8), axis=0). The keys are "
         "dW1_norm, db1_norm, dW2_norm, db2_norm, distinct_units_constant_init, distinct_units_random_init.",
     ),

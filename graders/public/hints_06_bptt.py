@@ -57,7 +57,7 @@ HINTS = {
         "Two one-step derivatives: the vanilla RNN's state through tanh, the LSTM's cell through its update.",
         "d/dh_prev tanh(w h_prev + u x) is tanh' at the pre-activation times its inner derivative w.",
         "For the cell, c = f * c_prev + i * g is linear in c_prev with the gates held fixed: its slope is the "
-        "factor in front of c_prev. Write both with the symbols of ex.CELL_SYMBOLS.",
+        "factor in front of c_prev. Write both with the symbols of course.CELL_SYMBOLS.",
     ),
     "lstm_choice": (
         "Compare the one-step factor along the LSTM cell with the vanilla RNN's one-step factor (exercise 8).",

@@ -36,7 +36,7 @@ HINTS = {
         "With dout = ones, dxhat = gamma is constant within a column. What do the sums of the formula become then?",
         "sum_i xhat_i = 0, so a constant dxhat makes the variance term vanish; the mean term cancels the direct "
         "term.",
-        "Confirm by running every planted backward on ones: gbn.planted_batchnorm_backward(name)(ones, ref_cache), "
+        "Confirm by running every planted backward on ones: course.planted_batchnorm_backward(name)(ones, xo, go), "
         "and keep the names whose dx is zero (up to rounding) in a set.",
     ),
     "grad_checker": (
