@@ -44,7 +44,8 @@ class Question:
 
     text: the question; options: letter -> option text (letters "a", "b", ...);
     answer_digest: ``digest(qid, right_letter)``; feedback: ``digest(qid, letter)`` -> why that option is
-    wrong (an empty string for the right one), shown after a wrong answer.
+    wrong, shown after a wrong answer; only wrong options have an entry (a key equal to ``answer_digest`` would
+    point at the right letter).
     """
     text: str
     options: Mapping[str, str]

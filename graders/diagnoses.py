@@ -54,8 +54,9 @@ _CATALOGUE = [
               "the gradient reaching h_t is dh[t] from the loss PLUS dh_prev flowing back from step t+1."),
     Diagnosis("BPTT_NO_TIME_SUM", "BPTT does not sum weight gradients over time",
               "Wx, Wh and b are shared by every step: accumulate their gradients over all T steps."),
-    Diagnosis("TRUNCATION_OFF_BY_ONE", "truncation window off by one",
-              "with truncation k the gradient of the loss at t crosses exactly k steps: t, t-1, ..., t-k+1."),
+    Diagnosis("TRUNCATION_OFF_BY_ONE", "truncation length off by one",
+              "with truncation k, TBPTT(1, k) lets the gradient of the loss at t cross exactly k steps (t, t-1, "
+              "..., t-k+1); TBPTT(k, k) cuts the graph before t = k, 2k, ... (chunks of exactly k steps)."),
     Diagnosis("FORWARD_SEED_WRONG_INPUT", "forward-mode seed on the wrong input",
               "to get df/dx_i, seed the tangent of x_i with 1 and every other input's tangent with 0."),
     Diagnosis("JACOBIAN_TRANSPOSED", "Jacobian transposed",
@@ -173,9 +174,6 @@ _CATALOGUE = [
     Diagnosis("RNN_RECURRENCE", "hidden state not carried from step to step",
               "each step uses the state just computed: prev = tanh(x[:, t] @ Wx + prev @ Wh + b), then "
               "h[:, t] = prev (start with prev = h0; h holds the T new states, not h0)."),
-    Diagnosis("TRUNCATION_SEGMENTS", "truncation by fixed segments instead of a window per loss term",
-              "here truncate=k means: the gradient of the loss at step t flows back through steps t, ..., t-k+1 "
-              "(a sliding window for every t); cutting the sequence into blocks of k steps is a different scheme."),
     Diagnosis("CLIP_NORM_AFTER", "norm reported after clipping",
               "return the total norm measured BEFORE clipping (that is what you log to spot exploding gradients)."),
     Diagnosis("CLIP_ALWAYS", "gradients rescaled although their norm is below max_norm",

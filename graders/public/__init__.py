@@ -1,3 +1,6 @@
-"""Public course material: importable without the checks or reference_impl (it imports only the standard
-library, numpy, sympy and matplotlib). Notebook cells other than test cells use only this package and visuals,
-so they run the same in self-study and inside the cohort grader's sandbox, where nothing else of graders exists."""
+"""Public course material: importable without the checks or reference_impl; imports only the standard library,
+numpy, sympy, matplotlib.
+
+- :mod:`graders.public.hints`: ``hint(exercise_id, level=1)``, three hints on demand for every exercise of
+  notebooks 01-08 (the texts live in ``hints_NN_topic.py``, one module per notebook).
+"""
