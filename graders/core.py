@@ -34,6 +34,8 @@ from graders.remote import client as remote_client
 from graders.remote import server as remote_server
 
 DEFAULT_TIMEOUT = 10.0
+MUTATION_CHECK = "inputs left unchanged"
+MUTATION_SHARE = 0.25   # of an exercise's points, in every exercise whose contract leaves inputs alone
 VALUE_TOL = 1e-7
 PREVIEW = 4
 
@@ -139,7 +141,8 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def call_student(fn: Callable, *args: Any, label: str | None = None, timeout: float | None = None,
-                 notes: list[str] | None = None, after: dict | None = None, **kwargs: Any) -> Any:
+                 notes: list[str] | None = None, after: dict | None = None, report: "Report | None" = None,
+                 **kwargs: Any) -> Any:
     """Call ``fn(*args, **kwargs)`` on deep copies of the arguments and return its result.
 
     This is the one way a check calls student code. ``fn`` may be the student's function itself, a proxy of it
@@ -151,7 +154,14 @@ def call_student(fn: Callable, *args: Any, label: str | None = None, timeout: fl
 
     ``after``: a dict that receives ``"args"`` and ``"kwargs"``, the arguments as the function left them (the
     copies it was given), for checks that grade what a function changed in its inputs.
+    ``report``: a Report that watches inputs (:meth:`Report.watch_inputs`); a modification fails that sub-check.
     """
+    if report is not None:
+        after = {} if after is None else after
+        result = call_student(fn, *args, label=label, timeout=timeout, notes=notes, after=after, **kwargs)
+        if not (_same(after.get("args", args), args) and _same(after.get("kwargs", kwargs), kwargs)):
+            report.mutated(label or f"{getattr(fn, '__name__', 'your function')}()")
+        return result
     timeout = DEFAULT_TIMEOUT if timeout is None else timeout
     label = label or f"{getattr(fn, '__name__', 'your function')}()"
     if isinstance(fn, remote_client._Proxy):  # the student's code runs in another process: ask it
@@ -370,6 +380,26 @@ class Report:
         self.checks: dict[str, SubCheck] = {}
         self.notes: list[str] = []
 
+    def watch_inputs(self) -> None:
+        """Declare the course-wide sub-check "inputs left unchanged" (worth MUTATION_SHARE of the exercise's points,
+        whatever its other sub-checks): pass ``report=`` to call_student and a function that modifies its input
+        arrays fails it, named INPUT_MUTATED. Use it in every exercise whose contract leaves inputs alone."""
+        self.declare(MUTATION_CHECK, weight=0.0)
+
+    def mutated(self, label: str) -> None:
+        """Record that ``label`` modified its inputs (fails "inputs left unchanged" when it is watched)."""
+        if MUTATION_CHECK in self.checks:
+            self.fail(MUTATION_CHECK, f"{label} modified its input arrays in place." + describe(
+                diagnoses.get("INPUT_MUTATED")))
+
+    def _weights(self) -> dict[str, float]:
+        """Sub-check weights, with "inputs left unchanged" worth MUTATION_SHARE of the total."""
+        weights = {n: c.weight for n, c in self.checks.items()}
+        if MUTATION_CHECK in weights and len(weights) > 1:
+            others = sum(w for n, w in weights.items() if n != MUTATION_CHECK)
+            weights[MUTATION_CHECK] = others * MUTATION_SHARE / (1 - MUTATION_SHARE)
+        return weights
+
     def declare(self, name: str, weight: float = 1.0) -> None:
         """Register a sub-check that passes unless :meth:`fail` is called for it."""
         if name not in self.checks:
@@ -396,10 +426,15 @@ class Report:
 
     @property
     def fraction(self) -> float:
-        total = sum(c.weight for c in self.checks.values())
+        weights = self._weights()
+        total = sum(weights.values())
         if total == 0:
             return 0.0
-        return sum(c.weight for c in self.checks.values() if c.passed) / total
+        # "inputs left unchanged" is only credited when something else passed: a function that raises or returns
+        # garbage leaves its inputs alone too, and earns nothing for it
+        earned = any(c.passed for n, c in self.checks.items() if n != MUTATION_CHECK)
+        return sum(weights[n] for n, c in self.checks.items()
+                   if c.passed and (n != MUTATION_CHECK or earned)) / total
 
     def failure_text(self) -> str:
         lines = [f"{self.exercise} (seed {self.seed}):"]

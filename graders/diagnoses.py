@@ -16,6 +16,10 @@ class Diagnosis:
 
 
 _CATALOGUE = [
+    Diagnosis("INPUT_MUTATED", "input modified in place",
+              "a layer, loss or gradient function must leave its arguments as it found them (the caller, an "
+              "optimizer or a cache may still need them): compute into new arrays (x = x - y, not x -= y; "
+              "copy before writing into an input)."),
     Diagnosis("MISSING_TRANSPOSE", "missing or misplaced transpose",
               "match shapes: with out = x @ W, dW = x.T @ dout has W's shape and dx = dout @ W.T has x's shape."),
     Diagnosis("BIAS_SUM_AXIS", "bias gradient summed over the wrong axis",
