@@ -2,5 +2,6 @@
 numpy, sympy, matplotlib.
 
 - :mod:`graders.public.hints`: ``hint(exercise_id, level=1)``, three hints on demand for every exercise of
-  notebooks 01-08 (the texts live in ``hints_NN_topic.py``, one module per notebook).
+  the notebooks (the texts live in ``hints_NN_topic.py``, one module per notebook).
+- :mod:`graders.public.attention`: the fixed inputs and constants of notebook 10 (NumPy only).
 """
