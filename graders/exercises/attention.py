@@ -424,15 +424,19 @@ def check_softmax(forward, backward, *, seed: int = 0, points: float | None = No
                  _MASKED_ZERO, "analytic backward (upstream with a large constant part)"):
         rep.declare(name)
     rep.watch_inputs()
+    seen: set[str] = set()  # which exact-zero checks ran ("P", "dx"): the sub-check is never credited unexamined
     try:
         for case in _softmax_cases(np.random.default_rng(seed), thorough):
-            _softmax_case(rep, forward, backward, case)
+            _softmax_case(rep, forward, backward, case, seen)
     except _Stop:
         pass
+    if seen != {"P", "dx"} and rep.passed(_MASKED_ZERO):
+        rep.fail(_MASKED_ZERO, "not checked: your functions never returned a usable P and dx for a masked input "
+                               "(see the other messages).")
     return rep.finish()
 
 
-def _softmax_case(rep: Report, forward, backward, case: dict) -> None:
+def _softmax_case(rep: Report, forward, backward, case: dict, seen: set) -> None:
     x, mask, dP, kind = case["x"], case["mask"], case["dP"], case["kind"]
     fsub, bsub = _SOFTMAX_SUBS[kind]
     where = f"x {x.shape}" + ("" if mask is None else f", mask {mask.shape}") + {
@@ -458,6 +462,7 @@ def _softmax_case(rep: Report, forward, backward, case: dict) -> None:
         else:
             _grade(rep, fsub, where, "P", P, P_ref, _softmax_forward_mistakes(x, mask), generic=False)
     elif mask is not None:
+        seen.add("P")
         full = np.broadcast_to(mask, x.shape)
         leaked = np.abs(np.asarray(P)[~full])
         if leaked.size and np.max(leaked) != 0.0:
@@ -477,6 +482,7 @@ def _softmax_case(rep: Report, forward, backward, case: dict) -> None:
         return
     _grade(rep, bsub, where, "dx", dx, dx_ref, _softmax_backward_mistakes(x, mask, dP, P_ref), extra=note)
     if mask is not None and (problem is None or problem.startswith("values differ")):
+        seen.add("dx")
         full = np.broadcast_to(mask, x.shape)
         vals = np.abs(np.asarray(dx, dtype=np.float64)[~full])
         if vals.size and np.max(vals) != 0.0:
@@ -719,15 +725,19 @@ def check_attention_backward(forward, backward, *, seed: int = 0, points: float 
     for name in ("dQ", "dK", "dV", _PADDED_ZERO, _ANALYTIC):
         rep.declare(name)
     rep.watch_inputs()
+    seen: set[str] = set()
     try:
         for c in _attention_cases(np.random.default_rng(seed), thorough):
-            _attention_backward_case(rep, forward, backward, c)
+            _attention_backward_case(rep, forward, backward, c, seen)
     except _Stop:
         pass
+    if seen != {"dK", "dV"} and rep.passed(_PADDED_ZERO):
+        rep.fail(_PADDED_ZERO, "not checked: your functions never returned usable dK and dV for a padding mask "
+                               "(see the other messages).")
     return rep.finish()
 
 
-def _attention_backward_case(rep: Report, forward, backward, c: dict) -> None:
+def _attention_backward_case(rep: Report, forward, backward, c: dict, seen: set) -> None:
     where = _where(c)
     args = (c["Q"], c["K"], c["V"]) + (() if c["mask"] is None else (c["mask"],))
     want_out, ref_cache = ref.scaled_dot_product_attention_forward(*args)
@@ -769,6 +779,7 @@ def _attention_backward_case(rep: Report, forward, backward, c: dict) -> None:
             w = want[names.index(name)]
             if not isinstance(got, np.ndarray) or got.shape != w.shape:
                 continue
+            seen.add(name)
             vals = np.abs(np.asarray(got, dtype=np.float64)[padded])
             if vals.size and not np.all(vals == 0.0):
                 rep.fail(_PADDED_ZERO, f"{where}: {name} of the padded keys must be exactly 0 (no query attends to "
