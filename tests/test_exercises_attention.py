@@ -245,7 +245,8 @@ def test_other_seeds_and_equivalent_forms_also_get_full_marks(seed):
 
 def test_unanswered_stubs_score_zero_everywhere():
     for call in (lambda: ex.check_softmax(stub, stub, points=3), lambda: ex.check_attention_forward(stub, points=2),
-                 lambda: ex.check_attention_backward(stub, stub, points=3), lambda: ex.check_masks(stub, stub, points=2),
+                 lambda: ex.check_attention_backward(stub, stub, points=3),
+                 lambda: ex.check_masks(stub, stub, points=2),
                  lambda: ex.check_split_merge_heads(stub, stub, points=2),
                  lambda: ex.check_multihead_attention(stub, stub, points=3)):
         assert "NotImplementedError" in _fails(call)
@@ -356,7 +357,8 @@ def test_a_wrong_forward_is_pointed_out_by_the_backward_check(capsys):
 
 @pytest.mark.parametrize("which", ["split", "merge"])
 def test_heads_split_by_reshape_alone_are_named(capsys, which):
-    split = (lambda X, h: X.reshape(X.shape[0], h, X.shape[1], X.shape[2] // h)) if which == "split" else S["split_heads"]
+    split = ((lambda X, h: X.reshape(X.shape[0], h, X.shape[1], X.shape[2] // h)) if which == "split"
+             else S["split_heads"])
     merge = (lambda Xh: Xh.reshape(Xh.shape[0], Xh.shape[2], -1)) if which == "merge" else S["merge_heads"]
     text = _named(capsys, ex.check_split_merge_heads, split, merge, code="ATTN_HEADS_RESHAPE", points=2)
     assert f"✗ {which}_heads" in text and f"✓ {'merge' if which == 'split' else 'split'}_heads" in text
@@ -466,7 +468,8 @@ def test_an_endless_loop_is_stopped(monkeypatch):
             pass
     for call in (lambda: ex.check_attention_forward(forever, points=2),
                  lambda: ex.check_attention_backward(forever, forever, points=2),
-                 lambda: ex.check_softmax(forever, forever, points=2), lambda: ex.check_masks(forever, forever, points=2),
+                 lambda: ex.check_softmax(forever, forever, points=2),
+                 lambda: ex.check_masks(forever, forever, points=2),
                  lambda: ex.check_split_merge_heads(forever, forever, points=2),
                  lambda: ex.check_multihead_attention(forever, forever, points=2)):
         text = _fails(call)  # nothing is credited for the cases never reached
@@ -524,7 +527,7 @@ def test_variance_expected_is_d_and_one_over_sqrt_d():
     assert sp.simplify(want["var_qk"] - d) == 0 and sp.simplify(want["scale"] - 1 / sp.sqrt(d)) == 0
 
 
-# ============================================================================================ questions, public, pictures
+# ============================================================================================ questions, pictures
 
 
 def test_question_bank_answers_and_feedback():
@@ -546,7 +549,8 @@ def test_public_module_imports_only_numpy():
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('graders', 'reference_impl', 'sympy')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT).stdout
     assert all(m == "graders" or m.startswith("graders.public") for m in eval(out))
-    code = "import sys, visuals.attention_plots; print([m for m in sys.modules if m.startswith(('reference_impl', 'graders'))])"
+    code = ("import sys, visuals.attention_plots; "
+            "print([m for m in sys.modules if m.startswith(('reference_impl', 'graders'))])")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                           cwd=ROOT).stdout.strip() == "[]"
 

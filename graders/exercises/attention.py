@@ -324,7 +324,7 @@ def check_variance_law(law, *, seed: int = 0, points: float | None = None, thoro
                                      positive=True, domain=(1.0, 64.0))
 
 
-# =============================================================================================== cost of the score matrix
+# =============================================================================================== score-matrix cost
 
 
 def _memory_expected() -> tuple[dict, dict]:
@@ -348,7 +348,8 @@ def _memory_expected() -> tuple[dict, dict]:
         "growth_when_T_doubles": {"ATTN_QUADRATIC_COST": 2.0},
         "all_layers_gib": {"you used 4 bytes per value (bfloat16 takes 2)": layers * ref.attention_score_memory(
             B, h, T, 4) / gib, "you divided by 1e9 (GB) instead of 2**30 (GiB)": layers * one / 1e9},
-        "attention_tflop": {"you counted half: a multiply-add is 2 flops, and both products QK^T and PV count": flops["qk"] / 1e12,
+        "attention_tflop": {"you counted half: a multiply-add is 2 flops, and both products QK^T and PV count":
+                            flops["qk"] / 1e12,
                             "ATTN_QUADRATIC_COST": 4 * B * h * T * dh / 1e12},
     }
     return want, mistakes
@@ -934,7 +935,8 @@ def check_multihead_attention(forward, backward, *, seed: int = 0, points: float
         rep.declare(name)
     rep.watch_inputs()
     _run_cases(rep, _mha_cases(np.random.default_rng(seed), thorough),
-               lambda c: [_ANALYTIC] if c["kind"] == "offset" else [_MHA_FWD[c["kind"]], *sorted(set(_MHA_SUB.values()))],
+               lambda c: [_ANALYTIC] if c["kind"] == "offset" else [_MHA_FWD[c["kind"]],
+                                                                    *sorted(set(_MHA_SUB.values()))],
                lambda c: _mha_case(rep, forward, backward, c))
     return rep.finish()
 
@@ -942,8 +944,9 @@ def check_multihead_attention(forward, backward, *, seed: int = 0, points: float
 def _mha_case(rep: Report, forward, backward, c: dict) -> None:
     X, Ws, h, mask, dout, kind = c["X"], c["Ws"], c["h"], c["mask"], c["dout"], c["kind"]
     B, T, D = X.shape
-    where = f"X {X.shape}, num_heads={h}" + {"plain": "", "causal": ", causal mask", "padding": ", padding mask",
-                                              "offset": f", a constant feature with value projection {OFFSET:.0e}"}[kind]
+    where = f"X {X.shape}, num_heads={h}" + {
+        "plain": "", "causal": ", causal mask", "padding": ", padding mask",
+        "offset": f", a constant feature with value projection {OFFSET:.0e}"}[kind]
     args = (X, *Ws, h) + (() if mask is None else (mask,))
     want_out, ref_cache = ref.multihead_attention_forward(*args)
     want = ref.multihead_attention_backward(dout, ref_cache)
