@@ -288,7 +288,7 @@ def check_score_derivation(derivs, *, seed: int = 0, points: float | None = None
              "dout_dv0": "out is linear in the values."}
     return answers.check_expressions(derivs, expected, _derivation_symbols(), exercise="one-query derivatives",
                                      mistakes=mistakes, hints=hints, points=points, seed=seed, thorough=thorough,
-                                     time_limit=0.5, domain=(-2.0, 2.0))
+                                     time_limit=0.2, domain=(-2.0, 2.0))
 
 
 # =============================================================================================== variance law
