@@ -85,6 +85,9 @@ def _independent(p: P.Problem):
             s = 1 / (1 + np.exp(-z))
             return float(1 / np.max(s * (1 - s))) ** d["n"]
         return float(d["factor"]) ** d["n"]
+    if p.family == "attention_memory":  # bytes of a (B, h, T, T) array of that dtype, counted by NumPy's dtype
+        dtype = {2: np.float16, 4: np.float32}[d["bytes_per_value"]]
+        return float(np.prod([d["B"], d["h"], d["T"], d["T"]], dtype=np.float64) * np.dtype(dtype).itemsize / 2 ** 30)
     if p.family == "concept":
         return "ABCD"[d["shown"].index(d["correct_option"])]
     if p.family == "find_the_bug":

@@ -16,6 +16,7 @@ from graders import batchnorm as g_bn
 from graders import layers as g_layers
 from graders import network as g_net
 from graders import rnn as g_rnn
+from graders.exercises import attention as g_attn
 from graders.drill import live_coding as L
 from graders.drill import problems as P
 from graders.drill import scoring
@@ -85,6 +86,25 @@ RIGHT = {
             da = dnext_h * (1 - h ** 2)
             return da @ Wx.T, da @ Wh.T, x.T @ da, h_prev.T @ da, da.sum(axis=0)
     """,
+    "code_attention": """
+        import numpy as np
+
+        def attention_forward(Q, K, V, mask=None):
+            scale = 1 / np.sqrt(Q.shape[-1])
+            S = Q @ np.swapaxes(K, -1, -2) * scale
+            if mask is not None:
+                S = np.where(mask, S, -np.inf)
+            P = np.exp(S - S.max(axis=-1, keepdims=True))
+            P = P / P.sum(axis=-1, keepdims=True)
+            return P @ V, (Q, K, V, P, scale)
+
+        def attention_backward(dout, cache):
+            Q, K, V, P, scale = cache
+            dV = np.swapaxes(P, -1, -2) @ dout
+            dP = dout @ np.swapaxes(V, -1, -2)
+            dS = P * (dP - (dP * P).sum(axis=-1, keepdims=True))
+            return dS @ K * scale, np.swapaxes(dS, -1, -2) @ Q * scale, dV
+    """,
 }
 
 # (family, text replaced in RIGHT, replacement, the diagnosis the notebook grader names)
@@ -97,18 +117,20 @@ WRONG = [
     ("code_layernorm", "dxhat = dout * gamma", "dxhat = dout", "BN_GAMMA_FORGOTTEN"),
     ("code_rnn_step", "(1 - h ** 2)", "(1 - h)", "TANH_DERIVATIVE"),
     ("code_rnn_step", "da @ Wh.T", "da @ Wh", "MISSING_TRANSPOSE"),
+    ("code_attention", "dV = np.swapaxes(P, -1, -2) @ dout", "dV = 0 * V", "ATTN_DV_PATH"),
+    ("code_attention", "return dS @ K * scale,", "return dS @ K,", "ATTN_SCALE_MISSING"),
 ]
 
 CHECKS = {"code_affine": g_layers.check_affine, "code_softmax_ce": g_net.check_softmax_cross_entropy,
           "code_batchnorm": g_bn.check_batchnorm_backward, "code_layernorm": g_bn.check_layernorm,
-          "code_rnn_step": g_rnn.check_rnn_step}
+          "code_rnn_step": g_rnn.check_rnn_step, "code_attention": g_attn.check_attention_backward}
 
 
 def _src(name: str) -> str:
     return textwrap.dedent(RIGHT[name]).lstrip()
 
 
-def test_the_five_layers_are_registered_with_realistic_limits():
+def test_the_layers_are_registered_with_realistic_limits():
     assert set(L.SPECS) == set(RIGHT)
     for name, spec in L.SPECS.items():
         assert 15 <= spec.minutes <= 45 and P.FAMILIES[name].kind == "coding"

@@ -231,10 +231,11 @@ def _checks():
     from graders import layers as g_layers
     from graders import network as g_net
     from graders import rnn as g_rnn
-    return g_layers, g_net, g_bn, g_rnn
+    from graders.exercises import attention as g_attn
+    return g_layers, g_net, g_bn, g_rnn, g_attn
 
 
-_LAYERS, _NET, _BN, _RNN = _checks()
+_LAYERS, _NET, _BN, _RNN, _ATTN = _checks()
 
 register(LiveSpec(
     "code_affine", "Live coding: affine layer forward and backward",
@@ -300,3 +301,21 @@ register(LiveSpec(
      "dx = da @ Wx.T, dh_prev = da @ Wh.T, dWx = x.T @ da, dWh = h_prev.T @ da, db = da.sum(axis=0)."),
     "forward: next_h = np.tanh(x @ Wx + h_prev @ Wh + b); cache = (x, h_prev, Wx, Wh, next_h). backward: da = "
     "dnext_h * (1 - next_h**2); return da @ Wx.T, da @ Wh.T, x.T @ da, h_prev.T @ da, da.sum(axis=0)."))
+
+register(LiveSpec(
+    "code_attention", "Live coding: scaled dot-product attention forward and backward, with a mask",
+    (("attention_forward(Q, K, V, mask=None)",
+      "out = softmax(Q K^T / sqrt(d)) V with Q (B, Tq, d), K (B, Tk, d), V (B, Tk, dv); the softmax over the keys "
+      "(last axis), stable for large scores; mask None or boolean broadcastable to (B, Tq, Tk), True = keep, masked "
+      "weights exactly 0. Return (out (B, Tq, dv), cache)."),
+     ("attention_backward(dout, cache)", "dout (B, Tq, dv). Return (dQ, dK, dV) with the shapes of Q, K, V, "
+                                         "analytically (not by finite differences).")),
+    _ATTN.check_attention_backward, 30, "10", 3,
+    ("Cache Q, K, V, the MASKED weights P and the scale; apply the mask to the scores with np.where before the "
+     "softmax.",
+     "dV = P^T dout and dP = dout V^T (swap the last two axes); the softmax VJP is P * (dP - rowsum(dP * P)).",
+     "dQ = dS K * scale and dK = dS^T Q * scale: rows of dS are queries, columns keys."),
+    "forward: scale = 1 / np.sqrt(Q.shape[-1]); S = Q @ np.swapaxes(K, -1, -2) * scale; S = np.where(mask, S, "
+    "-np.inf) if a mask is given; P = exp(S - S.max(-1, keepdims=True)), normalized over axis -1; out = P @ V. "
+    "backward: dV = swapaxes(P) @ dout; dP = dout @ swapaxes(V); dS = P * (dP - (dP * P).sum(-1, keepdims=True)); "
+    "dQ = dS @ K * scale; dK = swapaxes(dS) @ Q * scale."))

@@ -19,6 +19,7 @@ from graders import diagnoses
 from graders.drill import parsing
 from graders.drill.parsing import AnswerFormatError, close
 from graders.drill.registry import FAMILIES, Feedback, Problem, family, format_problem
+from reference_impl import attention as ref_attn
 from reference_impl import batchnorm as ref_bn
 from reference_impl import network as ref_net
 from reference_impl.autodiff.forward import Dual
@@ -355,3 +356,24 @@ def _vanishing(rng):
     return Problem(
         "vanishing", _title("vanishing"), prompt, "a number (e.g. 3.9e-3, or arithmetic such as 0.25**4)", value,
         hints, sol, 90, mistakes, accept=accept, data={"kind": kind, "n": n, "factor": factor})
+
+
+@_quick("attention_memory", "Memory of the attention score matrix", weight=2, notebook="10")
+def _attention_memory(rng):
+    B = int(rng.choice([1, 2, 4, 8, 16]))
+    h = int(rng.choice([8, 12, 16, 32]))
+    T = int(rng.choice([2048, 4096, 8192, 16384, 32768]))
+    bpv, dtype = [(2, "bfloat16"), (2, "float16"), (4, "float32")][int(rng.integers(3))]
+    value = ref_attn.attention_score_memory(B, h, T, bpv) / 2 ** 30
+    return Problem(
+        "attention_memory", _title("attention_memory"),
+        f"Self-attention with batch B = {B}, h = {h} heads and sequence length T = {T}, scores stored in {dtype} "
+        f"({bpv} bytes per value). How many GiB (2^30 bytes) does ONE score array S (all heads, all sequences) take?",
+        "a number in GiB (arithmetic such as 4*32*8192**2*2/2**30 is fine)", value,
+        ("S has one value per (sequence, head, query, key).",
+         "That is B * h * T * T values; multiply by the bytes per value.",
+         f"Divide the bytes by 2^30 = {2 ** 30}."),
+        f"B * h * T^2 * {bpv} bytes = {B * h * T * T * bpv} bytes = {_fmt(value)} GiB; doubling T would multiply it "
+        f"by 4.", 120,
+        {"ATTN_QUADRATIC_COST": B * h * T * bpv / 2 ** 30},
+        data={"B": B, "h": h, "T": T, "bytes_per_value": bpv})
