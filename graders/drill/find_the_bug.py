@@ -275,7 +275,8 @@ class Target:
     context: str
     notebook: str
     inline_if: str = ""      # an `if <test>:` whose body replaces it (the branch a drill uses)
-    drop_if: str = ""        # an `if <test>:` removed entirely (a branch a drill never uses)
+    drop_if: str = ""        # an `if <test>:` removed entirely, at any depth (a branch a drill never uses)
+    drop_params: tuple[str, ...] = ()   # parameters the drill's version does not have (options of other branches)
 
 
 def _pair(check, forward):
@@ -373,7 +374,8 @@ def _targets() -> tuple[Target, ...]:
                 (swap_transposed_matmul, "MISSING_TRANSPOSE", r"^dWh \+="),
                 (square_to_value, "TANH_DERIVATIVE", r"^da ="), (one_minus_to_plus, "TANH_DERIVATIVE", r"^da =")),
                "forward: h[:, t] = tanh(x[:, t] @ Wx + h[:, t-1] @ Wh + b) for t = 0..T-1, h[:, -1] = h0; "
-               "cache = (x, h0, Wx, Wh, h)", "06", inline_if="k is None"),
+               "cache = (x, h0, Wx, Wh, h)", "06", inline_if="k is None or scheme == 'chunked'",
+               drop_if="k is not None and t > 0 and (t % k == 0)", drop_params=("truncate", "scheme")),
         Target("residual_backward", "residual block backward", ref_layers.residual_backward,
                _pair(g_layers.check_residual, ref_layers.residual_forward),
                ((drop_left_term, "RESIDUAL_NO_IDENTITY", ret),),
@@ -439,6 +441,8 @@ def _clean_body(body: list, target: Target) -> list:
             if target.inline_if and test == target.inline_if:
                 out.extend(_clean_body(stmt.body, target))
                 break  # the branch returns: what follows it belongs to the other branch
+        if isinstance(stmt, (ast.For, ast.While)):
+            stmt.body = _clean_body(stmt.body, target)
         out.append(stmt)
         if isinstance(stmt, ast.Return):
             break
@@ -452,6 +456,13 @@ def cleaned_source(name: str) -> str:
     tree = ast.parse(inspect.getsource(target.function))
     fn = tree.body[0]
     fn.body = _clean_body(fn.body, target)
+    args = fn.args
+    defaults = [None] * (len(args.args) - len(args.defaults)) + list(args.defaults)
+    kept = [(a, d) for a, d in zip(args.args, defaults) if a.arg not in target.drop_params]
+    args.args = [a for a, _ in kept]
+    args.defaults = [d for _, d in kept if d is not None]
+    kept = [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if a.arg not in target.drop_params]
+    args.kwonlyargs, args.kw_defaults = [a for a, _ in kept], [d for _, d in kept]
     return ast.unparse(fn)
 
 
