@@ -46,8 +46,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from graders import diagnoses
-from graders.core import (Report, StudentCodeError, StudentTimeout, array_problem, call_student, close, describe,
-                          diagnose, require_callable, unpack)
+from graders.core import (MUTATION_CHECK as core_mutation_check, Report, StudentCodeError, StudentTimeout,
+                          array_problem, call_student, close, describe, diagnose, require_callable, unpack)
 from reference_impl import conv as ref
 
 __all__ = ["check_conv_forward", "check_conv_backward", "check_correlate_convolve", "check_conv_identities",
@@ -64,9 +64,8 @@ GRADS = ("dx", "dw", "db")
 # =============================================================================================== wrong answers
 
 
-def _pad(x: np.ndarray, p: int, low_only: bool = False) -> np.ndarray:
-    after = 0 if low_only else p
-    return np.pad(x, [(0, 0)] * (x.ndim - 2) + [(p, after), (p, after)])
+def _pad(x: np.ndarray, p: int) -> np.ndarray:
+    return np.pad(x, [(0, 0)] * (x.ndim - 2) + [(p, p), (p, p)])
 
 
 def _wins(xp: np.ndarray, HH: int, WW: int, s: int, Ho: int, Wo: int) -> np.ndarray:
@@ -93,12 +92,7 @@ def _conv_out_mistakes(x, w, b, s, p) -> dict:
         out["STRIDE_IGNORED"] = [_conv(x, w, b, s, p, step=1)]
     if Ho > 1 and Wo > 1:
         out["STRIDE_OFF_BY_ONE"] = [_conv(x, w, b, s, p)[:, :, :-1, :-1]]
-    if p > 0:
-        xq = _pad(x, p, low_only=True)
-        Hq, Wq = (xq.shape[2] - w.shape[2]) // s + 1, (xq.shape[3] - w.shape[3]) // s + 1
-        out["PAD_COUNTED_ONCE"] = [np.einsum("ncijuv,fcuv->nfij", _wins(xq, w.shape[2], w.shape[3], s, Hq, Wq), w)
-                                   + b[None, :, None, None]]
-    return out
+    return out  # (padding counted once gives the same array as the missing +1: STRIDE_OFF_BY_ONE names both)
 
 
 def _scatter(c6: np.ndarray, padded_shape, s: int, mode: str = "add", step: int | None = None) -> np.ndarray:
@@ -247,6 +241,14 @@ def _outcome(rep: Report, fn, args, label: str, timeout: float | None = None):
         return None, exc
 
 
+def _out_of_time(rep: Report, label: str) -> None:
+    """After a timeout nothing else is tried: every sub-check not yet failed fails (a function that never returns
+    earns nothing for the cases it was not run on)."""
+    for name, sub in rep.checks.items():
+        if sub.passed and name != core_mutation_check:
+            rep.fail(name, f"not checked: {label} ran out of time on an earlier case.")
+
+
 def _compare(rep: Report, sub: str, where: str, what: str, got, want, mistakes: dict | None = None,
              extra: str = "") -> bool:
     problem = array_problem(got, want)
@@ -323,7 +325,7 @@ def _pair(rep: Report, forward, backward, cases: list[_Case], *, fwd_name: str, 
             for g in grad_names:
                 rep.fail(subs[g], f"{where}: not checked because {fwd_name} failed.")
             if isinstance(err, StudentTimeout):
-                return
+                return _out_of_time(rep, fwd_name)
             continue
         forward_ok = _compare(rep, fwd_sub, where, "out", out, ref_out, out_mistakes(case))
         if skip_backward:
@@ -344,7 +346,7 @@ def _pair(rep: Report, forward, backward, cases: list[_Case], *, fwd_name: str, 
             for g in grad_names:
                 rep.fail(subs[g], f"{where}: {err}")
             if isinstance(err, StudentTimeout):
-                return
+                return _out_of_time(rep, bwd_name)
             continue
         problems = [array_problem(g, r) for g, r in zip(grads, ref_grads)]
         own: dict[int, np.ndarray] = {}
@@ -385,7 +387,7 @@ def check_conv_forward(forward, *, seed: int = 0, points: float | None = None, t
 
     Sub-checks, one per kind of case (weight 1 each): stride 1 without padding; zero padding (non-square input and
     kernel); stride > 1 with padding (overlapping windows); one image, channel and filter; plus "inputs left
-    unchanged". Mistakes named: KERNEL_FLIP, STRIDE_IGNORED, STRIDE_OFF_BY_ONE, PAD_COUNTED_ONCE.
+    unchanged". Mistakes named: KERNEL_FLIP, STRIDE_IGNORED, STRIDE_OFF_BY_ONE.
     """
     require_callable(forward, "conv2d_forward_naive", 5)
     rep = Report("convolution forward (naive)", points, seed)
@@ -404,6 +406,7 @@ def check_conv_forward(forward, *, seed: int = 0, points: float | None = None, t
         if err is not None:
             rep.fail(case.kind, f"case {case.label}: {err}")
             if isinstance(err, StudentTimeout):
+                _out_of_time(rep, "conv2d_forward_naive")
                 break
             continue
         _compare(rep, case.kind, f"case {case.label}", "out", out, ref.conv2d_forward_naive(*case.args)[0],
@@ -500,6 +503,9 @@ def check_correlate_convolve(correlate, convolve, *, seed: int = 0, points: floa
             res, err = _outcome(rep, fn, (a, k), name)
             if err is not None:
                 rep.fail(name, f"{where}: {err}")
+                if isinstance(err, StudentTimeout):
+                    _out_of_time(rep, name)
+                    return rep.finish()
                 continue
             _compare(rep, name, where, "result", res, want, {"KERNEL_FLIP": [wrong]})
     return rep.finish()
@@ -595,6 +601,9 @@ def check_conv_identities(dw_fn, dx_fn, *, seed: int = 0, points: float | None =
             if err is not None:
                 for t in targets:
                     rep.fail(t, f"{where}: {err}")
+                if isinstance(err, StudentTimeout):
+                    _out_of_time(rep, label)
+                    return rep.finish()
                 continue
             _compare(rep, targets[0], where, name, res, want, mistakes)
     return rep.finish()
@@ -650,6 +659,9 @@ def check_im2col_col2im(im2col, col2im, *, seed: int = 0, points: float | None =
         res, err = _outcome(rep, im2col, (x, HH, WW, s, p), "im2col")
         if err is not None:
             rep.fail("im2col", f"{where}: {err}")
+            if isinstance(err, StudentTimeout):
+                _out_of_time(rep, "im2col")
+                break
         else:
             _compare(rep, "im2col", where, "cols", res, want, _im2col_layout_mistakes(x, HH, WW, s, p))
         cols = rng.standard_normal(want.shape)
@@ -658,6 +670,9 @@ def check_im2col_col2im(im2col, col2im, *, seed: int = 0, points: float | None =
         res, err = _outcome(rep, col2im, (cols, tuple(xs), HH, WW, s, p), "col2im")
         if err is not None:
             rep.fail(f"col2im, {kind}", f"{where}: {err}")
+            if isinstance(err, StudentTimeout):
+                _out_of_time(rep, "col2im")
+                break
             continue
         _compare(rep, f"col2im, {kind}", where, "col2im(cols)", res, ref.col2im(cols, xs, HH, WW, s, p),
                  _col2im_mistakes(c6, xs, s, p))

@@ -2,5 +2,7 @@
 numpy, sympy, matplotlib.
 
 - :mod:`graders.public.hints`: ``hint(exercise_id, level=1)``, three hints on demand for every exercise of
-  notebooks 01-08 (the texts live in ``hints_NN_topic.py``, one module per notebook).
+  notebooks 01-08 and 11 (the texts live in ``hints_NN_topic.py``, one module per notebook).
+- :mod:`graders.public.convolution`: the fixed inputs of notebook 11 (its worked example, output-size questions,
+  the symbols of its 1-D derivation).
 """
