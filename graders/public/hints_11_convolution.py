@@ -21,8 +21,8 @@ HINTS = {
         "Compute the span H + 2*pad - K first; everything follows from it.",
         "A negative span means the kernel does not fit; a span that the stride does not divide means the windows do "
         "not tile. Both are errors.",
-        "Raise ValueError in those two cases (say which numbers are wrong), otherwise return span // stride + 1 as "
-        "an int.",
+        "Raise ValueError in those two cases (say which numbers are wrong); otherwise the size is the span divided "
+        "by the stride (exactly, with //), plus one, as an int.",
     ),
     "conv_forward": (
         "Pad x once with np.pad (only the last two axes), then loop over images, filters and output positions.",
