@@ -89,6 +89,11 @@ def _independent(p: P.Problem):
             s = 1 / (1 + np.exp(-z))
             return float(1 / np.max(s * (1 - s))) ** d["n"]
         return float(d["factor"]) ** d["n"]
+    if p.family == "conv_output_size":  # count the window starts; 0 when the last one does not end the input
+        def axis(n, k):
+            starts = list(range(0, n + 2 * d["pad"] - k + 1, d["stride"]))
+            return float(len(starts)) if starts and starts[-1] == n + 2 * d["pad"] - k else 0.0
+        return {"H_out": axis(d["H"], d["kh"]), "W_out": axis(d["W"], d["kw"])}
     if p.family == "concept":
         return "ABCD"[d["shown"].index(d["correct_option"])]
     if p.family == "find_the_bug":

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from graders import batchnorm as g_bn
+from graders import conv as g_conv
 from graders import layers as g_layers
 from graders import network as g_net
 from graders import rnn as g_rnn
@@ -85,6 +86,38 @@ RIGHT = {
             da = dnext_h * (1 - h ** 2)
             return da @ Wx.T, da @ Wh.T, x.T @ da, h_prev.T @ da, da.sum(axis=0)
     """,
+    "code_conv": """
+        import numpy as np
+
+        def conv2d_forward_naive(x, w, b, stride, pad):
+            N, C, H, W = x.shape
+            F, _, HH, WW = w.shape
+            Ho, Wo = (H + 2 * pad - HH) // stride + 1, (W + 2 * pad - WW) // stride + 1
+            xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+            out = np.zeros((N, F, Ho, Wo))
+            for n in range(N):
+                for f in range(F):
+                    for i in range(Ho):
+                        for j in range(Wo):
+                            out[n, f, i, j] = np.sum(xp[n, :, i * stride:i * stride + HH,
+                                                        j * stride:j * stride + WW] * w[f]) + b[f]
+            return out, (x, w, stride, pad)
+
+        def conv2d_backward_naive(dout, cache):
+            x, w, stride, pad = cache
+            N, C, H, W = x.shape
+            F, _, HH, WW = w.shape
+            xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+            dxp, dw = np.zeros_like(xp), np.zeros_like(w)
+            for n in range(N):
+                for f in range(F):
+                    for i in range(dout.shape[2]):
+                        for j in range(dout.shape[3]):
+                            win = (n, slice(None), slice(i * stride, i * stride + HH), slice(j * stride, j * stride + WW))
+                            dxp[win] += dout[n, f, i, j] * w[f]
+                            dw[f] += dout[n, f, i, j] * xp[win]
+            return dxp[:, :, pad:pad + H, pad:pad + W], dw, dout.sum(axis=(0, 2, 3))
+    """,
 }
 
 # (family, text replaced in RIGHT, replacement, the diagnosis the notebook grader names)
@@ -97,18 +130,21 @@ WRONG = [
     ("code_layernorm", "dxhat = dout * gamma", "dxhat = dout", "BN_GAMMA_FORGOTTEN"),
     ("code_rnn_step", "(1 - h ** 2)", "(1 - h)", "TANH_DERIVATIVE"),
     ("code_rnn_step", "da @ Wh.T", "da @ Wh", "MISSING_TRANSPOSE"),
+    ("code_conv", "dxp[win] += dout[n, f, i, j] * w[f]", "dxp[win] = dout[n, f, i, j] * w[f]", "COL2IM_OVERWRITE"),
+    ("code_conv", "return dxp[:, :, pad:pad + H, pad:pad + W]", "return dxp", "CONV_PAD_NOT_CROPPED"),
+    ("code_conv", "* w[f]) + b[f]", "* w[f, :, ::-1, ::-1]) + b[f]", "KERNEL_FLIP"),
 ]
 
 CHECKS = {"code_affine": g_layers.check_affine, "code_softmax_ce": g_net.check_softmax_cross_entropy,
           "code_batchnorm": g_bn.check_batchnorm_backward, "code_layernorm": g_bn.check_layernorm,
-          "code_rnn_step": g_rnn.check_rnn_step}
+          "code_rnn_step": g_rnn.check_rnn_step, "code_conv": g_conv.check_conv_backward}
 
 
 def _src(name: str) -> str:
     return textwrap.dedent(RIGHT[name]).lstrip()
 
 
-def test_the_five_layers_are_registered_with_realistic_limits():
+def test_the_layers_are_registered_with_realistic_limits():
     assert set(L.SPECS) == set(RIGHT)
     for name, spec in L.SPECS.items():
         assert 15 <= spec.minutes <= 45 and P.FAMILIES[name].kind == "coding"
