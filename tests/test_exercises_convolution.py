@@ -261,11 +261,16 @@ def conv2d_backward_naive(dout, cache):
             _fd(lambda v: conv2d_forward_naive(x, v, b, s, p)[0], w, dout),
             _fd(lambda v: conv2d_forward_naive(x, w, v, s, p)[0], b, dout))
 
+_fast_forward = conv2d_forward_im2col
+
 def conv2d_forward_im2col(x, w, b, stride, pad):
-    return conv2d_forward_naive(x, w, b, stride, pad)
+    return _fast_forward(x, w, b, stride, pad)[0], (x, w, b, stride, pad)
 
 def conv2d_backward_im2col(dout, cache):
-    return conv2d_backward_naive(dout, cache)
+    x, w, b, s, p = cache
+    return (_fd(lambda v: _fast_forward(v, w, b, s, p)[0], x, dout),
+            _fd(lambda v: _fast_forward(x, v, b, s, p)[0], w, dout),
+            _fd(lambda v: _fast_forward(x, w, v, s, p)[0], b, dout))
 
 def maxpool2d_forward(x, ph, pw, s):
     return _ref_max(x, ph, pw, s), (x, ph, pw, s)
@@ -279,7 +284,7 @@ def avgpool2d_backward(dout, cache):
     return _fd(lambda v: avgpool2d_forward(v, ph, pw, s)[0], np.zeros(x_shape), dout)
 
 def dx_by_full_convolution(dout, w, x_shape, stride, pad):
-    return _fd(lambda v: conv2d_forward_im2col(v, w, np.zeros(w.shape[0]), stride, pad)[0], np.zeros(x_shape), dout)
+    return _fd(lambda v: _fast_forward(v, w, np.zeros(w.shape[0]), stride, pad)[0], np.zeros(x_shape), dout)
 ''', ns)
 
     def _ref_max(x, ph, pw, s):
