@@ -788,13 +788,15 @@ def check_maxpool(forward, backward, *, seed: int = 0, points: float | None = No
     """Grade ``maxpool2d_forward(x, pool_h, pool_w, stride) -> (out, cache)`` and ``maxpool2d_backward(dout, cache)
     -> dx (N, C, H, W)``: each window's gradient goes to its FIRST maximum in row-major order, overlapping windows add.
 
-    Sub-checks (weight 1 each): forward output, "dx, distinct values", "dx, exact ties" (small integers; one window
-    with two tied maxima), "dx, overlapping windows" (stride < pool size), inputs left unchanged. The cost case
+    Sub-checks (weight 1 each): forward output, "dx, distinct values" (square and non-square pools), "dx, exact
+    ties" (small integers; one window with two tied maxima), "dx, overlapping windows" (stride < pool size), inputs
+    left unchanged. The cost case
     belongs to "distinct values"; running out of time there fails every dx sub-check. Mistakes named:
     MAXPOOL_TIES_ALL, MAXPOOL_TIE_ORDER, COL2IM_OVERWRITE, MAXPOOL_ROUTING, NUMERIC_NOT_ANALYTIC.
     """
     rng = np.random.default_rng(seed)
-    specs = [("distinct values", (2, 3, 4, 4), 2, 2, 2, _distinct), ("exact ties", (2, 2, 4, 6), 2, 2, 2, _tied),
+    specs = [("distinct values", (2, 3, 4, 4), 2, 2, 2, _distinct), ("distinct values", (1, 2, 5, 8), 3, 2, 2, _distinct),
+             ("exact ties", (2, 2, 4, 6), 2, 2, 2, _tied),
              ("exact ties", (1, 2, 4, 4), 2, 2, 1, _tied), ("overlapping windows", (1, 2, 5, 5), 3, 3, 1, _distinct),
              ("overlapping windows", (2, 1, 5, 7), 3, 3, 2, _distinct)]
     if thorough:

@@ -229,6 +229,13 @@ def test_maxpool_to_every_tied_maximum_is_named_in_the_visible_test(capsys):
     assert score < 3 and "[MAXPOOL_TIE_ORDER]" in capsys.readouterr().out
 
 
+def test_a_swapped_pool_size_fails_the_visible_test():
+    """The hidden tests use non-square pools, so the visible one does too: divmod by pool_h fails there."""
+    ns = _namespace(SOURCE, {"maxpool": ("divmod(winner[n, c, i, j], pool_w)", "divmod(winner[n, c, i, j], pool_h)")})
+    score, text = _run(gconv.check_maxpool, ns, ("maxpool2d_forward", "maxpool2d_backward"), seed=0, points=3)
+    assert score < 3 and "✗ dx, distinct values: case x (1, 2, 5, 8), pool 3x2" in text
+
+
 # ============================================================================================ no shortcut
 
 FD_SOURCE = '''
