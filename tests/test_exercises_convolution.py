@@ -1,5 +1,5 @@
-"""Notebook 11 (convolution and pooling): graders/conv.py, graders/exercises/convolution.py, the question bank, the
-public inputs and visuals/conv_plots.py.
+"""Notebook 11 (convolution and pooling): graders/conv.py, graders/pooling.py, graders/exercises/convolution.py, the
+question bank, the public inputs and visuals/conv_plots.py.
 
 - the instructor's answers (executed from the solution notebook's cells) get full marks, visible and hidden;
 - the release stubs score zero;
@@ -33,6 +33,7 @@ import sympy as sp  # noqa: E402
 
 from graders import concepts, core, diagnoses  # noqa: E402
 from graders import conv as gconv  # noqa: E402
+from graders import pooling as gpool  # noqa: E402
 from graders.exercises import convolution as ex  # noqa: E402
 from graders.public import convolution as pub  # noqa: E402
 from graders.question_bank import convolution as bank  # noqa: E402
@@ -95,8 +96,8 @@ CHECKS = [
     ("conv_identities", 3, gconv.check_conv_identities, ("dw_by_correlation", "dx_by_full_convolution")),
     ("im2col_col2im", 3, gconv.check_im2col_col2im, ("im2col", "col2im")),
     ("conv_im2col", 3, gconv.check_conv_im2col, ("conv2d_forward_im2col", "conv2d_backward_im2col")),
-    ("maxpool", 3, gconv.check_maxpool, ("maxpool2d_forward", "maxpool2d_backward")),
-    ("avgpool", 2, gconv.check_avgpool, ("avgpool2d_forward", "avgpool2d_backward")),
+    ("maxpool", 3, gpool.check_maxpool, ("maxpool2d_forward", "maxpool2d_backward")),
+    ("avgpool", 2, gpool.check_avgpool, ("avgpool2d_forward", "avgpool2d_backward")),
 ]
 
 
@@ -221,18 +222,18 @@ def _maxpool_forward_keeping_x(x, ph, pw, s):
 
 def test_maxpool_to_every_tied_maximum_is_named_in_the_visible_test(capsys):
     """The visible test (seed 0, thorough=False) has exact ties, so this mistake never surprises a hidden test."""
-    score = gconv.check_maxpool(_maxpool_forward_keeping_x, _maxpool_to_ties(False), seed=0, points=3)
+    score = gpool.check_maxpool(_maxpool_forward_keeping_x, _maxpool_to_ties(False), seed=0, points=3)
     text = capsys.readouterr().out
     assert 0 < score < 3 and "[MAXPOOL_TIES_ALL]" in text and "✗ dx, exact ties" in text
     assert "✓ dx, distinct values" in text and "✓ dx, overlapping windows" in text
-    score = gconv.check_maxpool(_maxpool_forward_keeping_x, _maxpool_to_ties(True), seed=0, points=3)
+    score = gpool.check_maxpool(_maxpool_forward_keeping_x, _maxpool_to_ties(True), seed=0, points=3)
     assert score < 3 and "[MAXPOOL_TIE_ORDER]" in capsys.readouterr().out
 
 
 def test_a_swapped_pool_size_fails_the_visible_test():
     """The hidden tests use non-square pools, so the visible one does too: divmod by pool_h fails there."""
     ns = _namespace(SOURCE, {"maxpool": ("divmod(winner[n, c, i, j], pool_w)", "divmod(winner[n, c, i, j], pool_h)")})
-    score, text = _run(gconv.check_maxpool, ns, ("maxpool2d_forward", "maxpool2d_backward"), seed=0, points=3)
+    score, text = _run(gpool.check_maxpool, ns, ("maxpool2d_forward", "maxpool2d_backward"), seed=0, points=3)
     assert score < 3 and "✗ dx, distinct values: case x (1, 2, 5, 8), pool 3x2" in text
 
 
@@ -361,7 +362,7 @@ def test_garbage_backward_and_endless_loops(sol, monkeypatch):
     def endless(*args):
         while True:
             pass
-    assert "did not finish within 0.3 s" in _fails(gconv.check_maxpool, endless, endless, points=3)
+    assert "did not finish within 0.3 s" in _fails(gpool.check_maxpool, endless, endless, points=3)
     assert "did not finish" in _fails(ex.check_conv_output_size, endless, points=1)
 
 
