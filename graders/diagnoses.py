@@ -250,11 +250,55 @@ _CATALOGUE = [
     Diagnosis("ATTN_QUADRATIC_COST", "the cost of the score matrix is quadratic in T",
               "S and P have one entry per (query, key) pair: B * h * T * T values, and QK^T and PV cost "
               "2 * B * h * T^2 * d_head flops each. Doubling T multiplies them by 4, not 2."),
-    Diagnosis("NUMERIC_NOT_ANALYTIC", "finite differences instead of the analytic gradient",
-              "your gradient is right only to the precision of finite differences: this case gives the "
-              "function a large constant part (which the true gradient ignores), so centred differences lose "
-              "digits at every step size. Write the backward from the chain rule (P, dP and the row sum) "
-              "instead of perturbing the forward."),
+    # convolution and pooling (graders/conv.py, graders/exercises/convolution.py)
+    Diagnosis("KERNEL_FLIP", "kernel flipped where it must not be, or not flipped where it must",
+              "the forward is a cross-correlation with the kernel as given: out[i, j] = sum_{u,v} "
+              "xp[i*s + u, j*s + v] * w[u, v] (no flip), and so is dw (a correlation of xp with dout). Only dx "
+              "written as a full convolution flips: correlate the zero-padded dout with w[::-1, ::-1] (the scatter "
+              "form dxp[window] += dout[i, j] * w needs no flip)."),
+    Diagnosis("COL2IM_OVERWRITE", "overlapping windows overwrite each other instead of adding up",
+              "an input entry read by several windows (stride < kernel size, or several filters) receives the SUM "
+              "of their gradients: scatter with +=, never = (col2im, the naive backward loops and pooling alike)."),
+    Diagnosis("CONV_PAD_NOT_CROPPED", "padding not cropped from dx",
+              "the forward read a zero-padded copy xp of x; the scatter gives dxp with the padded shape, and dx is "
+              "its interior dxp[:, :, pad:pad + H, pad:pad + W] (drop pad rows and columns on ALL four sides)."),
+    Diagnosis("STRIDE_OFF_BY_ONE", "window count or spacing off by one",
+              "there are (H + 2*pad - HH) / stride + 1 windows: the +1 counts the window at row 0, and the last "
+              "one starts at H + 2*pad - HH. For the gradient identities, dilate dout with stride - 1 zeros between "
+              "neighbouring entries (not stride)."),
+    Diagnosis("STRIDE_IGNORED", "stride ignored when placing the windows",
+              "window (i, j) starts at row i*stride and column j*stride of the padded input: multiply the output "
+              "index by the stride when you read a window and when you scatter its gradient back (or dilate dout "
+              "by the stride in the identities)."),
+    Diagnosis("PAD_COUNTED_ONCE", "padding counted on one side only",
+              "pad zeros are added on EACH side, so the padded size is H + 2*pad: H_out = (H + 2*pad - HH) / "
+              "stride + 1."),
+    Diagnosis("OUTPUT_SIZE_NOT_INTEGER", "a non-integer output size accepted",
+              "when (H + 2*pad - HH) is not a multiple of the stride the windows do not tile the padded input; "
+              "frameworks silently floor and ignore the last rows, this course rejects the configuration "
+              "(raise ValueError, or answer None) so the mismatch is never hidden."),
+    Diagnosis("CONV_BIAS_AXES", "bias gradient summed over the wrong axes",
+              "b[f] is added at every sample AND every output position of filter f: db = dout.sum(axis=(0, 2, 3)), "
+              "shape (F,)."),
+    Diagnosis("IM2COL_LAYOUT", "im2col rows, columns or the product reshaped in another order",
+              "rows are windows in (n, i, j) order, columns are (c, u, v), both row-major, so that w.reshape(F, -1) "
+              "lines up with them; the product (N*H_out*W_out, F) is reshaped to (N, H_out, W_out, F) and transposed "
+              "to (N, F, H_out, W_out) (and dout goes back the same way: transpose(0, 2, 3, 1).reshape(-1, F))."),
+    Diagnosis("MAXPOOL_TIES_ALL", "max-pool gradient sent to every tied maximum",
+              "a window's output is ONE of its entries: with exact ties route the gradient to the first maximum in "
+              "row-major order (np.argmax of the flattened window, as frameworks do). A mask x == max copies it to "
+              "every tied entry, so sum(dx) exceeds sum(dout)."),
+    Diagnosis("MAXPOOL_TIE_ORDER", "a tie broken against the contract",
+              "route a tied window's gradient, whole, to its FIRST maximum in row-major order (np.argmax of the "
+              "flattened window): not the last one, and not split among the tied entries."),
+    Diagnosis("AVGPOOL_SHARE", "average-pool share wrong",
+              "out is the MEAN of pool_h * pool_w entries, so each of them receives dout / (pool_h * pool_w) from "
+              "that window."),
+    Diagnosis("NUMERIC_NOT_ANALYTIC", "gradient computed by finite differences instead of derived",
+              "perturbing the inputs one at a time is a way to CHECK a gradient, not to compute it: it costs 2n "
+              "forward passes where a backward pass costs about one, and it loses digits wherever the function "
+              "has a large constant part or strong curvature (this case has one). Write the backward from the "
+              "chain rule: each output's upstream gradient times the local derivatives of what produced it."),
 ]
 
 CATALOGUE = {d.code: d for d in _CATALOGUE}

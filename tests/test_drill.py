@@ -88,6 +88,11 @@ def _independent(p: P.Problem):
     if p.family == "attention_memory":  # bytes of a (B, h, T, T) array of that dtype, counted by NumPy's dtype
         dtype = {2: np.float16, 4: np.float32}[d["bytes_per_value"]]
         return float(np.prod([d["B"], d["h"], d["T"], d["T"]], dtype=np.float64) * np.dtype(dtype).itemsize / 2 ** 30)
+    if p.family == "conv_output_size":  # count the window starts; 0 when the last one does not end the input
+        def axis(n, k):
+            starts = list(range(0, n + 2 * d["pad"] - k + 1, d["stride"]))
+            return float(len(starts)) if starts and starts[-1] == n + 2 * d["pad"] - k else 0.0
+        return {"H_out": axis(d["H"], d["kh"]), "W_out": axis(d["W"], d["kw"])}
     if p.family == "concept":
         return "ABCD"[d["shown"].index(d["correct_option"])]
     if p.family == "find_the_bug":

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from graders import batchnorm as g_bn
+from graders import conv as g_conv
 from graders import layers as g_layers
 from graders import network as g_net
 from graders import rnn as g_rnn
@@ -104,6 +105,37 @@ RIGHT = {
             dP = dout @ np.swapaxes(V, -1, -2)
             dS = P * (dP - (dP * P).sum(axis=-1, keepdims=True))
             return dS @ K * scale, np.swapaxes(dS, -1, -2) @ Q * scale, dV
+    "code_conv": """
+        import numpy as np
+
+        def conv2d_forward_naive(x, w, b, stride, pad):
+            N, C, H, W = x.shape
+            F, _, HH, WW = w.shape
+            Ho, Wo = (H + 2 * pad - HH) // stride + 1, (W + 2 * pad - WW) // stride + 1
+            xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+            out = np.zeros((N, F, Ho, Wo))
+            for n in range(N):
+                for f in range(F):
+                    for i in range(Ho):
+                        for j in range(Wo):
+                            out[n, f, i, j] = np.sum(xp[n, :, i * stride:i * stride + HH,
+                                                        j * stride:j * stride + WW] * w[f]) + b[f]
+            return out, (x, w, stride, pad)
+
+        def conv2d_backward_naive(dout, cache):
+            x, w, stride, pad = cache
+            N, C, H, W = x.shape
+            F, _, HH, WW = w.shape
+            xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+            dxp, dw = np.zeros_like(xp), np.zeros_like(w)
+            for n in range(N):
+                for f in range(F):
+                    for i in range(dout.shape[2]):
+                        for j in range(dout.shape[3]):
+                            win = (n, slice(None), slice(i * stride, i * stride + HH), slice(j * stride, j * stride + WW))
+                            dxp[win] += dout[n, f, i, j] * w[f]
+                            dw[f] += dout[n, f, i, j] * xp[win]
+            return dxp[:, :, pad:pad + H, pad:pad + W], dw, dout.sum(axis=(0, 2, 3))
     """,
 }
 
@@ -119,11 +151,15 @@ WRONG = [
     ("code_rnn_step", "da @ Wh.T", "da @ Wh", "MISSING_TRANSPOSE"),
     ("code_attention", "dV = np.swapaxes(P, -1, -2) @ dout", "dV = 0 * V", "ATTN_DV_PATH"),
     ("code_attention", "return dS @ K * scale,", "return dS @ K,", "ATTN_SCALE_MISSING"),
+    ("code_conv", "dxp[win] += dout[n, f, i, j] * w[f]", "dxp[win] = dout[n, f, i, j] * w[f]", "COL2IM_OVERWRITE"),
+    ("code_conv", "return dxp[:, :, pad:pad + H, pad:pad + W]", "return dxp", "CONV_PAD_NOT_CROPPED"),
+    ("code_conv", "* w[f]) + b[f]", "* w[f, :, ::-1, ::-1]) + b[f]", "KERNEL_FLIP"),
 ]
 
 CHECKS = {"code_affine": g_layers.check_affine, "code_softmax_ce": g_net.check_softmax_cross_entropy,
           "code_batchnorm": g_bn.check_batchnorm_backward, "code_layernorm": g_bn.check_layernorm,
           "code_rnn_step": g_rnn.check_rnn_step, "code_attention": g_attn.check_attention_backward}
+          "code_rnn_step": g_rnn.check_rnn_step, "code_conv": g_conv.check_conv_backward}
 
 
 def _src(name: str) -> str:

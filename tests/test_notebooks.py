@@ -3,6 +3,7 @@
 - the source notebook is well formed (metadata, hidden tests, >= 6 graded cells, outputs stripped);
 - executing the source gives full marks on every graded cell (what `nbgrader validate` checks);
 - executing the release gives zero on every graded cell (stronger than `nbgrader validate --invert`);
+- one wrong answer loses exactly its own cell (ONE_WRONG_ANSWER: the source with one answer cell changed);
 - notebooks/ is byte-for-byte a fresh `nbgrader generate_assignment` of solutions/ (nothing hand-edited);
 - no solution code or hidden test reaches the release.
 """
@@ -75,7 +76,8 @@ def _outputs_text(cell) -> str:
 
 
 REQUIRED = ["01_chain_rule", "02_computational_graphs", "03_two_layer_network", "04_jacobians_vjps", "05_ad_modes",
-            "06_bptt", "07_batchnorm", "08_vanishing_exploding", "09_mock_interview", "10_attention"]
+            "06_bptt", "07_batchnorm", "08_vanishing_exploding", "09_mock_interview", "10_attention",
+            "11_convolution"]
 
 
 def test_there_are_assignments():
@@ -147,3 +149,25 @@ def test_no_solution_or_hidden_test_leaks(name):
                     assert line not in rel_text, f"{name}: leaked line {line!r}"
     rel = nbformat.read(str(_release(name)), as_version=4)
     assert all(not c.get("outputs") for c in rel.cells if c.cell_type == "code")
+
+
+# One planted wrong answer per notebook: (answer cell, text replaced, replacement, the one test cell that must lose
+# points). Every other graded cell keeps full marks.
+ONE_WRONG_ANSWER = {
+    "11_convolution": ("maxpool", "dx[n, c, i * stride + u, j * stride + v] += dout[n, c, i, j]",
+                       "dx[n, c, i * stride + u, j * stride + v] = dout[n, c, i, j]", "test_maxpool"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ONE_WRONG_ANSWER))
+def test_one_wrong_answer_loses_exactly_its_cell(name, tmp_path):
+    gid, old, new, loser = ONE_WRONG_ANSWER[name]
+    nb = nbformat.read(str(_source(name)), as_version=4)
+    (cell,) = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == gid]
+    assert old in cell.source
+    cell.source = cell.source.replace(old, new)
+    path = tmp_path / _source(name).name
+    nbformat.write(nb, str(path))
+    grades = _grades(_executed(path))
+    lost = {g: s for g, s in grades.items() if s[0] != s[1]}
+    assert list(lost) == [loser] and 0 <= lost[loser][0] < lost[loser][1], lost

@@ -5,11 +5,13 @@ grader check that the course's notebook uses for them, a time limit, the noteboo
 solution sketch. The stub file is generated from the entry. To add a layer of a later notebook::
 
     register(LiveSpec(
-        "code_conv", "Live coding: convolution forward and backward",
-        functions=(("conv_forward(x, w, b, stride, pad)", "x (N, C, H, W), w (F, C, KH, KW) ... Return (out, cache)."),
-                   ("conv_backward(dout, cache)", "Return (dx, dw, db).")),
-        check=lambda *fns, **kw: graders.conv.check_conv(*fns, **kw),   # called as check(*functions, seed=, points=)
-        minutes=30, notebook="10", weight=2, hints=("...", "...", "..."), solution="..."))
+        "code_mylayer", "Live coding: my layer forward and backward",
+        functions=(("mylayer_forward(x, w)", "x (N, D), w (D, M) ... Return (out, cache)."),
+                   ("mylayer_backward(dout, cache)", "Return (dx, dw).")),
+        check=graders.mylayer.check_mylayer,   # called as check(*functions, seed=, points=)
+        minutes=30, notebook="NN", weight=2, hints=("...", "...", "..."), solution="..."))
+
+(the convolution of notebook 11, ``code_conv`` at the end of this module, is one such entry).
 
 Grading a candidate's code (:func:`grade_source`): the text is compiled and executed in a fresh namespace of
 its own (never the drill's), under a time limit, with its prints captured; the functions it defines are
@@ -228,14 +230,15 @@ def register(spec: LiveSpec) -> LiveSpec:
 
 def _checks():
     from graders import batchnorm as g_bn
+    from graders import conv as g_conv
     from graders import layers as g_layers
     from graders import network as g_net
     from graders import rnn as g_rnn
     from graders.exercises import attention as g_attn
-    return g_layers, g_net, g_bn, g_rnn, g_attn
+    return g_layers, g_net, g_bn, g_rnn, g_attn, g_conv
 
 
-_LAYERS, _NET, _BN, _RNN, _ATTN = _checks()
+_LAYERS, _NET, _BN, _RNN, _ATTN, _CONV = _checks()
 
 register(LiveSpec(
     "code_affine", "Live coding: affine layer forward and backward",
@@ -319,3 +322,22 @@ register(LiveSpec(
     "-np.inf) if a mask is given; P = exp(S - S.max(-1, keepdims=True)), normalized over axis -1; out = P @ V. "
     "backward: dV = swapaxes(P) @ dout; dP = dout @ swapaxes(V); dS = P * (dP - (dP * P).sum(-1, keepdims=True)); "
     "dQ = dS @ K * scale; dK = swapaxes(dS) @ Q * scale."))
+
+register(LiveSpec(
+    "code_conv", "Live coding: 2-D convolution forward and backward (stride, padding)",
+    (("conv2d_forward_naive(x, w, b, stride, pad)",
+      "Cross-correlation (the kernel is NOT flipped) of x (N, C, H, W) with filters w (F, C, HH, WW) plus bias b (F,), "
+      "x zero-padded by pad on each side: out[n, f, i, j] = b[f] + sum(xp[n, :, i*stride:i*stride+HH, "
+      "j*stride:j*stride+WW] * w[f]). Return (out (N, F, H_out, "
+      "W_out), cache)."),
+     ("conv2d_backward_naive(dout, cache)", "dout (N, F, H_out, W_out). Return (dx, dw, db) with the shapes of x, w, "
+                                            "b.")),
+    _CONV.check_conv_backward, 30, "11", 2,
+    ("Loops are fine: over images, filters and output positions. Cache x, w, b, stride and pad.",
+     "Backward: every output position sends dout[n, f, i, j] * w[f] back into the window it read (+=, windows "
+     "overlap), dw[f] += dout[n, f, i, j] * window, db sums dout over axes (0, 2, 3).",
+     "Accumulate into a zero array shaped like the PADDED input, then crop: dx = dxp[:, :, pad:pad+H, pad:pad+W]."),
+    "forward: xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad))); H_out = (H + 2*pad - HH) // stride + 1; "
+    "out[n, f, i, j] = np.sum(xp[n, :, i*stride:i*stride+HH, j*stride:j*stride+WW] * w[f]) + b[f]. backward: same "
+    "loops; dxp[n, :, window] += dout[n, f, i, j] * w[f]; dw[f] += dout[n, f, i, j] * xp[n, :, window]; "
+    "db = dout.sum(axis=(0, 2, 3)); dx = dxp[:, :, pad:pad+H, pad:pad+W]."))

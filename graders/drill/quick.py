@@ -377,3 +377,62 @@ def _attention_memory(rng):
         f"by 4.", 120,
         {"ATTN_QUADRATIC_COST": B * h * T * bpv / 2 ** 30},
         data={"B": B, "h": h, "T": T, "bytes_per_value": bpv})
+def _conv_axis(n: int, k: int, stride: int, pad: int) -> float:
+    """Output size along one axis, 0 when the windows do not tile the padded input (the course's convention)."""
+    span = n + 2 * pad - k
+    return float(span // stride + 1) if span >= 0 and span % stride == 0 else 0.0
+
+
+@_quick("conv_output_size", "Convolution output size, both axes", weight=2, notebook="11")
+def _conv_output_size(rng):
+    s = int(rng.integers(1, 4))
+    kh = int(rng.choice([1, 3, 5, 7]))
+    kw = kh if rng.random() < 0.6 else int(rng.choice([1, 3, 5, 7]))
+    p = int(rng.integers(0, max(kh, kw) // 2 + 1))  # at most "same" padding, as real layers use
+    sizes = []
+    for k in (kh, kw):
+        n_out = int(rng.integers(3, 33))
+        n = s * (n_out - 1) + k - 2 * p
+        while n < 1:
+            n_out += 1
+            n = s * (n_out - 1) + k - 2 * p
+        sizes.append(n)
+    H, W = sizes
+    if s > 1 and rng.random() < 0.4:  # the width does not tile: one to stride - 1 entries too many
+        W += int(rng.integers(1, s))
+    names = ("H_out", "W_out")
+    dims = ((H, kh), (W, kw))
+    expected = {name: _conv_axis(n, k, s, p) for name, (n, k) in zip(names, dims)}
+    ragged = [name for name, (n, k) in zip(names, dims) if expected[name] == 0.0]
+
+    def variant(fn) -> dict:  # a wrong per-axis size on the axes that tile; the others stay 0
+        return {name: (expected[name] if name in ragged else float(fn(n, k))) for name, (n, k) in zip(names, dims)}
+    mistakes = {"STRIDE_OFF_BY_ONE": [variant(lambda n, k: (n + 2 * p - k) // s)]}
+    once = variant(lambda n, k: (n + p - k) // s + 1)
+    if p > 0 and once != mistakes["STRIDE_OFF_BY_ONE"][0]:  # with pad = stride the two mistakes give one answer
+        mistakes["PAD_COUNTED_ONCE"] = [once]
+    if ragged:
+        floored = {name: (float((n + 2 * p - k) // s + 1) if name in ragged else expected[name])
+                   for name, (n, k) in zip(names, dims)}
+        mistakes["OUTPUT_SIZE_NOT_INTEGER"] = [floored]
+    lines = []
+    for name, (n, k) in zip(names, dims):
+        span = n + 2 * p - k
+        if name in ragged:
+            lines.append(f"{name}: ({n} + 2*{p} - {k}) / {s} = {span}/{s} is not an integer: the windows do not "
+                         f"tile, so 0 (a framework would floor it to {span // s + 1}).")
+        else:
+            lines.append(f"{name} = ({n} + 2*{p} - {k}) / {s} + 1 = {int(expected[name])}.")
+    return Problem(
+        "conv_output_size", _title("conv_output_size"),
+        f"A convolution layer with a {kh}x{kw} kernel (height x width), stride {s} and zero padding {p} on each side "
+        f"runs on an input of height {H} and width {W}. Give the output's height H_out and width W_out; write 0 "
+        f"for an axis whose windows do not tile the padded input (the course rejects a non-integer size instead of "
+        f"flooring it).",
+        "H_out=..., W_out=...", expected,
+        ("Along one axis, count the window starts 0, stride, 2*stride, ... up to the last one that still fits.",
+         "size = (n + 2*pad - k) / stride + 1, provided the division is exact.",
+         f"The padded input is {H + 2 * p} x {W + 2 * p}; the last window starts at {H + 2 * p - kh} (rows) and "
+         f"{W + 2 * p - kw} (columns)."),
+        " ".join(lines), 120, mistakes,
+        data={"H": H, "W": W, "kh": kh, "kw": kw, "stride": s, "pad": p})

@@ -1,4 +1,4 @@
-"""Hints on demand for every exercise of the course notebooks (01-08, 10).
+"""Hints on demand for every exercise of the course notebooks (01-08, 10-13).
 
     hint("softmax")        # level 1: the idea
     hint("softmax", 2)     # level 2: the method
@@ -32,12 +32,14 @@ NOTEBOOKS = {
     "07": "07_batchnorm",
     "08": "08_vanishing_exploding",
     "10": "10_attention",
+    "11": "11_convolution",
 }
 LEVELS = (1, 2, 3)
 
 
 def exercises() -> dict[str, dict[str, tuple[str, str, str]]]:
     """Notebook number ("01", ..., "10") -> {grade_id: (hint 1, hint 2, hint 3)}."""
+    """Notebook number ("01", ..., "11") -> {grade_id: (hint 1, hint 2, hint 3)}."""
     return {nn: importlib.import_module(f"graders.public.hints_{name}").HINTS for nn, name in NOTEBOOKS.items()}
 
 
