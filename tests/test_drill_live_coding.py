@@ -105,6 +105,7 @@ RIGHT = {
             dP = dout @ np.swapaxes(V, -1, -2)
             dS = P * (dP - (dP * P).sum(axis=-1, keepdims=True))
             return dS @ K * scale, np.swapaxes(dS, -1, -2) @ Q * scale, dV
+    """,
     "code_conv": """
         import numpy as np
 
@@ -158,8 +159,8 @@ WRONG = [
 
 CHECKS = {"code_affine": g_layers.check_affine, "code_softmax_ce": g_net.check_softmax_cross_entropy,
           "code_batchnorm": g_bn.check_batchnorm_backward, "code_layernorm": g_bn.check_layernorm,
-          "code_rnn_step": g_rnn.check_rnn_step, "code_attention": g_attn.check_attention_backward}
-          "code_rnn_step": g_rnn.check_rnn_step, "code_conv": g_conv.check_conv_backward}
+          "code_rnn_step": g_rnn.check_rnn_step, "code_attention": g_attn.check_attention_backward,
+          "code_conv": g_conv.check_conv_backward}
 
 
 def _src(name: str) -> str:
