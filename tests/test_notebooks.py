@@ -75,7 +75,7 @@ def _outputs_text(cell) -> str:
 
 
 REQUIRED = ["01_chain_rule", "02_computational_graphs", "03_two_layer_network", "04_jacobians_vjps", "05_ad_modes",
-            "06_bptt", "07_batchnorm", "08_vanishing_exploding", "09_mock_interview"]
+            "06_bptt", "07_batchnorm", "08_vanishing_exploding", "09_mock_interview", "12_gated_rnn"]
 
 
 def test_there_are_assignments():
@@ -147,3 +147,26 @@ def test_no_solution_or_hidden_test_leaks(name):
                     assert line not in rel_text, f"{name}: leaked line {line!r}"
     rel = nbformat.read(str(_release(name)), as_version=4)
     assert all(not c.get("outputs") for c in rel.cells if c.cell_type == "code")
+
+
+# One planted wrong answer per assignment that has one here: (answer cell, text replaced, replacement, its test cell).
+# Executing the source with it must cost points in exactly that test cell and nowhere else.
+ONE_WRONG_ANSWER = {
+    "12_gated_rnn": ("lstm_backward", "dWx, dWh, db = dWx + dWx_t, dWh + dWh_t, db + db_t",
+                     "dWx, dWh, db = dWx_t, dWh_t, db_t", "test_lstm_backward"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ONE_WRONG_ANSWER))
+def test_one_wrong_answer_loses_exactly_its_cell(name, tmp_path):
+    gid, old, new, test_gid = ONE_WRONG_ANSWER[name]
+    nb = nbformat.read(str(_source(name)), as_version=4)
+    (cell,) = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == gid]
+    assert old in cell.source
+    cell.source = cell.source.replace(old, new)
+    path = tmp_path / _source(name).name
+    nbformat.write(nb, str(path))
+    grades = _grades(_executed(path))
+    lost = {g: s for g, s in grades.items() if s[0] != s[1]}
+    assert list(lost) == [test_gid], lost
+    assert 0 < lost[test_gid][0] < lost[test_gid][1]  # partial credit: the other gradients are right

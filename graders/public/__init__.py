@@ -2,5 +2,6 @@
 numpy, sympy, matplotlib.
 
 - :mod:`graders.public.hints`: ``hint(exercise_id, level=1)``, three hints on demand for every exercise of
-  notebooks 01-08 (the texts live in ``hints_NN_topic.py``, one module per notebook).
+  notebooks 01-08 and 12 (the texts live in ``hints_NN_topic.py``, one module per notebook).
+- :mod:`graders.public.gated_rnn`: the fixed inputs, symbols and demo data of notebook 12.
 """
