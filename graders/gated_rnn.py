@@ -90,13 +90,14 @@ def _lstm_step(x, h_prev, c_prev, Wx, Wh, b, *, order="ifgo", cell="ok", out="ok
     return h, c, k
 
 
-def _lstm_step_back(k, dh, dc, *, path="ok", forget="ok", slope="ok", do_from="tanh_c", sig="ok", tanh_g="ok"):
+def _lstm_step_back(k, dh, dc, *, path="ok", forget="ok", slope="ok", do_from="tanh_c", sig="ok", tanh_g="ok",
+                    sig_gates="ifo"):
     """The backward of one LSTM step from ``k`` (see _lstm_step), with one classic mistake optionally built in.
 
     path "drop": the dc from step t+1 is ignored; forget "one": dc_prev = dc_total (no f); slope of h = o tanh(c)
     in c: "ok" 1 - tanh(c)^2, "none" 1, "tanh" tanh(c), "at_c" 1 - c^2, "at_out" 1 - tanh(tanh(c))^2; do_from
     "c": do = dh c; sig/tanh_g "output" (the derivative at the gate's output) or "pre" (its formula applied to
-    the pre-activation).
+    the pre-activation), for the sigmoid gates in ``sig_gates`` only.
     """
     i, f, g, o, c, a = k["i"], k["f"], k["g"], k["o"], k["c"], k["a"]
     H = i.shape[1]
@@ -107,12 +108,13 @@ def _lstm_step_back(k, dh, dc, *, path="ok", forget="ok", slope="ok", do_from="t
     di, dg, df = dc_total * g, dc_total * i, dc_total * k["c_prev"]
     dc_prev = dc_total * (1.0 if forget == "one" else f)
 
-    def dsig(s, pre):
-        return {"ok": s * (1 - s), "output": _sig(s) * (1 - _sig(s)), "pre": pre * (1 - pre)}[sig]
+    def dsig(s, pre, gate):
+        mode = sig if gate in sig_gates else "ok"
+        return {"ok": s * (1 - s), "output": _sig(s) * (1 - _sig(s)), "pre": pre * (1 - pre)}[mode]
 
     dtanh = {"ok": 1 - g ** 2, "output": 1 - np.tanh(g) ** 2, "pre": 1 - a[:, 2 * H:3 * H] ** 2}[tanh_g]
-    da = np.concatenate([di * dsig(i, a[:, :H]), df * dsig(f, a[:, H:2 * H]), dg * dtanh,
-                         do * dsig(o, a[:, 3 * H:])], axis=1)
+    da = np.concatenate([di * dsig(i, a[:, :H], "i"), df * dsig(f, a[:, H:2 * H], "f"), dg * dtanh,
+                         do * dsig(o, a[:, 3 * H:], "o")], axis=1)
     return (da @ k["Wx"].T, da @ k["Wh"].T, dc_prev, k["x"].T @ da, k["h_prev"].T @ da, da.sum(axis=0))
 
 
@@ -122,7 +124,8 @@ _STEP_BACK_MISTAKES = (
      ("LSTM_OUTPUT_TANH", {"do_from": "c"}),
      ("GATE_DERIVATIVE_POINT", {"slope": "at_c"}), ("GATE_DERIVATIVE_POINT", {"slope": "at_out"})]
     + [("GATE_DERIVATIVE_POINT", {"sig": s, "tanh_g": t}) for s in ("ok", "output", "pre")
-       for t in ("ok", "output", "pre") if (s, t) != ("ok", "ok")])
+       for t in ("ok", "output", "pre") if (s, t) != ("ok", "ok")]
+    + [("GATE_DERIVATIVE_POINT", {"sig": s, "sig_gates": gate}) for s in ("output", "pre") for gate in "ifo"])
 
 
 def _forward_variants_lstm(args) -> dict[str, list[tuple]]:
@@ -240,25 +243,27 @@ def _gru_step(x, h_prev, Wx, Wh, bx, bh, *, convention="torch", reset="after", o
                "a_z": a_z, "a_n": a_n}
 
 
-def _gru_step_back(k, dh, *, dz_sign=1.0, mixed=False, direct=True, reset_path="ok", sig="ok", tanh_n="ok"):
+def _gru_step_back(k, dh, *, dz_sign=1.0, mixed=False, direct=True, reset_path="ok", sig="ok", tanh_n="ok",
+                   sig_gates="rz"):
     """The backward of PyTorch's GRU step from record ``k`` with a mistake optionally built in: dz_sign -1 (dz =
     dh (n - h_prev)); mixed (the other convention's derivatives: dn = dh z, direct dh (1 - z), dz = dh (n - h_prev),
     which are also the exact gradients of the other convention's forward, whose r, z, n are the same);
     direct False (no dh z in dh_prev); reset_path "no_r" (dhn = dan) or "no_dr" (nothing flows into r);
-    sig/tanh_n "output" or "pre" (derivatives at the wrong point)."""
+    sig/tanh_n "output" or "pre" (derivatives at the wrong point; sig for the gates in ``sig_gates`` only)."""
     r, z, n, hn, h_prev, x = k["r"], k["z"], k["n"], k["hn"], k["h_prev"], k["x"]
     if mixed:
         dn, dz, dd = dh * z, dh * (n - h_prev), dh * (1 - z)
     else:
         dn, dz, dd = dh * (1 - z), dz_sign * dh * (h_prev - n), dh * z
 
-    def dsig(s, pre):
-        return {"ok": s * (1 - s), "output": _sig(s) * (1 - _sig(s)), "pre": pre * (1 - pre)}[sig]
+    def dsig(s, pre, gate):
+        mode = sig if gate in sig_gates else "ok"
+        return {"ok": s * (1 - s), "output": _sig(s) * (1 - _sig(s)), "pre": pre * (1 - pre)}[mode]
 
     dtanh = {"ok": 1 - n ** 2, "output": 1 - np.tanh(n) ** 2, "pre": 1 - k["a_n"] ** 2}[tanh_n]
     dan = dn * dtanh
-    dar = 0.0 * dan if reset_path == "no_dr" else dan * hn * dsig(r, k["a_r"])
-    daz = dz * dsig(z, k["a_z"])
+    dar = 0.0 * dan if reset_path == "no_dr" else dan * hn * dsig(r, k["a_r"], "r")
+    daz = dz * dsig(z, k["a_z"], "z")
     dax = np.concatenate([dar, daz, dan], axis=1)
     dah = np.concatenate([dar, daz, dan if reset_path == "no_r" else dan * r], axis=1)
     dh_prev = (dd if direct else 0.0) + dah @ k["Wh"].T
@@ -283,7 +288,8 @@ _GRU_BACK_MISTAKES = (
      ("GRU_DIRECT_PATH", {"direct": False}), ("GRU_RESET", {"reset_path": "no_r"}),
      ("GRU_RESET", {"reset_path": "no_dr"})]
     + [("GATE_DERIVATIVE_POINT", {"sig": s, "tanh_n": t}) for s in ("ok", "output", "pre")
-       for t in ("ok", "output", "pre") if (s, t) != ("ok", "ok")])
+       for t in ("ok", "output", "pre") if (s, t) != ("ok", "ok")]
+    + [("GATE_DERIVATIVE_POINT", {"sig": s, "sig_gates": gate}) for s in ("output", "pre") for gate in "rz"])
 
 
 def _gru_forward_candidates(args) -> dict[str, list[np.ndarray]]:

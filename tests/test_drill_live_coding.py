@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from graders import batchnorm as g_bn
+from graders import gated_rnn as g_gated
 from graders import layers as g_layers
 from graders import network as g_net
 from graders import rnn as g_rnn
@@ -85,6 +86,28 @@ RIGHT = {
             da = dnext_h * (1 - h ** 2)
             return da @ Wx.T, da @ Wh.T, x.T @ da, h_prev.T @ da, da.sum(axis=0)
     """,
+    "code_lstm_step": """
+        import numpy as np
+
+        def sigmoid(a):
+            return 0.5 * (1 + np.tanh(0.5 * a))
+
+        def lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b):
+            H = h_prev.shape[1]
+            a = x @ Wx + h_prev @ Wh + b
+            i, f = sigmoid(a[:, :H]), sigmoid(a[:, H:2 * H])
+            g, o = np.tanh(a[:, 2 * H:3 * H]), sigmoid(a[:, 3 * H:])
+            c = f * c_prev + i * g
+            t = np.tanh(c)
+            return o * t, c, (x, h_prev, c_prev, Wx, Wh, i, f, g, o, t)
+
+        def lstm_step_backward(dh, dc, cache):
+            x, h_prev, c_prev, Wx, Wh, i, f, g, o, t = cache
+            dct = dc + dh * o * (1 - t ** 2)
+            da = np.hstack([dct * g * i * (1 - i), dct * c_prev * f * (1 - f), dct * i * (1 - g ** 2),
+                            dh * t * o * (1 - o)])
+            return da @ Wx.T, da @ Wh.T, dct * f, x.T @ da, h_prev.T @ da, da.sum(axis=0)
+    """,
 }
 
 # (family, text replaced in RIGHT, replacement, the diagnosis the notebook grader names)
@@ -97,18 +120,21 @@ WRONG = [
     ("code_layernorm", "dxhat = dout * gamma", "dxhat = dout", "BN_GAMMA_FORGOTTEN"),
     ("code_rnn_step", "(1 - h ** 2)", "(1 - h)", "TANH_DERIVATIVE"),
     ("code_rnn_step", "da @ Wh.T", "da @ Wh", "MISSING_TRANSPOSE"),
+    ("code_lstm_step", "dct = dc + dh * o * (1 - t ** 2)", "dct = dh * o * (1 - t ** 2)", "LSTM_NO_CELL_PATH"),
+    ("code_lstm_step", "dct * f, x.T", "dct, x.T", "LSTM_FORGET_FACTOR"),
+    ("code_lstm_step", "dct * g * i * (1 - i)", "dct * g * sigmoid(i) * (1 - sigmoid(i))", "GATE_DERIVATIVE_POINT"),
 ]
 
 CHECKS = {"code_affine": g_layers.check_affine, "code_softmax_ce": g_net.check_softmax_cross_entropy,
           "code_batchnorm": g_bn.check_batchnorm_backward, "code_layernorm": g_bn.check_layernorm,
-          "code_rnn_step": g_rnn.check_rnn_step}
+          "code_rnn_step": g_rnn.check_rnn_step, "code_lstm_step": g_gated.check_lstm_step}
 
 
 def _src(name: str) -> str:
     return textwrap.dedent(RIGHT[name]).lstrip()
 
 
-def test_the_five_layers_are_registered_with_realistic_limits():
+def test_the_layers_are_registered_with_realistic_limits():
     assert set(L.SPECS) == set(RIGHT)
     for name, spec in L.SPECS.items():
         assert 15 <= spec.minutes <= 45 and P.FAMILIES[name].kind == "coding"
