@@ -230,9 +230,9 @@ _CATALOGUE = [
               "a * (1 - a)); with t = tanh(a), tanh'(a) = 1 - t**2 (not 1 - a**2, not 1 - tanh(t)**2): the "
               "derivative is taken at the pre-activation and written with the gate's output."),
     Diagnosis("GATE_ORDER", "gates sliced in the wrong order",
-              "the course (like PyTorch and cs231n) packs the pre-activations as [i, f, g, o] for the LSTM and "
-              "[r, z, n] for the GRU: a[:, 0:H] is the input gate, a[:, H:2H] the forget gate, a[:, 2H:3H] the "
-              "candidate (tanh), a[:, 3H:4H] the output gate."),
+              "the course (like PyTorch) packs the pre-activations as [i, f, g, o] for the LSTM and [r, z, n] for "
+              "the GRU: a[:, 0:H] is the input gate, a[:, H:2H] the forget gate, a[:, 2H:3H] the candidate (tanh), "
+              "a[:, 3H:4H] the output gate (cs231n's assignment uses [i, f, o, g]: check the order of your source)."),
     Diagnosis("GRU_CONVENTION", "the other GRU convention",
               "this course uses PyTorch's h = (1 - z) * n + z * h_prev (z near 1 keeps the old state); "
               "h = z * n + (1 - z) * h_prev is the convention of some papers, with z meaning the opposite (its "

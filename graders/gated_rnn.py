@@ -25,10 +25,10 @@ Every backward check also runs a large-scale case: an input feature of size 1e10
 the sequence also an initial hidden unit of size 1e10 behind a zero row of Wh), and for the steps one unit's
 cell state (LSTM) or hidden state (GRU) of size 1e10 behind a saturated gate. The analytic gradient is exact
 there, while finite differences lose their digits: no single step size suits weights whose gradients are
-1e10 times larger than the others', and a 1e10 output drowns the change of the loss in rounding. A gradient right on the ordinary cases and wrong only there is
-named NUMERIC_NOT_ANALYTIC. ``thorough=True`` (hidden tests) uses other seeds and shapes of the same kinds of
-case as the visible test (ordinary, a batch of one, no gradient from the next step, c0 omitted, T = 1, the
-large-scale case).
+1e10 times larger than the others', and a 1e10 output drowns the change of the loss in rounding. A gradient
+right on the ordinary cases and wrong only there is named NUMERIC_NOT_ANALYTIC. ``thorough=True`` (hidden
+tests) uses other seeds and shapes of the same kinds of case as the visible test (ordinary, a batch of one, no
+gradient from the next step or h_prev near saturation, c0 omitted, T = 1, the large-scale case).
 """
 
 from __future__ import annotations

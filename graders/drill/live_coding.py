@@ -318,6 +318,6 @@ register(LiveSpec(
      "di = dc_total * g, df = dc_total * c_prev, dg = dc_total * i, do = dh * tanh(c); each times its gate's slope "
      "written with its output; stack them as [i, f, g, o] and finish as an affine backward."),
     "forward: a = x @ Wx + h_prev @ Wh + b; i, f, o = sigmoid of blocks 0, 1, 3; g = tanh(block 2); c = f * c_prev + "
-    "i * g; h = o * tanh(c). backward: t = tanh(c); dct = dc + dh * o * (1 - t**2); da = hstack([dct * g * i * (1 - i), "
-    "dct * c_prev * f * (1 - f), dct * i * (1 - g**2), dh * t * o * (1 - o)]); return da @ Wx.T, da @ Wh.T, dct * f, "
-    "x.T @ da, h_prev.T @ da, da.sum(0)."))
+    "i * g; h = o * tanh(c). backward: t = tanh(c); dct = dc + dh * o * (1 - t**2); "
+    "da = hstack([dct * g * i * (1 - i), dct * c_prev * f * (1 - f), dct * i * (1 - g**2), dh * t * o * (1 - o)]); "
+    "return da @ Wx.T, da @ Wh.T, dct * f, x.T @ da, h_prev.T @ da, da.sum(0)."))
