@@ -299,6 +299,40 @@ _CATALOGUE = [
               "forward passes where a backward pass costs about one, and it loses digits wherever the function "
               "has a large constant part or strong curvature (this case has one). Write the backward from the "
               "chain rule: each output's upstream gradient times the local derivatives of what produced it."),
+    # gated recurrent cells (graders/gated_rnn.py, graders/exercises/gated_rnn.py)
+    Diagnosis("LSTM_NO_CELL_PATH", "the direct cell path c_{t-1} -> c_t is missing",
+              "c_t = f_t * c_{t-1} + i_t * g_t, so the gradient reaching c_t is dc (from step t+1, along the cell) "
+              "PLUS dh * o * (1 - tanh(c_t)**2) (through h_t); forward, c_t keeps f_t * c_{t-1}; in BPTT carry "
+              "dc_prev back to step t-1 next to dh_prev."),
+    Diagnosis("LSTM_FORGET_FACTOR", "forget gate missing on the cell path",
+              "one step back along the cell multiplies by the forget gate: dc_prev = dc_total * f (and "
+              "dc_t/dc_{t-1} = f_t, not 1)."),
+    Diagnosis("LSTM_OUTPUT_TANH", "tanh(c_t) or its slope missing in the output path",
+              "h = o * tanh(c): the forward squashes the cell, do = dh * tanh(c), and the path into the cell "
+              "multiplies by tanh'(c) = 1 - tanh(c)**2: dc_total = dc + dh * o * (1 - tanh(c)**2)."),
+    Diagnosis("GATE_DERIVATIVE_POINT", "gate derivative taken at the wrong point",
+              "with s = sigmoid(a) cached, sigmoid'(a) = s * (1 - s) (not sigmoid(s) * (1 - sigmoid(s)), not "
+              "a * (1 - a)); with t = tanh(a), tanh'(a) = 1 - t**2 (not 1 - a**2, not 1 - tanh(t)**2): the "
+              "derivative is taken at the pre-activation and written with the gate's output."),
+    Diagnosis("GATE_ORDER", "gates sliced in the wrong order",
+              "the course (like PyTorch) packs the pre-activations as [i, f, g, o] for the LSTM and [r, z, n] for "
+              "the GRU: a[:, 0:H] is the input gate, a[:, H:2H] the forget gate, a[:, 2H:3H] the candidate (tanh), "
+              "a[:, 3H:4H] the output gate (cs231n's assignment uses [i, f, o, g]: check the order of your source)."),
+    Diagnosis("GRU_CONVENTION", "the other GRU convention",
+              "this course uses PyTorch's h = (1 - z) * n + z * h_prev (z near 1 keeps the old state); "
+              "h = z * n + (1 - z) * h_prev is the convention of some papers, with z meaning the opposite (its "
+              "derivatives: dn = dh * z, dz = dh * (n - h_prev), dh_prev += dh * (1 - z)). Both train equally "
+              "well, but the gradients differ: use the course's."),
+    Diagnosis("GRU_INTERPOLATION_SIGN", "update-gate derivative with the wrong sign",
+              "for h = (1 - z) * n + z * h_prev, dh/dz = h_prev - n (z pulls h towards h_prev): dz = dh * "
+              "(h_prev - n), not dh * (n - h_prev)."),
+    Diagnosis("GRU_DIRECT_PATH", "the direct path h_{t-1} -> h_t is missing",
+              "h = (1 - z) * n + z * h_prev uses h_prev directly: dh_prev gets dh * z on top of what flows back "
+              "through the gates' and the candidate's Wh."),
+    Diagnosis("GRU_RESET", "reset gate handled wrongly",
+              "PyTorch's GRU multiplies r AFTER the product: n = tanh(x Wx_n + bx_n + r * (h_prev Wh_n + bh_n)). "
+              "n then depends on h_prev directly (through r * Wh_n) and through r (dr = dan * (h_prev Wh_n + "
+              "bh_n)); the gradient of h_prev Wh_n + bh_n is dan * r."),
 ]
 
 CATALOGUE = {d.code: d for d in _CATALOGUE}

@@ -3,7 +3,7 @@
 Batch-major: x (N, T, D) for a sequence, x (N, D) for one step, hidden state h (N, H). Weights multiply from
 the right (``x @ Wx``), so PyTorch's ``weight_ih`` (4H, D) is our ``Wx.T``.
 
-LSTM (gate order i, f, g, o as in PyTorch and cs231n)::
+LSTM (gate order i, f, g, o as in PyTorch; cs231n's assignment slices i, f, o, g)::
 
     a = x Wx + h_prev Wh + b                   (N, 4H); Wx (D, 4H), Wh (H, 4H), b (4H,)
     i = sigmoid(a[:, 0:H])     input gate       f = sigmoid(a[:, H:2H])   forget gate

@@ -79,6 +79,12 @@ def _independent(p: P.Problem):
             xhat = (x - x.mean()) / np.sqrt(x.var() + 1e-5)
             return np.sum(d["dout"] * d["gamma"] * xhat)
         return _fd_grad(f, d["x"])
+    if p.family == "lstm_cell_grad":  # L = dh * h + dc * c with the gates held fixed
+        def L(**change):
+            v = dict(d, **change)
+            c = v["f"] * v["c_prev"] + v["i"] * v["g"]
+            return v["dh"] * v["o"] * math.tanh(c) + v["dc"] * c
+        return _fd(lambda t: L(**{d["wrt"]: t}), d[d["wrt"]])
     if p.family == "vanishing":
         if d["kind"] == "sigmoid":  # the shrink factor: 1 / (the largest sigmoid slope) per layer
             z = np.linspace(-10, 10, 200001)
@@ -148,7 +154,8 @@ def test_wrong_answers_are_rejected_and_known_mistakes_named(family, seed):
             wrong[k] = exp[k] + 0.5
             assert not P.check_answer(p, _text(wrong)).correct
     else:
-        for wrong in (np.asarray(exp) * 1.1 + 0.01, np.asarray(exp) * 0.9 - 0.05):
+        away = np.where(np.asarray(exp) < 0, -1.0, 1.0)  # move away from exp (exp * 1.1 + 0.01 = exp at -0.1)
+        for wrong in (np.asarray(exp) * 1.1 + 0.01 * away, np.asarray(exp) * 0.9 - 0.05 * away):
             assert not P.check_answer(p, _text(wrong)).correct
     for code, variants in p.mistakes.items():
         assert code in diagnoses.CATALOGUE, f"{family} uses unknown diagnosis {code}"

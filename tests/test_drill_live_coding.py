@@ -14,6 +14,7 @@ import pytest
 
 from graders import batchnorm as g_bn
 from graders import conv as g_conv
+from graders import gated_rnn as g_gated
 from graders import layers as g_layers
 from graders import network as g_net
 from graders import rnn as g_rnn
@@ -138,6 +139,28 @@ RIGHT = {
                             dw[f] += dout[n, f, i, j] * xp[win]
             return dxp[:, :, pad:pad + H, pad:pad + W], dw, dout.sum(axis=(0, 2, 3))
     """,
+    "code_lstm_step": """
+        import numpy as np
+
+        def sigmoid(a):
+            return 0.5 * (1 + np.tanh(0.5 * a))
+
+        def lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b):
+            H = h_prev.shape[1]
+            a = x @ Wx + h_prev @ Wh + b
+            i, f = sigmoid(a[:, :H]), sigmoid(a[:, H:2 * H])
+            g, o = np.tanh(a[:, 2 * H:3 * H]), sigmoid(a[:, 3 * H:])
+            c = f * c_prev + i * g
+            t = np.tanh(c)
+            return o * t, c, (x, h_prev, c_prev, Wx, Wh, i, f, g, o, t)
+
+        def lstm_step_backward(dh, dc, cache):
+            x, h_prev, c_prev, Wx, Wh, i, f, g, o, t = cache
+            dct = dc + dh * o * (1 - t ** 2)
+            da = np.hstack([dct * g * i * (1 - i), dct * c_prev * f * (1 - f), dct * i * (1 - g ** 2),
+                            dh * t * o * (1 - o)])
+            return da @ Wx.T, da @ Wh.T, dct * f, x.T @ da, h_prev.T @ da, da.sum(axis=0)
+    """,
 }
 
 # (family, text replaced in RIGHT, replacement, the diagnosis the notebook grader names)
@@ -155,12 +178,16 @@ WRONG = [
     ("code_conv", "dxp[win] += dout[n, f, i, j] * w[f]", "dxp[win] = dout[n, f, i, j] * w[f]", "COL2IM_OVERWRITE"),
     ("code_conv", "return dxp[:, :, pad:pad + H, pad:pad + W]", "return dxp", "CONV_PAD_NOT_CROPPED"),
     ("code_conv", "* w[f]) + b[f]", "* w[f, :, ::-1, ::-1]) + b[f]", "KERNEL_FLIP"),
+    ("code_lstm_step", "dct = dc + dh * o * (1 - t ** 2)", "dct = dh * o * (1 - t ** 2)", "LSTM_NO_CELL_PATH"),
+    ("code_lstm_step", "dct * f, x.T", "dct, x.T", "LSTM_FORGET_FACTOR"),
+    ("code_lstm_step", "dct * g * i * (1 - i)", "dct * g * sigmoid(i) * (1 - sigmoid(i))", "GATE_DERIVATIVE_POINT"),
 ]
 
 CHECKS = {"code_affine": g_layers.check_affine, "code_softmax_ce": g_net.check_softmax_cross_entropy,
           "code_batchnorm": g_bn.check_batchnorm_backward, "code_layernorm": g_bn.check_layernorm,
           "code_rnn_step": g_rnn.check_rnn_step, "code_attention": g_attn.check_attention_backward,
-          "code_conv": g_conv.check_conv_backward}
+          "code_conv": g_conv.check_conv_backward,
+          "code_lstm_step": g_gated.check_lstm_step}
 
 
 def _src(name: str) -> str:

@@ -1,6 +1,6 @@
-"""Hints on demand (graders/public/hints.py): three per exercise of every assignment (01-08, 11), none the answer.
+"""Hints on demand (graders/public/hints.py): three per exercise of notebooks 01-08 and 10-13, none of them the answer.
 
-- every answer cell (nbgrader solution cell) of every assignment has exactly three non-empty hints, keyed by its
+- every answer cell (nbgrader solution cell) of notebooks 01-08 and 10-13 has exactly three non-empty hints, keyed by its
   grade_id, and no hint exists for a cell that is not an answer cell;
 - the third hint (the one that goes furthest) contains no distinctive line of the cell's solution block, and no
   hint of a multiple-choice answer names an option letter;

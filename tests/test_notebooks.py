@@ -77,7 +77,7 @@ def _outputs_text(cell) -> str:
 
 REQUIRED = ["01_chain_rule", "02_computational_graphs", "03_two_layer_network", "04_jacobians_vjps", "05_ad_modes",
             "06_bptt", "07_batchnorm", "08_vanishing_exploding", "09_mock_interview", "10_attention",
-            "11_convolution"]
+            "11_convolution", "12_gated_rnn"]
 
 
 def test_there_are_assignments():
@@ -156,6 +156,8 @@ def test_no_solution_or_hidden_test_leaks(name):
 ONE_WRONG_ANSWER = {
     "11_convolution": ("maxpool", "dx[n, c, i * stride + u, j * stride + v] += dout[n, c, i, j]",
                        "dx[n, c, i * stride + u, j * stride + v] = dout[n, c, i, j]", "test_maxpool"),
+    "12_gated_rnn": ("lstm_backward", "dWx, dWh, db = dWx + dWx_t, dWh + dWh_t, db + db_t",
+                     "dWx, dWh, db = dWx_t, dWh_t, db_t", "test_lstm_backward"),
 }
 
 

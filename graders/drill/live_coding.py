@@ -231,14 +231,15 @@ def register(spec: LiveSpec) -> LiveSpec:
 def _checks():
     from graders import batchnorm as g_bn
     from graders import conv as g_conv
+    from graders import gated_rnn as g_gated
     from graders import layers as g_layers
     from graders import network as g_net
     from graders import rnn as g_rnn
     from graders.exercises import attention as g_attn
-    return g_layers, g_net, g_bn, g_rnn, g_attn, g_conv
+    return g_layers, g_net, g_bn, g_rnn, g_attn, g_conv, g_gated
 
 
-_LAYERS, _NET, _BN, _RNN, _ATTN, _CONV = _checks()
+_LAYERS, _NET, _BN, _RNN, _ATTN, _CONV, _GATED = _checks()
 
 register(LiveSpec(
     "code_affine", "Live coding: affine layer forward and backward",
@@ -341,3 +342,23 @@ register(LiveSpec(
     "out[n, f, i, j] = np.sum(xp[n, :, i*stride:i*stride+HH, j*stride:j*stride+WW] * w[f]) + b[f]. backward: same "
     "loops; dxp[n, :, window] += dout[n, f, i, j] * w[f]; dw[f] += dout[n, f, i, j] * xp[n, :, window]; "
     "db = dout.sum(axis=(0, 2, 3)); dx = dxp[:, :, pad:pad+H, pad:pad+W]."))
+
+register(LiveSpec(
+    "code_lstm_step", "Live coding: LSTM step forward and backward",
+    (("lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b)",
+      "a = x @ Wx + h_prev @ Wh + b (N, 4H) with x (N, D), h_prev and c_prev (N, H), Wx (D, 4H), Wh (H, 4H), b (4H,); "
+      "gates i, f, g, o = sigmoid, sigmoid, tanh, sigmoid of a's four H-wide blocks in that order; c = f * c_prev + "
+      "i * g; h = o * tanh(c). Return (h (N, H), c (N, H), cache)."),
+     ("lstm_step_backward(dh, dc, cache)",
+      "dh (N, H) reaches h, dc (N, H) reaches c from the next step. Return (dx, dh_prev, dc_prev, dWx, dWh, db) with "
+      "the shapes of x, h_prev, c_prev, Wx, Wh, b.")),
+    _GATED.check_lstm_step, 40, "12", 2,
+    ("Cache the inputs, the four gates and tanh(c); write sigmoid so that it cannot overflow.",
+     "c is reached by two paths: dc_total = dc + dh * o * (1 - tanh(c)**2); one step back along the cell is a "
+     "product by f.",
+     "di = dc_total * g, df = dc_total * c_prev, dg = dc_total * i, do = dh * tanh(c); each times its gate's slope "
+     "written with its output; stack them as [i, f, g, o] and finish as an affine backward."),
+    "forward: a = x @ Wx + h_prev @ Wh + b; i, f, o = sigmoid of blocks 0, 1, 3; g = tanh(block 2); c = f * c_prev + "
+    "i * g; h = o * tanh(c). backward: t = tanh(c); dct = dc + dh * o * (1 - t**2); "
+    "da = hstack([dct * g * i * (1 - i), dct * c_prev * f * (1 - f), dct * i * (1 - g**2), dh * t * o * (1 - o)]); "
+    "return da @ Wx.T, da @ Wh.T, dct * f, x.T @ da, h_prev.T @ da, da.sum(0)."))

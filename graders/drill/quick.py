@@ -8,6 +8,7 @@ is computed the same way, so that feedback can name the mistake.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from typing import Any
@@ -320,6 +321,59 @@ def _batchnorm(rng):
         f"dx = {np.round(dx, 4).tolist()}; note it sums to 0.", 240,
         {"BN_MISSING_MEAN_TERM": no_mean, "BN_MISSING_VAR_TERM": no_var, "BN_GAMMA_FORGOTTEN": no_gamma},
         data={"x": x[:, 0], "gamma": float(gamma[0]), "dout": dout[:, 0]})
+
+
+_LSTM_NAMES = ("f", "i", "g", "o", "c_prev", "dh", "dc")
+
+
+@functools.cache
+def _lstm_cell_formulas() -> dict:
+    """wrt -> {"value" | diagnosis code: a float function of the seven scalars}, derived once with SymPy."""
+    S = {name: sp.Symbol(name, real=True) for name in _LSTM_NAMES}
+    c = S["f"] * S["c_prev"] + S["i"] * S["g"]
+    h = S["o"] * sp.tanh(c)
+    args = [S[n] for n in _LSTM_NAMES]
+    out = {}
+    for wrt in ("c_prev", "f"):
+        local = sp.diff(c, S[wrt])  # dc_t / d(wrt), the gates held fixed
+        exprs = {"value": sp.diff(S["dh"] * h + S["dc"] * c, S[wrt]),  # the loss sees h (upstream dh) and c (dc)
+                 "LSTM_NO_CELL_PATH": sp.diff(S["dh"] * h, S[wrt]),
+                 "LSTM_OUTPUT_TANH": (S["dc"] + S["dh"] * S["o"]) * local,
+                 "GATE_DERIVATIVE_POINT": (S["dc"] + S["dh"] * S["o"] * (1 - c ** 2)) * local}
+        if wrt == "c_prev":
+            exprs["LSTM_FORGET_FACTOR"] = S["dc"] + S["dh"] * S["o"] * (1 - sp.tanh(c) ** 2)
+        out[wrt] = {k: sp.lambdify(args, e, "math") for k, e in exprs.items()}
+    return out
+
+
+@_quick("lstm_cell_grad", "LSTM cell gradient through both paths", weight=2, notebook="12")
+def _lstm_cell_grad(rng):
+    wrt = str(rng.choice(["c_prev", "f"]))
+    fns = _lstm_cell_formulas()[wrt]
+    for _ in range(100):  # redraw until every classic mistake gives a visibly different number
+        vals = {"f": float(rng.choice([0.6, 0.7, 0.8, 0.9])), "i": float(rng.choice([0.3, 0.5, 0.7])),
+                "g": float(rng.choice([-0.6, -0.2, 0.4, 0.8])), "o": float(rng.choice([0.4, 0.6, 0.9])),
+                "c_prev": float(rng.choice([-1.0, -0.5, 0.5, 1.2])), "dh": float(rng.choice([-1.0, 0.5, 1.0, 2.0])),
+                "dc": float(rng.choice([-0.5, 0.3, 1.0]))}
+        point = [vals[n] for n in _LSTM_NAMES]
+        value = fns["value"](*point)
+        mistakes = {code: fn(*point) for code, fn in fns.items() if code != "value"}
+        if not any(close(m, value) for m in mistakes.values()):
+            break
+    cv = vals["f"] * vals["c_prev"] + vals["i"] * vals["g"]
+    target = "c_prev (the previous cell state)" if wrt == "c_prev" else "f (the forget gate's output)"
+    return Problem(
+        "lstm_cell_grad", _title("lstm_cell_grad"),
+        f"One LSTM step with the gates already computed: f = {vals['f']:g}, i = {vals['i']:g}, g = {vals['g']:g}, "
+        f"o = {vals['o']:g}, c_prev = {vals['c_prev']:g}; c = f*c_prev + i*g, h = o*tanh(c). The gradient reaching h "
+        f"is dh = {vals['dh']:g} and the one reaching c from the next step is dc = {vals['dc']:g}. Compute dL/d"
+        f"{target}, the gates held fixed.", "a number (4 significant digits)", value,
+        ("c is reached by two paths: from the next step (dc) and through h.",
+         "dc_total = dc + dh * o * (1 - tanh(c)^2); then one more local derivative, of c with respect to "
+         f"{wrt}.",
+         f"c = {_fmt(cv)}, tanh(c) = {_fmt(math.tanh(cv))}; dc/d{wrt} = {'f' if wrt == 'c_prev' else 'c_prev'}."),
+        f"dc_total = {_fmt(vals['dc'] + vals['dh'] * vals['o'] * (1 - math.tanh(cv) ** 2))}, so dL/d{wrt} = "
+        f"{_fmt(value)}.", 180, mistakes, data={**vals, "wrt": wrt})
 
 
 @_quick("vanishing", "Vanishing/exploding gradient estimate", weight=3, notebook="08")

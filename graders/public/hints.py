@@ -33,13 +33,13 @@ NOTEBOOKS = {
     "08": "08_vanishing_exploding",
     "10": "10_attention",
     "11": "11_convolution",
+    "12": "12_gated_rnn",
 }
 LEVELS = (1, 2, 3)
 
 
 def exercises() -> dict[str, dict[str, tuple[str, str, str]]]:
-    """Notebook number ("01", ..., "10") -> {grade_id: (hint 1, hint 2, hint 3)}."""
-    """Notebook number ("01", ..., "11") -> {grade_id: (hint 1, hint 2, hint 3)}."""
+    """Notebook number ("01", ..., "13") -> {grade_id: (hint 1, hint 2, hint 3)}."""
     return {nn: importlib.import_module(f"graders.public.hints_{name}").HINTS for nn, name in NOTEBOOKS.items()}
 
 
