@@ -545,20 +545,25 @@ def check_inplace_breaks(answer, *, seed: int = 0, points: float | None = None, 
 
 
 def _mlp_case(rng: np.random.Generator, sizes: tuple[int, ...], N: int):
-    """Parameters, X and y with every hidden pre-activation at least KINK_MARGIN away from 0."""
-    for _ in range(200):
-        params = ref_net.init_params(list(sizes), "he", rng)
-        for l in range(1, len(sizes)):
-            params[f"b{l}"] = 0.1 * rng.standard_normal(sizes[l])
-        X = rng.standard_normal((N, sizes[0]))
-        h, ok = X, True
-        for l in range(1, len(sizes) - 1):
-            z = h @ params[f"W{l}"] + params[f"b{l}"]
-            ok = ok and float(np.min(np.abs(z))) > KINK_MARGIN
-            h = np.maximum(z, 0)
-        if ok:
-            return params, X, rng.integers(0, sizes[-1], N).astype(np.int64)
-    raise RuntimeError("could not draw an MLP case away from the ReLU kinks (grader bug)")
+    """Parameters, X and y with every hidden pre-activation at least KINK_MARGIN away from 0: each hidden unit's
+    bias is drawn (again, if needed) until none of the N examples lands near the kink."""
+    params = ref_net.init_params(list(sizes), "he", rng)
+    X = rng.standard_normal((N, sizes[0]))
+    h = X
+    for l in range(1, len(sizes)):
+        z0 = h @ params[f"W{l}"]
+        b = 0.1 * rng.standard_normal(sizes[l])
+        if l < len(sizes) - 1:
+            for j in range(sizes[l]):
+                for _ in range(1000):
+                    if np.min(np.abs(z0[:, j] + b[j])) > KINK_MARGIN:
+                        break
+                    b[j] = 0.3 * rng.standard_normal()
+                else:
+                    raise RuntimeError("could not draw an MLP case away from the ReLU kinks (grader bug)")
+        params[f"b{l}"] = b
+        h = np.maximum(z0 + b, 0.0)
+    return params, X, rng.integers(0, sizes[-1], N).astype(np.int64)
 
 
 _MLP_SUBS = ("loss", "last layer's gradients", "hidden layers' gradients")

@@ -1,4 +1,4 @@
-"""Hints on demand for every exercise of notebooks 01-08.
+"""Hints on demand for every exercise of notebooks 01-08 and 13.
 
     hint("softmax")        # level 1: the idea
     hint("softmax", 2)     # level 2: the method
@@ -31,12 +31,13 @@ NOTEBOOKS = {
     "06": "06_bptt",
     "07": "07_batchnorm",
     "08": "08_vanishing_exploding",
+    "13": "13_tensor_backprop",
 }
 LEVELS = (1, 2, 3)
 
 
 def exercises() -> dict[str, dict[str, tuple[str, str, str]]]:
-    """Notebook number ("01".."08") -> {grade_id: (hint 1, hint 2, hint 3)}."""
+    """Notebook number ("01", ..., "13") -> {grade_id: (hint 1, hint 2, hint 3)}."""
     return {nn: importlib.import_module(f"graders.public.hints_{name}").HINTS for nn, name in NOTEBOOKS.items()}
 
 
