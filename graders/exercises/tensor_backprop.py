@@ -25,7 +25,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from graders import diagnoses
-from graders.core import (Report, StudentCodeError, StudentTimeout, array_problem, brief, call_student, describe,
+from graders.core import (MUTATION_CHECK, Report, StudentCodeError, StudentTimeout, array_problem, brief, call_student, describe,
                           diagnose, real_number, require_callable, unpack)
 from reference_impl import broadcasting as ref_bc
 from reference_impl import embedding as ref_emb
@@ -70,6 +70,9 @@ class Grading:
             for n in fail:
                 self.report.fail(n, text)
             if isinstance(exc, StudentTimeout):
+                for n, sub in self.report.checks.items():  # what was not reached is not credited
+                    if sub.passed and n != MUTATION_CHECK:
+                        self.report.fail(n, f"not checked: {label} did not finish in time earlier.")
                 raise Stop from None
             return False, None
 
@@ -390,7 +393,8 @@ def check_dropout(dropout_forward, dropout_backward, *, seed: int = 0, points: f
 
     Contract: x float64 of any shape, p_drop in [0, 1), rng a numpy Generator. Train mode draws the keep mask with
     ONE call ``rng.random(x.shape) >= p_drop`` and returns ``out = x * mask / (1 - p_drop)`` (so E[out] = x);
-    the backward multiplies dout by the same mask and scale. Eval mode (``train=False``) is the identity: out is x
+    the backward multiplies dout by the same mask and scale (graded against the learner's own forward output, so
+    that a wrong draw costs the forward's sub-check only). Eval mode (``train=False``) is the identity: out is x
     (a new array), nothing is drawn, and the backward passes dout through. Inputs unchanged.
 
     Sub-checks: "train forward (mask and scale)", "backward", "eval mode is the identity", "inputs left
@@ -421,20 +425,25 @@ def check_dropout(dropout_forward, dropout_backward, *, seed: int = 0, points: f
             if ok:
                 expected = x * mask
                 problem = array_problem(out, expected)
+                own = mask  # the mask and scale the backward must apply: the learner's own forward's, when usable
                 if problem:
                     cands = {"DROPOUT_SCALE": x * keep, "DROPOUT_KEEP_PROB_SWAPPED": [x * swapped / (1 - p)]}
                     if p > 0:
                         cands["DROPOUT_KEEP_PROB_SWAPPED"].append(x * swapped / p)
                     g.fail(T, f"{where}: out " + named(problem, out, expected, cands, generic=False)
                            + ("" if p == 0 else " (the mask must be rng.random(x.shape) >= p_drop, drawn once)"))
+                    if problem.startswith("values differ"):
+                        own = np.asarray(out, dtype=np.float64) / x  # x has no zero entry
                 dout = np.random.default_rng(s + 1).standard_normal(shape)
                 okb, dx = g.call(dropout_backward, dout, cache, label="dropout_backward()", fail=[B], where=where)
                 if okb:
-                    expected = dout * mask
+                    expected = dout * own
                     problem = array_problem(dx, expected)
                     if problem:
-                        g.fail(B, f"{where}: dx " + named(problem, dx, expected, {"DROPOUT_SCALE": dout * keep},
-                                                          generic=False))
+                        text = named(problem, dx, expected, {"DROPOUT_SCALE": dout * (own != 0)}, generic=False)
+                        if own is not mask:
+                            text += " (dx must use the mask and scale of your forward's output)"
+                        g.fail(B, f"{where}: dx " + text)
             # eval mode
             ok, res = g.call(dropout_forward, x, p, np.random.default_rng(s), False, label="dropout_forward(train="
                              "False)", fail=[E], where=where)

@@ -28,6 +28,7 @@ __all__ = ["check_cross_entropy", "check_loss_derivatives", "check_sigmoid_bce",
            "check_huber", "DERIVATION_KEYS", "derivation_symbols"]
 
 LARGE = 1000.0
+SIMPLIFY_SECONDS = 0.04  # per symbolic comparison (a fork); equality is then decided at 20 random points
 
 
 def _loss_and_grad(g: Grading, fn, args, label: str, where: str, subs) -> tuple | None:
@@ -77,8 +78,8 @@ def _ce_cases(rng: np.random.Generator, thorough: bool):
                 s[i, j] += LARGE
             else:
                 s[i, y[i]] += LARGE
-        s += LARGE * rng.choice([-1.0, 1.0])  # and the whole batch shifted by +-1000
-        out.append((_CE_SUBS[2], s, y))
+        for shift in (LARGE, -LARGE):  # and the whole batch shifted by +1000 (exp overflows), -1000 (underflows)
+            out.append((_CE_SUBS[2], s + shift, y))
     return out
 
 
@@ -167,11 +168,14 @@ def check_loss_derivatives(answer, *, seed: int = 0, points: float | None = None
       ``-y log(sigmoid(z)) - (1 - y) log(1 - sigmoid(z))`` (it is sigmoid(z) - y).
 
     Answers may use z1, z2, z3, z, y and exp, log, sigmoid; any equal form is accepted (SymPy, then random points).
-    Expected values are ``sympy.diff`` of the losses. One sub-check per key; named mistakes: the softmax without
+    Expected values are ``sympy.diff`` of the losses; SymPy's simplify gets SIMPLIFY_SECONDS per comparison before
+    the comparison at random points decides (so that a wrong answer is judged within the course's time budget).
+    One sub-check per key; named mistakes: the softmax without
     its denominator, DL_DP_NOT_DL_DZ (the derivative with respect to p), SIGN_FLIP, SIGMOID_DERIVATIVE.
     """
     expected, mistakes = _derivations()
     return answers.check_expressions(answer, expected, derivation_symbols(), exercise="loss derivatives (SymPy)",
+                                     time_limit=SIMPLIFY_SECONDS,
                                      mistakes=mistakes, points=points, seed=seed, thorough=thorough,
                                      hints={"dbce_dz": "write it with sigmoid(z) and simplify: the answer is short."})
 
