@@ -17,6 +17,7 @@ from graders import layers as g_layers
 from graders import network as g_net
 from graders import rnn as g_rnn
 from graders.drill import live_coding as L
+from graders.exercises import tensor_backprop as g_tb
 from graders.drill import problems as P
 from graders.drill import scoring
 
@@ -85,6 +86,46 @@ RIGHT = {
             da = dnext_h * (1 - h ** 2)
             return da @ Wx.T, da @ Wh.T, x.T @ da, h_prev.T @ da, da.sum(axis=0)
     """,
+    "code_unbroadcast": """
+        import numpy as np
+
+        def unbroadcast(grad, shape):
+            lead = grad.ndim - len(shape)
+            g = grad.sum(axis=tuple(range(lead)))
+            axes = tuple(i for i, d in enumerate(shape) if d == 1 and g.shape[i] != 1)
+            return g.sum(axis=axes, keepdims=True)
+    """,
+    "code_dropout": """
+        import numpy as np
+
+        def dropout_forward(x, p_drop, rng, train=True):
+            if not train:
+                return x.copy(), None
+            mask = (rng.random(x.shape) >= p_drop) / (1.0 - p_drop)
+            return x * mask, mask
+
+        def dropout_backward(dout, cache):
+            return dout.copy() if cache is None else dout * cache
+    """,
+    "code_tied_lm": """
+        import numpy as np
+
+        def tied_lm_loss_and_grads(E, W, b, idx, y):
+            N = len(y)
+            e = E[idx]
+            h = np.tanh(e @ W + b)
+            logits = h @ E.T
+            z = logits - logits.max(axis=1, keepdims=True)
+            logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+            loss = -logp[np.arange(N), y].mean()
+            dlogits = np.exp(logp)
+            dlogits[np.arange(N), y] -= 1
+            dlogits /= N
+            dE = dlogits.T @ h
+            dz = (dlogits @ E) * (1 - h ** 2)
+            np.add.at(dE, idx, dz @ W.T)
+            return loss, dE, e.T @ dz, dz.sum(axis=0)
+    """,
 }
 
 # (family, text replaced in RIGHT, replacement, the diagnosis the notebook grader names)
@@ -97,18 +138,22 @@ WRONG = [
     ("code_layernorm", "dxhat = dout * gamma", "dxhat = dout", "BN_GAMMA_FORGOTTEN"),
     ("code_rnn_step", "(1 - h ** 2)", "(1 - h)", "TANH_DERIVATIVE"),
     ("code_rnn_step", "da @ Wh.T", "da @ Wh", "MISSING_TRANSPOSE"),
+    ("code_unbroadcast", "keepdims=True", "keepdims=False", "UNBROADCAST_KEEPDIMS"),
+    ("code_dropout", " / (1.0 - p_drop)", "", "DROPOUT_SCALE"),
+    ("code_tied_lm", "np.add.at(dE, idx, dz @ W.T)", "dE[idx] += dz @ W.T", "EMBEDDING_LOST_UPDATES"),
 ]
 
 CHECKS = {"code_affine": g_layers.check_affine, "code_softmax_ce": g_net.check_softmax_cross_entropy,
           "code_batchnorm": g_bn.check_batchnorm_backward, "code_layernorm": g_bn.check_layernorm,
-          "code_rnn_step": g_rnn.check_rnn_step}
+          "code_rnn_step": g_rnn.check_rnn_step, "code_unbroadcast": g_tb.check_unbroadcast,
+          "code_dropout": g_tb.check_dropout, "code_tied_lm": g_tb.check_tied_lm}
 
 
 def _src(name: str) -> str:
     return textwrap.dedent(RIGHT[name]).lstrip()
 
 
-def test_the_five_layers_are_registered_with_realistic_limits():
+def test_every_live_family_is_registered_with_realistic_limits():
     assert set(L.SPECS) == set(RIGHT)
     for name, spec in L.SPECS.items():
         assert 15 <= spec.minutes <= 45 and P.FAMILIES[name].kind == "coding"
