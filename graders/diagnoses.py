@@ -306,6 +306,10 @@ _CATALOGUE = [
     Diagnosis("OVERFLOW_STEP_TAKEN", "a step with inf/NaN gradients was taken",
               "if any unscaled gradient is inf or NaN, skip the update (weights unchanged), halve the scale and "
               "reset the count of good steps."),
+    Diagnosis("NUMERIC_NOT_ANALYTIC", "gradient computed numerically, not analytically",
+              "the answer matches on ordinary inputs but not on one with a large constant part (an offset the loss "
+              "ignores, or one huge term), where finite differences lose their digits to rounding whatever the "
+              "step size: write the gradient from the local derivatives, which stay exact at any scale."),
     Diagnosis("LOSS_SCALE_UPDATE", "dynamic loss scale updated wrongly",
               "overflow: scale * 0.5 and good steps back to 0; otherwise good steps + 1, and when it reaches "
               "growth_interval: scale * 2 and good steps back to 0."),

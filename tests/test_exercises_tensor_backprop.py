@@ -173,7 +173,8 @@ def ub_mutates(grad, shape):
     return out
 
 
-@pytest.mark.parametrize("fn,code", [(ub_no_keepdims, "UNBROADCAST_KEEPDIMS"), (ub_leading_only, "UNBROADCAST_SIZE1_AXES"),
+@pytest.mark.parametrize("fn,code", [(ub_no_keepdims, "UNBROADCAST_KEEPDIMS"),
+                                     (ub_leading_only, "UNBROADCAST_SIZE1_AXES"),
                                      (ub_size1_only, "UNBROADCAST_LEADING_AXES"), (ub_mean, "UNBROADCAST_MEAN"),
                                      (ub_mutates, "INPUT_MUTATED")])
 def test_unbroadcast_mistakes_named(capsys, fn, code):
@@ -384,9 +385,9 @@ def ce_no_mean(scores, y):
     return loss, d * len(y)
 
 
-@pytest.mark.parametrize("fn,code", [(ce_log_of_softmax, "LOG_SOFTMAX_UNDERFLOW"), (ce_clipped, "LOG_SOFTMAX_UNDERFLOW"),
-                                     (ce_unstable, "SOFTMAX_UNSTABLE"), (ce_no_onehot, "SOFTMAX_GRAD_NO_ONEHOT"),
-                                     (ce_no_mean, "MISSING_1_OVER_N")])
+@pytest.mark.parametrize("fn,code", [(ce_log_of_softmax, "LOG_SOFTMAX_UNDERFLOW"),
+                                     (ce_clipped, "LOG_SOFTMAX_UNDERFLOW"), (ce_unstable, "SOFTMAX_UNSTABLE"),
+                                     (ce_no_onehot, "SOFTMAX_GRAD_NO_ONEHOT"), (ce_no_mean, "MISSING_1_OVER_N")])
 def test_cross_entropy_mistakes_named(capsys, fn, code):
     _named(capsys, code, exl.check_cross_entropy, fn)
 
@@ -400,12 +401,14 @@ def test_derivations_named_and_garbage(capsys):
     z, y = sp.symbols("z y")
     s = 1 / (1 + sp.exp(-z))
     good_lse = "exp(z1)/(exp(z1)+exp(z2)+exp(z3))"
-    _named(capsys, "DL_DP_NOT_DL_DZ", exl.check_loss_derivatives, {"dlse_dz1": good_lse, "dbce_dz": -y / s + (1 - y) / (1 - s)})
+    _named(capsys, "DL_DP_NOT_DL_DZ", exl.check_loss_derivatives,
+           {"dlse_dz1": good_lse, "dbce_dz": -y / s + (1 - y) / (1 - s)})
     _named(capsys, "SIGN_FLIP", exl.check_loss_derivatives, {"dlse_dz1": good_lse, "dbce_dz": "y - sigmoid(z)"})
     text = _named(capsys, "SIGMOID_DERIVATIVE", exl.check_loss_derivatives,
                   {"dlse_dz1": good_lse, "dbce_dz": "sigmoid(z)*(1 - sigmoid(z))"})
     assert "✓ dlse_dz1" in text
-    score, out = _partial(capsys, exl.check_loss_derivatives, {"dlse_dz1": "exp(z1)", "dbce_dz": "sigmoid(z) - y"}, points=2)
+    score, out = _partial(capsys, exl.check_loss_derivatives, {"dlse_dz1": "exp(z1)", "dbce_dz": "sigmoid(z) - y"},
+                          points=2)
     assert score == 1.0 and "denominator" in out
     assert exl.check_loss_derivatives({"dlse_dz1": good_lse, "dbce_dz": "1/(1+exp(-z)) - y"}, points=2) == 2.0
     assert "could not read" in _fails(exl.check_loss_derivatives, {"dlse_dz1": "import os", "dbce_dz": "q"}, points=2)
@@ -535,8 +538,8 @@ MulSwapped = _tensor_variant((_MUL[0], "self.grad += unbroadcast(g * self.data, 
 NoUnbroadcast = _tensor_variant((_ADD[0], "self.grad = self.grad + g"), (_ADD[1], "other.grad = other.grad + g"))
 ReluNoMask = _tensor_variant(("self.grad += g * (out.data > 0)", "self.grad += g"))
 Overwrites = _tensor_variant((_MUL[0], _MUL[0].replace("+=", "=")), (_MUL[1], _MUL[1].replace("+=", "=")))
-NoCrossEntropy = _tensor_variant(("    def cross_entropy(self, y):", "    def cross_entropy(self, y):\n        return None\n\n"
-                                                                       "    def unused(self, y):"))
+NoCrossEntropy = _tensor_variant(("    def cross_entropy(self, y):",
+                                  "    def cross_entropy(self, y):\n        return None\n\n    def unused(self, y):"))
 Overwriting = _tensor_variant((_RESET, "if True:"))
 Stale = _tensor_variant((_RESET, "if node.grad is None:"))
 NeverFrees = _tensor_variant((_FREE, "elif False:"))
@@ -749,6 +752,75 @@ def test_confident_network_underflows_completely_without_scaling():
     assert flushed_s < 0.9 * nonzero and all(np.any(g16s[k] != 0) for k in g16s)
 
 
+# ============================================================================================ no finite-difference shortcut
+
+
+def _fd(f, x, h):
+    """Centred differences of a scalar function f at x (the shortcut a learner might take)."""
+    x = np.array(x, dtype=np.float64)
+    g = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        xp, xm = x.copy(), x.copy()
+        xp[i] += h
+        xm[i] -= h
+        g[i] = (f(xp) - f(xm)) / (2 * h)
+    return g
+
+
+def fd_answers(h):
+    """Each loss exercise answered with the learner's own (right) loss and a finite-difference gradient."""
+    ce, ls, bce, hub = S["cross_entropy"], S["label_smoothing_cross_entropy"], S["sigmoid_bce_with_logits"], \
+        S["huber_loss"]
+    mlp, tied = S["mlp_loss_and_grads"], S["tied_lm_loss_and_grads"]
+
+    def fd_ce(scores, y):
+        return ce(scores, y)[0], _fd(lambda v: ce(v, y)[0], scores, h)
+
+    def fd_ls(scores, y, eps):
+        return ls(scores, y, eps)[0], _fd(lambda v: ls(v, y, eps)[0], scores, h)
+
+    def fd_bce(z, y):
+        return bce(z, y)[0], _fd(lambda v: bce(v, y)[0], z, h)
+
+    def fd_huber(pred, target, delta=1.0):
+        return hub(pred, target, delta)[0], _fd(lambda v: hub(v, target, delta)[0], pred, h)
+
+    def fd_mlp(params, X, y):
+        def at(name, v):
+            return mlp({**params, name: v}, X, y)[0]
+        return mlp(params, X, y)[0], {k: _fd(lambda v, k=k: at(k, v), params[k], h) for k in params}
+
+    def fd_tied(E, W, b, idx, y):
+        loss = tied(E, W, b, idx, y)[0]
+        return (loss, _fd(lambda v: tied(v, W, b, idx, y)[0], E, h), _fd(lambda v: tied(E, v, b, idx, y)[0], W, h),
+                _fd(lambda v: tied(E, W, v, idx, y)[0], b, h))
+
+    return {"ce": (exl.check_cross_entropy, fd_ce), "ls": (exl.check_label_smoothing, fd_ls),
+            "bce": (exl.check_sigmoid_bce, fd_bce), "huber": (exl.check_huber, fd_huber),
+            "mlp": (exe.check_mlp_loss_and_grads, fd_mlp), "tied": (ex.check_tied_lm, fd_tied)}
+
+
+@pytest.mark.parametrize("name", ["ce", "ls", "bce", "huber", "mlp", "tied"])
+def test_a_finite_difference_gradient_is_named(capsys, name):
+    check, fn = fd_answers(1e-5)[name]
+    text = _named(capsys, "NUMERIC_NOT_ANALYTIC", check, fn, points=4)
+    assert "✓ inputs left unchanged" in text
+    text_hidden = _named(capsys, "NUMERIC_NOT_ANALYTIC", check, fn, points=4, seed=9, thorough=True)
+    del text_hidden
+
+
+@pytest.mark.parametrize("h", [1e-2, 3e-3, 1e-3, 1e-4, 1e-6, 1e-7])
+@pytest.mark.parametrize("name", ["ce", "ls", "bce", "huber", "mlp", "tied"])
+def test_finite_differences_fail_at_every_step_size(capsys, name, h):
+    check, fn = fd_answers(h)[name]
+    capsys.readouterr()
+    try:
+        score = check(fn, points=4)
+    except AssertionError:
+        return
+    assert score < 4, (name, h)
+
+
 # ============================================================================================ diagnoses, data, visuals
 
 
@@ -760,7 +832,7 @@ NEW_CODES = ("UNBROADCAST_KEEPDIMS", "UNBROADCAST_SIZE1_AXES", "UNBROADCAST_LEAD
              "GRAPH_NOT_FREED", "RETAIN_GRAPH_IGNORED", "DETACH_NOT_STOPPING", "ZERO_GRAD_INEFFECTIVE",
              "INPLACE_RELU_MYTH", "INPLACE_SAVED_OUTPUT", "INPLACE_SAVED_INPUT", "FP16_SCALED_AFTER_CAST",
              "LOSS_SCALE_NOT_UNSCALED", "FP16_BACKWARD_NOT_FP16", "MASTER_WEIGHTS_FP16", "OVERFLOW_STEP_TAKEN",
-             "LOSS_SCALE_UPDATE")
+             "LOSS_SCALE_UPDATE", "NUMERIC_NOT_ANALYTIC")
 
 
 def test_every_new_code_is_in_the_catalogue_and_planted_here():
@@ -837,3 +909,23 @@ def test_pictures_draw():
             vis.plot_mixed_precision({"run": {"losses": [1, 0.5], "scales": [4.0, 2.0], "skipped": [0]}})]
     assert all(len(f.axes) >= 1 for f in figs)
     plt.close("all")
+
+
+# ============================================================================================ the round trip
+
+
+def test_one_wrong_answer_loses_exactly_its_cell(tmp_path):
+    """The solution notebook with the Huber gradient not clipped: only the Huber cell loses points (partially),
+    every other graded cell keeps full marks (nbgrader's validate pipeline, as tests/test_notebooks.py runs it)."""
+    from tests.test_notebooks import _executed, _grades
+    nb = nbformat.read(str(NB), as_version=4)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "huber")
+    old = "np.clip(r, -delta, delta) / r.size"
+    assert old in cell.source
+    cell.source = cell.source.replace(old, "r / r.size")
+    path = tmp_path / "13_tensor_backprop" / NB.name
+    path.parent.mkdir()
+    nbformat.write(nb, str(path))
+    grades = _grades(_executed(path))
+    lost = {gid: g for gid, g in grades.items() if g[0] != g[1]}
+    assert set(lost) == {"test_huber"} and 0 < lost["test_huber"][0] < lost["test_huber"][1], lost

@@ -25,8 +25,8 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from graders import diagnoses
-from graders.core import (MUTATION_CHECK, Report, StudentCodeError, StudentTimeout, array_problem, brief, call_student, describe,
-                          diagnose, real_number, require_callable, unpack)
+from graders.core import (MUTATION_CHECK, Report, StudentCodeError, StudentTimeout, array_problem, brief,
+                          call_student, describe, diagnose, real_number, require_callable, unpack)
 from reference_impl import broadcasting as ref_bc
 from reference_impl import embedding as ref_emb
 from reference_impl import losses as ref_losses
@@ -114,10 +114,32 @@ def grads_dict(got: Any, keys: Sequence[str], label: str) -> tuple[dict | None, 
     return dict(got), None
 
 
+def _finite(v: Any) -> bool:
+    try:
+        return bool(np.all(np.isfinite(np.asarray(v, dtype=np.float64))))
+    except (TypeError, ValueError):
+        return False
+
+
 def named(problem: str, got: Any, expected: np.ndarray, candidates: Mapping[str, Any] | None = None, *,
           batch_size: int | None = None, generic: bool = True) -> str:
-    """``problem`` followed by the likely mistake, when ``got`` equals one of the candidates (or a generic one)."""
-    return problem + describe(diagnose(got, expected, candidates, batch_size=batch_size, generic=generic))
+    """``problem`` followed by the likely mistake, when ``got`` equals one of the candidates (or a generic one).
+    Candidates with inf/NaN entries are left out (they name nothing and would only raise warnings)."""
+    kept = {}
+    for code, variants in (candidates or {}).items():
+        finite = [v for v in (variants if isinstance(variants, list) else [variants]) if _finite(v)]
+        if finite:
+            kept[code] = finite
+    with np.errstate(all="ignore"):
+        return problem + describe(diagnose(got, expected, kept, batch_size=batch_size, generic=generic))
+
+
+def numeric_hint(scaled_case: bool, text: str, ordinary_passed: bool) -> str:
+    """NUMERIC_NOT_ANALYTIC for a gradient that is right on ordinary inputs and wrong only on the case with a large
+    constant part (where centred differences lose their digits at every step size)."""
+    if scaled_case and ordinary_passed and "Likely mistake" not in text and text.startswith("values differ"):
+        return describe(diagnoses.get("NUMERIC_NOT_ANALYTIC"))
+    return ""
 
 
 # ============================================================================================ unbroadcast
@@ -302,16 +324,26 @@ def check_embedding_backward(embedding_backward, *, seed: int = 0, points: float
 _TIED_SUBS = ("loss", "dE (both uses of E)", "dW and db")
 
 
+TIED_OFFSET = 3e8
+
+
 def _tied_cases(rng: np.random.Generator, thorough: bool):
-    specs = [(7, 4, 9)] + ([(11, 5, 16), (5, 3, 6)] if thorough else [])
+    specs = [(7, 4, 9, False), (6, 4, 8, True)] + ([(11, 5, 16, False), (5, 3, 6, False), (8, 5, 7, True)]
+                                                  if thorough else [])
     out = []
-    for V, D, N in specs:
+    for V, D, N, offset in specs:
         params = ref_emb.init_tied_lm(V, D, rng)
         params["b"] = 0.1 * rng.standard_normal(D)
+        where = f"V={V}, D={D}, N={N}"
+        if offset:  # every row of E gets the same huge last column, which W ignores (its last row is 0): the
+            # logits all move by the same amount, which softmax ignores; finite differences lose their digits
+            params["E"][:, -1] = TIED_OFFSET
+            params["W"][-1, :] = 0.0
+            where += f", E[:, -1] = {TIED_OFFSET:g} for every row (an offset of all logits)"
         idx = rng.integers(0, V, size=N).astype(np.int64)
         idx[:2] = idx[2]  # a repeated input id: the lookup's scatter-add matters
         y = rng.integers(0, V, size=N).astype(np.int64)
-        out.append((f"V={V}, D={D}, N={N}", params, idx, y))
+        out.append((where, params, idx, y, offset))
     return out
 
 
@@ -324,13 +356,15 @@ def check_tied_lm(fn, *, seed: int = 0, points: float | None = None, thorough: b
     plus the projection's ``dlogits.T @ h``. float64 results with the parameters' shapes; inputs unchanged.
 
     Sub-checks: "loss", "dE (both uses of E)", "dW and db", "inputs left unchanged". Named mistakes: TIED_ONE_USE
-    (only one use's gradient), EMBEDDING_LOST_UPDATES (the lookup's part with ``dE[idx] += ...``).
+    (only one use's gradient), EMBEDDING_LOST_UPDATES (the lookup's part with ``dE[idx] += ...``),
+    NUMERIC_NOT_ANALYTIC (a case whose E has the same huge last column in every row and whose W ignores it: all
+    logits move by the same 3e8, which softmax ignores and finite differences do not).
     """
     require_callable(fn, "tied_lm_loss_and_grads", 5)
     g = Grading("weight tying: a tied toy language model", points, seed, _TIED_SUBS)
     label = "tied_lm_loss_and_grads()"
     try:
-        for where, params, idx, y in _tied_cases(np.random.default_rng(seed), thorough):
+        for where, params, idx, y, offset in _tied_cases(np.random.default_rng(seed), thorough):
             ok, res = g.call(fn, params["E"], params["W"], params["b"], idx, y, label=label, fail=_TIED_SUBS,
                              where=where)
             if not ok:
@@ -352,12 +386,15 @@ def check_tied_lm(fn, *, seed: int = 0, points: float | None = None, thorough: b
                 lost_lookup = _tied_lost_lookup(params, idx, y)
                 cands = {"TIED_ONE_USE": [parts["E_in"], parts["E_out"]],
                          "EMBEDDING_LOST_UPDATES": [lost_lookup + parts["E_out"], lost_lookup]}
-                g.fail("dE (both uses of E)", f"{where}: dE " + named(problem, dE, want["E"], cands,
-                                                                      batch_size=len(idx)))
+                text = named(problem, dE, want["E"], cands, batch_size=len(idx))
+                text += numeric_hint(offset, text, g.passed("dE (both uses of E)"))
+                g.fail("dE (both uses of E)", f"{where}: dE {text}")
             for name, got in (("dW", dW), ("db", db)):
                 problem = array_problem(got, want[name[1:]])
                 if problem:
-                    g.fail("dW and db", f"{where}: {name} " + named(problem, got, want[name[1:]], batch_size=len(idx)))
+                    text = named(problem, got, want[name[1:]], batch_size=len(idx))
+                    text += numeric_hint(offset, text, g.passed("dW and db"))
+                    g.fail("dW and db", f"{where}: {name} {text}")
     except Stop:
         pass
     return g.finish()

@@ -25,7 +25,7 @@ import numpy as np
 from graders import diagnoses
 from graders.core import (GradingError, Report, StudentCodeError, array_problem, brief, describe, real_number,
                           require_callable, unpack)
-from graders.exercises.tensor_backprop import Grading, Stop, grads_dict, named, scalar_problem
+from graders.exercises.tensor_backprop import Grading, Stop, grads_dict, named, numeric_hint, scalar_problem
 from graders.public import tensor_backprop as pub
 from graders.remote.catalogue import CatalogueError
 from reference_impl import datasets as ref_data
@@ -38,6 +38,7 @@ __all__ = ["check_tensor_ops", "check_tensor_semantics", "check_inplace_breaks",
            "check_train_mlp", "run_tensor_program", "run_tensor_semantics", "INPLACE_NAMES", "moons_task"]
 
 KINK_MARGIN = 0.05
+OFFSET = 3e8  # a bias shared by every class: softmax ignores it, centred differences lose their digits to it
 
 
 # ============================================================================================ runners (answer-free)
@@ -579,18 +580,26 @@ def check_mlp_loss_and_grads(fn, *, seed: int = 0, points: float | None = None, 
     with the keys and shapes of params (float64). Hidden pre-activations stay away from 0. Inputs unchanged.
 
     Sub-checks: "loss", "last layer's gradients", "hidden layers' gradients", "inputs left unchanged". Cases: a
-    2-layer and a 3-layer network (thorough: also 1 and 4 layers). Named mistakes: RELU_ON_OUTPUT (loss),
-    MISSING_1_OVER_N, MISSING_TRANSPOSE, SIGN_FLIP, BIAS_KEEPDIMS.
+    2-layer and a 3-layer network (thorough: also 1 and 4 layers), and one whose output bias is offset by
+    OFFSET = 3e8 for every class (softmax ignores it; finite differences lose their digits to it at every step
+    size). Named mistakes: RELU_ON_OUTPUT (loss), MISSING_1_OVER_N, MISSING_TRANSPOSE, SIGN_FLIP, BIAS_KEEPDIMS,
+    NUMERIC_NOT_ANALYTIC.
     """
     require_callable(fn, "mlp_loss_and_grads", 3)
     g = Grading("MLP loss and gradients", points, seed, _MLP_SUBS)
     label = "mlp_loss_and_grads()"
     rng = np.random.default_rng(seed)
-    specs = [((3, 5, 4), 7), ((4, 6, 5, 3), 6)] + ([((5, 3), 4), ((2, 7, 5, 6, 3), 9)] if thorough else [])
+    specs = [((3, 5, 4), 7, False), ((4, 6, 5, 3), 6, False), ((3, 5, 4), 6, True)]
+    if thorough:
+        specs += [((5, 3), 4, False), ((2, 7, 5, 6, 3), 9, False), ((4, 6, 5, 3), 5, True)]
     try:
-        for sizes, N in specs:
+        for sizes, N, offset in specs:
             params, X, y = _mlp_case(rng, sizes, N)
-            where = f"layer sizes {list(sizes)}, N={N}"
+            L = len(sizes) - 1
+            if offset:  # the same huge bias for every class: softmax ignores it, finite differences do not
+                params[f"b{L}"] = params[f"b{L}"] + OFFSET
+            where = f"layer sizes {list(sizes)}, N={N}" + (f", output bias around {OFFSET:g} (an offset softmax "
+                                                           f"ignores)" if offset else "")
             ok, res = g.call(fn, params, X, y, label=label, fail=_MLP_SUBS, where=where)
             if not ok:
                 continue
@@ -613,7 +622,6 @@ def check_mlp_loss_and_grads(fn, *, seed: int = 0, points: float | None = None, 
                 g.fail(_MLP_SUBS[1], f"{where}: {problem}")
                 g.fail(_MLP_SUBS[2], f"{where}: {problem}")
                 continue
-            L = len(sizes) - 1
             for name in params:
                 sub = _MLP_SUBS[1] if name in (f"W{L}", f"b{L}") else _MLP_SUBS[2]
                 problem = array_problem(got[name], want_g[name])
@@ -621,8 +629,9 @@ def check_mlp_loss_and_grads(fn, *, seed: int = 0, points: float | None = None, 
                     cands = {}
                     if name.startswith("b") and isinstance(got[name], np.ndarray) and got[name].ndim == 2:
                         cands["BIAS_KEEPDIMS"] = want_g[name][None, :]
-                    g.fail(sub, f"{where}: grads[{name!r}] " + named(problem, got[name], want_g[name], cands,
-                                                                     batch_size=N))
+                    text = named(problem, got[name], want_g[name], cands, batch_size=N)
+                    text += numeric_hint(offset, text, g.passed(sub))
+                    g.fail(sub, f"{where}: grads[{name!r}] " + text)
     except Stop:
         pass
     return g.finish()

@@ -21,13 +21,15 @@ import sympy as sp
 
 from graders import answers, diagnoses
 from graders.core import StudentCodeError, array_problem, describe, real_number, require_callable, unpack
-from graders.exercises.tensor_backprop import Grading, Stop, named, scalar_problem
+from graders.exercises.tensor_backprop import Grading, Stop, named, numeric_hint, scalar_problem
 from reference_impl import losses as ref_losses
 
 __all__ = ["check_cross_entropy", "check_loss_derivatives", "check_sigmoid_bce", "check_label_smoothing",
            "check_huber", "DERIVATION_KEYS", "derivation_symbols"]
 
 LARGE = 1000.0
+OFFSET = 3e8      # a constant added to every logit: softmax ignores it, finite differences lose their digits to it
+HUGE_TERM = 2e9   # one entry that adds a huge constant part to a mean loss
 SIMPLIFY_SECONDS = 0.04  # per symbolic comparison (a fork); equality is then decided at 20 random points
 
 
@@ -80,6 +82,8 @@ def _ce_cases(rng: np.random.Generator, thorough: bool):
                 s[i, y[i]] += LARGE
         for shift in (LARGE, -LARGE):  # and the whole batch shifted by +1000 (exp overflows), -1000 (underflows)
             out.append((_CE_SUBS[2], s + shift, y))
+    for N, C in [(4, 5)] + ([(6, 4)] if thorough else []):  # the analytic gradient, not finite differences
+        out.append((_CE_SUBS[1], rng.standard_normal((N, C)) * 2 + OFFSET, _labels(rng, N, C)))
     return out
 
 
@@ -89,11 +93,13 @@ def check_cross_entropy(fn, *, seed: int = 0, points: float | None = None, thoro
     Contract: scores float64 (N, C) logits, y int64 (N,) labels. loss = mean over rows of
     ``logsumexp(scores_i) - scores_i[y_i]`` (a float), dscores = (softmax(scores) - onehot(y)) / N (N, C).
     Exact for logits of any size: rows where a wrong class is 1000 ahead of the true one (the true class's
-    probability underflows to 0 in float64) and batches shifted by +-1000. Inputs unchanged.
+    probability underflows to 0 in float64) and batches shifted by +-1000. A batch shifted by OFFSET = 3e8 (which
+    softmax ignores) is where a finite-difference dscores fails at every step size. Inputs unchanged.
 
     Sub-checks: "loss, ordinary logits", "dscores", "large logits (a class 1000 ahead)" (loss and dscores), and
     "inputs left unchanged". Named mistakes: LOG_SOFTMAX_UNDERFLOW (log of an underflowed probability, or a clipped
-    one), SOFTMAX_UNSTABLE (exp overflow), SOFTMAX_GRAD_NO_ONEHOT, MISSING_1_OVER_N, SIGN_FLIP.
+    one), SOFTMAX_UNSTABLE (exp overflow), SOFTMAX_GRAD_NO_ONEHOT, MISSING_1_OVER_N, SIGN_FLIP,
+    NUMERIC_NOT_ANALYTIC.
     """
     require_callable(fn, "cross_entropy", 2)
     g = Grading("cross-entropy through logsumexp", points, seed, _CE_SUBS)
@@ -101,8 +107,10 @@ def check_cross_entropy(fn, *, seed: int = 0, points: float | None = None, thoro
     try:
         for sub, s, y in _ce_cases(np.random.default_rng(seed), thorough):
             large = sub == _CE_SUBS[2]
-            where = f"scores {s.shape}" + (" with logits around 1e3" if large else "")
-            subs = [sub] if large else [sub, _CE_SUBS[1]]
+            offset = sub == _CE_SUBS[1]
+            where = f"scores {s.shape}" + (" with logits around 1e3" if large else "") + (
+                f" with logits around {OFFSET:g} (a constant offset: softmax ignores it)" if offset else "")
+            subs = [sub] if large or offset else [sub, _CE_SUBS[1]]
             res = _loss_and_grad(g, fn, (s, y), label, where, subs)
             if res is None:
                 continue
@@ -115,7 +123,7 @@ def check_cross_entropy(fn, *, seed: int = 0, points: float | None = None, thoro
                 if large and (v is None or v < want) and g.passed(_CE_SUBS[0]):
                     nan = isinstance(loss, (float, np.floating)) and math.isnan(float(loss))
                     problem += describe(diagnoses.get("SOFTMAX_UNSTABLE" if nan else "LOG_SOFTMAX_UNDERFLOW"))
-                g.fail(sub, f"{where}: {problem}")
+                g.fail(_CE_SUBS[0] if offset else sub, f"{where}: {problem}")
             problem = array_problem(dscores, want_d)
             if problem:
                 p = _softmax(s)
@@ -123,6 +131,7 @@ def check_cross_entropy(fn, *, seed: int = 0, points: float | None = None, thoro
                 text = named(problem, dscores, want_d, cands, batch_size=N)
                 if large and "Likely mistake" not in text and not np.all(np.isfinite(np.asarray(dscores, float))):
                     text += describe(diagnoses.get("SOFTMAX_UNSTABLE"))
+                text += numeric_hint(offset, text, g.passed(_CE_SUBS[1]))
                 g.fail(sub if large else _CE_SUBS[1], f"{where}: dscores {text}")
     except Stop:
         pass
@@ -198,6 +207,10 @@ def _bce_cases(rng: np.random.Generator, thorough: bool):
         out.append((_BCE_SUBS[2], z, y))
     for shape in [(5,)] + ([(2, 5)] if thorough else []):
         out.append((_BCE_SUBS[3], rng.standard_normal(shape) * 2, rng.uniform(0.0, 1.0, shape)))
+    for shape in [(8,)] + ([(3, 3)] if thorough else []):  # one confidently wrong entry: a huge constant part
+        z, y = rng.standard_normal(shape) * 2, rng.integers(0, 2, shape).astype(np.float64)
+        z.ravel()[0], y.ravel()[0] = -HUGE_TERM, 1.0
+        out.append((_BCE_SUBS[1], z, y))
     return out
 
 
@@ -217,7 +230,9 @@ def check_sigmoid_bce(fn, *, seed: int = 0, points: float | None = None, thoroug
 
     Sub-checks: "loss, ordinary logits", "dz = (sigmoid(z) - y) / n", "large logits (|z| up to 800)" (loss and dz),
     "soft targets", "inputs left unchanged". Named mistakes: BCE_NOT_FROM_LOGITS (inf/NaN from log of a rounded
-    probability or exp overflow), BCE_PROB_CLIPPED, MISSING_1_OVER_N, SIGN_FLIP, DL_DP_NOT_DL_DZ.
+    probability or exp overflow), BCE_PROB_CLIPPED, MISSING_1_OVER_N, SIGN_FLIP, DL_DP_NOT_DL_DZ, and
+    NUMERIC_NOT_ANALYTIC (a case with one entry z = -2e9, a huge constant part of the mean, where a
+    finite-difference dz fails at every step size).
     """
     require_callable(fn, "sigmoid_bce_with_logits", 2)
     g = Grading("sigmoid + binary cross-entropy from logits", points, seed, _BCE_SUBS)
@@ -225,7 +240,9 @@ def check_sigmoid_bce(fn, *, seed: int = 0, points: float | None = None, thoroug
     O, D, L, S = _BCE_SUBS
     try:
         for sub, z, y in _bce_cases(np.random.default_rng(seed), thorough):
-            where = f"z of shape {z.shape}" + (", |z| in [100, 800]" if sub == L else "")
+            huge = sub == D
+            where = f"z of shape {z.shape}" + (", |z| in [100, 800]" if sub == L else "") + (
+                f", one entry z = {-HUGE_TERM:g} (a huge constant part of the mean loss)" if huge else "")
             subs = [sub, D] if sub == O else [sub]
             res = _loss_and_grad(g, fn, (z, y), label, where, subs)
             if res is None:
@@ -242,7 +259,7 @@ def check_sigmoid_bce(fn, *, seed: int = 0, points: float | None = None, thoroug
                         problem += describe(diagnoses.get("BCE_PROB_CLIPPED"))
                     elif v is None:
                         problem += describe(diagnoses.get("BCE_NOT_FROM_LOGITS"))
-                g.fail(sub, f"{where}: {problem}")
+                g.fail(O if huge else sub, f"{where}: {problem}")
             problem = array_problem(dz, want_d)
             if problem:
                 s = np.exp(-np.logaddexp(0.0, -z))
@@ -254,6 +271,7 @@ def check_sigmoid_bce(fn, *, seed: int = 0, points: float | None = None, thoroug
                 text = named(problem, dz, want_d, cands, generic=False)
                 if sub == L and "Likely mistake" not in text and not np.all(np.isfinite(np.asarray(dz, float))):
                     text += describe(diagnoses.get("BCE_NOT_FROM_LOGITS"))
+                text += numeric_hint(huge, text, g.passed(D))
                 g.fail(D if sub == O else sub, f"{where}: dz {text}")
     except Stop:
         pass
@@ -266,8 +284,11 @@ _LS_SUBS = ("loss", "dscores = (softmax - q) / N", "eps = 0 is plain cross-entro
 
 
 def _ls_cases(rng: np.random.Generator, thorough: bool):
-    specs = [(5, 4, 0.1, 0), (6, 3, 0.0, 2)] + ([(8, 6, 0.3, 0), (2, 5, 0.05, 0), (4, 2, 0.0, 2)] if thorough else [])
-    return [(sub, rng.standard_normal((N, C)) * 2, _labels(rng, N, C), eps) for N, C, eps, sub in specs]
+    specs = [(5, 4, 0.1, 0), (6, 3, 0.0, 2), (4, 5, 0.2, 1)]
+    if thorough:
+        specs += [(8, 6, 0.3, 0), (2, 5, 0.05, 0), (4, 2, 0.0, 2), (3, 6, 0.1, 1)]
+    return [(sub, rng.standard_normal((N, C)) * 2 + (OFFSET if sub == 1 else 0.0), _labels(rng, N, C), eps)
+            for N, C, eps, sub in specs]
 
 
 def _ls_wrong(s: np.ndarray, y: np.ndarray, eps: float) -> dict:
@@ -292,7 +313,8 @@ def check_label_smoothing(fn, *, seed: int = 0, points: float | None = None, tho
     unchanged.
 
     Sub-checks: "loss", "dscores = (softmax - q) / N", "eps = 0 is plain cross-entropy", "inputs left unchanged".
-    Named mistakes: LABEL_SMOOTHING_HARD_GRAD, LABEL_SMOOTHING_TARGET, MISSING_1_OVER_N.
+    Named mistakes: LABEL_SMOOTHING_HARD_GRAD, LABEL_SMOOTHING_TARGET, MISSING_1_OVER_N, NUMERIC_NOT_ANALYTIC (a
+    batch with logits around OFFSET = 3e8, an offset softmax ignores).
     """
     require_callable(fn, "label_smoothing_cross_entropy", 3)
     g = Grading("label smoothing", points, seed, _LS_SUBS)
@@ -300,7 +322,8 @@ def check_label_smoothing(fn, *, seed: int = 0, points: float | None = None, tho
     Lo, Dg, Z = _LS_SUBS
     try:
         for sub, s, y, eps in _ls_cases(np.random.default_rng(seed), thorough):
-            where = f"scores {s.shape}, eps={eps}"
+            where = f"scores {s.shape}, eps={eps}" + (f", logits around {OFFSET:g} (an offset softmax ignores)"
+                                                      if sub == 1 else "")
             subs = [Z] if sub == 2 else [Lo, Dg]
             res = _loss_and_grad(g, fn, (s, y, eps), label, where, subs)
             if res is None:
@@ -322,7 +345,9 @@ def check_label_smoothing(fn, *, seed: int = 0, points: float | None = None, tho
                 if eps > 0:
                     cands["LABEL_SMOOTHING_HARD_GRAD"] = (_softmax(s) - _onehot(y, C)) / N
                     cands["LABEL_SMOOTHING_TARGET"] = [w[1] for w in wrong["LABEL_SMOOTHING_TARGET"]]
-                g.fail(subs[-1], f"{where}: dscores " + named(problem, dscores, want_d, cands, batch_size=N))
+                text = named(problem, dscores, want_d, cands, batch_size=N)
+                text += numeric_hint(sub == 1, text, g.passed(subs[-1]))
+                g.fail(subs[-1], f"{where}: dscores {text}")
     except Stop:
         pass
     return g.finish()
@@ -343,7 +368,12 @@ def _huber_cases(rng: np.random.Generator, thorough: bool):
         flat = mag.ravel()
         flat[0], flat[-1] = 0.5 * delta, 2.5 * delta  # both regions always present
         r = mag * rng.choice([-1.0, 1.0], shape)
-        out.append((target + r, target, delta))
+        out.append((target + r, target, delta, False))
+    for shp, dl in [((9,), 1.0)] + ([((3, 3), 0.7)] if thorough else []):  # one huge residual: a huge constant part
+        target = rng.standard_normal(shp)
+        r = rng.uniform(0.1, 0.9, shp) * dl * rng.choice([-1.0, 1.0], shp)
+        r.ravel()[0] = 10 * HUGE_TERM
+        out.append((target + r, target, dl, True))
     return out
 
 
@@ -352,7 +382,9 @@ def check_huber(fn, *, seed: int = 0, points: float | None = None, thorough: boo
 
     Contract: pred, target float64 of the same (any) shape, delta > 0. With r = pred - target, per entry
     l = r**2 / 2 for |r| <= delta and delta * (|r| - delta / 2) otherwise; loss = mean over ALL entries;
-    dpred = clip(r, -delta, delta) / pred.size. Residuals are kept away from |r| = delta. Inputs unchanged.
+    dpred = clip(r, -delta, delta) / pred.size. Residuals are kept away from |r| = delta. One case has a residual of
+    2e10 (a huge constant part of the loss), where a finite-difference gradient fails at every step size. Inputs
+    unchanged.
 
     Sub-checks: "loss", "gradient inside |r| <= delta", "gradient outside (clipped to +-delta)", "inputs left
     unchanged". Named mistakes: HUBER_NOT_CLIPPED (r, or sign(r), outside), HUBER_LINEAR_OFFSET,
@@ -363,8 +395,9 @@ def check_huber(fn, *, seed: int = 0, points: float | None = None, thorough: boo
     label = "huber_loss()"
     Lo, In, Out = _HUB_SUBS
     try:
-        for pred, target, delta in _huber_cases(np.random.default_rng(seed), thorough):
-            where = f"pred of shape {pred.shape}, delta={delta}"
+        for pred, target, delta, huge in _huber_cases(np.random.default_rng(seed), thorough):
+            where = f"pred of shape {pred.shape}, delta={delta}" + (
+                f", one residual of {10 * HUGE_TERM:g} (a huge constant part of the mean loss)" if huge else "")
             res = _loss_and_grad(g, fn, (pred, target, delta), label, where, _HUB_SUBS)
             if res is None:
                 continue
@@ -397,8 +430,9 @@ def check_huber(fn, *, seed: int = 0, points: float | None = None, thorough: boo
                     cands = {"MISSING_1_OVER_N": want_d[mask] * n, "SIGN_FLIP": -want_d[mask]}
                     if sub == Out:
                         cands["HUBER_NOT_CLIPPED"] = [r[mask] / n, np.sign(r[mask]) / n]
-                    g.fail(sub, f"{where}: dpred on the entries {'inside' if sub == In else 'outside'} "
-                                + named(part, got[mask], want_d[mask], cands, generic=False))
+                    text = named(part, got[mask], want_d[mask], cands, generic=False)
+                    text += numeric_hint(huge, text, g.passed(sub))
+                    g.fail(sub, f"{where}: dpred on the entries {'inside' if sub == In else 'outside'} " + text)
     except Stop:
         pass
     return g.finish()

@@ -13,8 +13,8 @@ HINTS = {
         "Never take the log of a probability: work with log p = z - logsumexp(z) row by row.",
         "logsumexp(z) = m + log(sum(exp(z - m))) with m the row maximum (keepdims=True): every exponent is <= 0. "
         "The gradient of logsumexp is the softmax.",
-        "loss = minus the mean over rows of log p at the true labels (index with np.arange(N), y); dscores is exp(log p) "
-        "with 1 subtracted at the true labels, divided by N.",
+        "loss = minus the mean over rows of log p at the true labels (index with np.arange(N), y); dscores is "
+        "exp(log p) with 1 subtracted at the true labels, divided by N.",
     ),
     "loss_derivatives": (
         "Differentiate each loss on paper first: the chain rule through log, then through the sum of exponentials "
@@ -55,8 +55,8 @@ HINTS = {
     "tied_lm": (
         "Do the forward step by step (e, h, logits, loss) and walk back; E appears twice, so dE has two parts that "
         "add.",
-        "Your cross_entropy gives dlogits. logits = h @ E.T gives dE (projection) = dlogits.T @ h and dh = dlogits @ E. "
-        "Through tanh: dz = dh * (1 - h**2).",
+        "Your cross_entropy gives dlogits. logits = h @ E.T gives dE (projection) = dlogits.T @ h and "
+        "dh = dlogits @ E. Through tanh: dz = dh * (1 - h**2).",
         "From z = e @ W + b: dW = e.T @ dz, db = dz summed over rows, de = dz @ W.T; the lookup part of dE is your "
         "embedding_backward of de; return the loss, the sum of both parts of dE, dW and db.",
     ),
