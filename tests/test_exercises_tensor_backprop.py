@@ -596,6 +596,15 @@ def test_erratum_7_pinned_by_the_reference_engine():
     assert set(exe.INPLACE_NAMES) == set(pub.INPLACE_SCENARIOS)
 
 
+def test_erratum_7_is_taught_precisely_in_the_notebook():
+    nb = nbformat.read(str(NB), as_version=4)
+    text = " ".join(" ".join(c.source.split()) for c in nb.cells if c.cell_type == "markdown")
+    assert "ReLU, sigmoid, tanh and exp save their OUTPUT for the backward" in text
+    assert "changing their input in place after the forward is harmless, and an in-place ReLU is fine" in text
+    assert "the output of such an operation, an operand saved by a multiply or a matmul, the input of `log`" in text
+    assert "version counter" in text and '"In-place ReLU breaks backprop" is wrong' in text
+
+
 def test_inplace_answers(capsys):
     assert exe.check_inplace_breaks(BREAKS, points=2) == 2.0
     assert exe.check_inplace_breaks(sorted(BREAKS), points=2) == 2.0
