@@ -333,6 +333,105 @@ _CATALOGUE = [
               "PyTorch's GRU multiplies r AFTER the product: n = tanh(x Wx_n + bx_n + r * (h_prev Wh_n + bh_n)). "
               "n then depends on h_prev directly (through r * Wh_n) and through r (dr = dan * (h_prev Wh_n + "
               "bh_n)); the gradient of h_prev Wh_n + bh_n is dan * r."),
+    # backprop at tensor level (graders/exercises/tensor_*.py, notebook 13)
+    Diagnosis("UNBROADCAST_KEEPDIMS", "a stretched size-1 axis was dropped",
+              "an axis where the operand has size 1 is summed WITH keepdims=True: the gradient has the operand's "
+              "exact shape, e.g. (4, 1) stays (4, 1), never (4,)."),
+    Diagnosis("UNBROADCAST_SIZE1_AXES", "size-1 axes not summed",
+              "after summing the leading axes, also sum every axis where the operand has size 1 and the gradient "
+              "does not (keepdims=True): each such entry was reused along that axis."),
+    Diagnosis("UNBROADCAST_LEADING_AXES", "leading axes not summed (or the wrong ones)",
+              "broadcasting aligns shapes on the RIGHT and adds axes on the LEFT: sum over the first "
+              "len(grad.shape) - len(shape) axes, not over axis 0 only and not over trailing axes."),
+    Diagnosis("UNBROADCAST_MEAN", "averaged instead of summed",
+              "a value reused k times receives k gradient contributions that ADD: sum over the broadcast axes "
+              "(np.sum), do not take the mean."),
+    Diagnosis("EMBEDDING_LOST_UPDATES", "repeated ids lost their updates (dW[idx] += g)",
+              "with fancy indexing, dW[idx] += g reads dW[idx] once and writes back once per position, so a row "
+              "looked up k times keeps ONE contribution; scatter-add with np.add.at(dW, idx, g) (unbuffered), "
+              "or loop over positions."),
+    Diagnosis("TIED_ONE_USE", "only one use of the tied matrix contributes",
+              "a matrix used twice (input embedding AND output projection) gets the SUM of both gradients: "
+              "dE = scatter-add of dL/de over idx + dlogits.T @ h."),
+    Diagnosis("LOG_SOFTMAX_UNDERFLOW", "log of a probability that underflowed",
+              "softmax(z)[y] can be 0 in float64 (exp(-1000)), so log(softmax) gives -inf (or a clipped value): "
+              "compute log p = z - logsumexp(z) with logsumexp(z) = m + log(sum(exp(z - m))), m = max(z)."),
+    Diagnosis("BCE_NOT_FROM_LOGITS", "binary cross-entropy computed from probabilities",
+              "log(sigmoid(z)) is -inf once sigmoid(z) rounds to 0 (z < -745), and log(1 + exp(-z)) overflows: use "
+              "the logit form max(z, 0) - z * y + log1p(exp(-|z|)), finite for every z."),
+    Diagnosis("BCE_PROB_CLIPPED", "probabilities clipped before the log",
+              "clip(p, eps, 1 - eps) caps the loss of a confidently wrong prediction at -log(eps) (about 16 for "
+              "eps = 1e-7) instead of ~|z|; the logit form needs no clipping."),
+    Diagnosis("LABEL_SMOOTHING_HARD_GRAD", "gradient against the hard label",
+              "with smoothed targets q = (1 - eps) * onehot + eps / C the gradient is (softmax - q) / N, not "
+              "(softmax - onehot) / N."),
+    Diagnosis("LABEL_SMOOTHING_TARGET", "smoothed target distribution wrong",
+              "every class gets eps / C and the true class gets 1 - eps + eps / C in addition (q sums to 1); not "
+              "1 - eps on the true class, not eps / (C - 1) on the others (this course follows PyTorch)."),
+    Diagnosis("HUBER_NOT_CLIPPED", "Huber gradient not clipped at +-delta",
+              "dl/dr = r for |r| <= delta and delta * sign(r) outside: np.clip(r, -delta, delta), then / n for "
+              "the mean."),
+    Diagnosis("HUBER_LINEAR_OFFSET", "linear branch of the Huber loss without its offset",
+              "outside |r| <= delta the loss is delta * (|r| - delta / 2), so that it meets r**2 / 2 at "
+              "|r| = delta (value and slope continuous)."),
+    Diagnosis("DROPOUT_NOT_INVERTED", "dropout scaled at test time",
+              "inverted dropout scales the kept units by 1 / (1 - p) during TRAINING, so at test time the layer is "
+              "the identity: no multiplication by (1 - p)."),
+    Diagnosis("DROPOUT_KEEP_PROB_SWAPPED", "drop and keep probabilities swapped",
+              "p_drop is the probability of ZEROING a unit: keep where rng.random(x.shape) >= p_drop and scale "
+              "the kept units by 1 / (1 - p_drop)."),
+    Diagnosis("DROPOUT_IN_EVAL", "units dropped at test time",
+              "with train=False dropout does nothing: return x (and pass dout straight back)."),
+    Diagnosis("ACCUMULATION_NO_1_OVER_K", "micro-batch gradients summed, not averaged",
+              "each micro-batch loss is a mean over its n_j examples; the full-batch mean is sum_j (n_j / N) L_j, "
+              "i.e. divide each loss (and gradient) by k for equal micro-batches (loss / k before backward)."),
+    Diagnosis("ACCUMULATION_UNEQUAL", "unequal micro-batches weighted equally",
+              "with micro-batches of different sizes weight each by n_j / N, not by 1 / k: a smaller last batch "
+              "would otherwise count as much as a full one."),
+    Diagnosis("GRAD_NOT_ACCUMULATED", "backward() overwrites the leaves' gradients",
+              "like PyTorch, backward() ADDS into the .grad of every leaf that requires grad, across calls; only "
+              "zero_grad() clears it (that is what makes gradient accumulation work)."),
+    Diagnosis("STALE_INTERMEDIATE_GRAD", "intermediate gradients kept from the previous backward",
+              "at the start of every backward() set the .grad of each NON-leaf node to zeros: only leaves "
+              "accumulate; a stale intermediate gradient is propagated twice."),
+    Diagnosis("GRAPH_NOT_FREED", "a second backward() through a freed graph does not raise",
+              "without retain_graph=True, backward() frees the graph (drop each node's backward rule); a second "
+              "backward() through it must raise RuntimeError, as in PyTorch."),
+    Diagnosis("RETAIN_GRAPH_IGNORED", "retain_graph=True does not keep the graph",
+              "with retain_graph=True keep every node's backward rule, so that a second backward() through the same "
+              "graph works (and adds the same gradients again)."),
+    Diagnosis("DETACH_NOT_STOPPING", "gradient flows through detach()",
+              "detach() returns a NEW leaf with the same data and requires_grad=False and no parents: the graph "
+              "stops there, so that use contributes nothing to the gradient."),
+    Diagnosis("ZERO_GRAD_INEFFECTIVE", "zero_grad() does not clear the gradient",
+              "zero_grad() sets .grad to None (or zeros), so the next backward() starts from nothing."),
+    Diagnosis("INPLACE_RELU_MYTH", "in-place ReLU (or changing ReLU's input) believed to break the backward",
+              "ReLU's backward reads its OUTPUT (the mask out > 0), and the matmul before it saved its own inputs, "
+              "not its output: overwriting ReLU's input, or ReLU in place, leaves every saved tensor intact."),
+    Diagnosis("INPLACE_SAVED_OUTPUT", "ops that save their OUTPUT misjudged",
+              "sigmoid, tanh, exp (and ReLU) save their output for the backward: changing their INPUT afterwards is "
+              "harmless, changing their OUTPUT in place breaks the backward."),
+    Diagnosis("INPLACE_SAVED_INPUT", "ops that save their INPUTS misjudged",
+              "a multiply or matmul saves its operands (dA = g @ B.T, dB = A.T @ g) and log saves its input "
+              "(dx = g / x): overwriting any of them before backward() makes the gradient wrong."),
+    Diagnosis("FP16_SCALED_AFTER_CAST", "loss scale applied after the float16 cast",
+              "scaling must happen BEFORE values are stored in float16 (multiply the loss, hence every gradient "
+              "signal, by S): float16(g) * S keeps every value that already rounded to 0."),
+    Diagnosis("LOSS_SCALE_NOT_UNSCALED", "gradients not divided by the loss scale",
+              "scaled gradients are S times the true ones: divide by S (in float32) before the update or any "
+              "comparison."),
+    Diagnosis("FP16_BACKWARD_NOT_FP16", "the backward did not run in float16",
+              "cast the weights, the activations and S * dscores to float16 and keep every product of the "
+              "backward in float16; computing in float64 and casting at the end hides the underflow being measured."),
+    Diagnosis("MASTER_WEIGHTS_FP16", "master weights not kept in float32",
+              "update float32 master weights (w32 - lr * g32, result float32): in float16 an update smaller than "
+              "half the spacing of w (2**-11 near 1) is lost."),
+    Diagnosis("OVERFLOW_STEP_TAKEN", "a step with inf/NaN gradients was taken",
+              "if any unscaled gradient is inf or NaN, skip the update (weights unchanged), halve the scale and "
+              "reset the count of good steps."),
+    Diagnosis("LOSS_SCALE_UPDATE", "dynamic loss scale updated wrongly",
+              "overflow: scale * 0.5 and good steps back to 0; otherwise good steps + 1, and when it reaches "
+              "growth_interval: scale * 2 and good steps back to 0."),
 ]
 
 CATALOGUE = {d.code: d for d in _CATALOGUE}

@@ -99,6 +99,20 @@ def _independent(p: P.Problem):
             starts = list(range(0, n + 2 * d["pad"] - k + 1, d["stride"]))
             return float(len(starts)) if starts and starts[-1] == n + 2 * d["pad"] - k else 0.0
         return {"H_out": axis(d["H"], d["kh"]), "W_out": axis(d["W"], d["kw"])}
+    if p.family == "unbroadcast":  # brute force: every upstream entry goes to the operand entry it was copied from
+        G, shape = d["G"], d["shape"]
+        owner = np.broadcast_to(np.arange(int(np.prod(shape))).reshape(shape), G.shape)
+        return np.bincount(owner.ravel(), weights=G.ravel(), minlength=int(np.prod(shape)))
+    if p.family == "embedding_grad":
+        dW = np.zeros((d["V"], d["dout"].shape[1]))
+        for pos, v in enumerate(d["idx"]):
+            dW[v] = dW[v] + d["dout"][pos]
+        return dW
+    if p.family == "dropout_grad":
+        def layer(x):
+            return x * d["keep"] / (1 - d["p"])
+        dx = _fd_grad(lambda x: float(np.dot(d["dout"], layer(x))), d["x"])
+        return np.array([layer(d["x"]), dx])
     if p.family == "concept":
         return "ABCD"[d["shown"].index(d["correct_option"])]
     if p.family == "find_the_bug":

@@ -20,6 +20,7 @@ from graders import network as g_net
 from graders import rnn as g_rnn
 from graders.exercises import attention as g_attn
 from graders.drill import live_coding as L
+from graders.exercises import tensor_backprop as g_tb
 from graders.drill import problems as P
 from graders.drill import scoring
 
@@ -160,6 +161,45 @@ RIGHT = {
             da = np.hstack([dct * g * i * (1 - i), dct * c_prev * f * (1 - f), dct * i * (1 - g ** 2),
                             dh * t * o * (1 - o)])
             return da @ Wx.T, da @ Wh.T, dct * f, x.T @ da, h_prev.T @ da, da.sum(axis=0)
+    "code_unbroadcast": """
+        import numpy as np
+
+        def unbroadcast(grad, shape):
+            lead = grad.ndim - len(shape)
+            g = grad.sum(axis=tuple(range(lead)))
+            axes = tuple(i for i, d in enumerate(shape) if d == 1 and g.shape[i] != 1)
+            return g.sum(axis=axes, keepdims=True)
+    """,
+    "code_dropout": """
+        import numpy as np
+
+        def dropout_forward(x, p_drop, rng, train=True):
+            if not train:
+                return x.copy(), None
+            mask = (rng.random(x.shape) >= p_drop) / (1.0 - p_drop)
+            return x * mask, mask
+
+        def dropout_backward(dout, cache):
+            return dout.copy() if cache is None else dout * cache
+    """,
+    "code_tied_lm": """
+        import numpy as np
+
+        def tied_lm_loss_and_grads(E, W, b, idx, y):
+            N = len(y)
+            e = E[idx]
+            h = np.tanh(e @ W + b)
+            logits = h @ E.T
+            z = logits - logits.max(axis=1, keepdims=True)
+            logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+            loss = -logp[np.arange(N), y].mean()
+            dlogits = np.exp(logp)
+            dlogits[np.arange(N), y] -= 1
+            dlogits /= N
+            dE = dlogits.T @ h
+            dz = (dlogits @ E) * (1 - h ** 2)
+            np.add.at(dE, idx, dz @ W.T)
+            return loss, dE, e.T @ dz, dz.sum(axis=0)
     """,
 }
 
@@ -181,20 +221,24 @@ WRONG = [
     ("code_lstm_step", "dct = dc + dh * o * (1 - t ** 2)", "dct = dh * o * (1 - t ** 2)", "LSTM_NO_CELL_PATH"),
     ("code_lstm_step", "dct * f, x.T", "dct, x.T", "LSTM_FORGET_FACTOR"),
     ("code_lstm_step", "dct * g * i * (1 - i)", "dct * g * sigmoid(i) * (1 - sigmoid(i))", "GATE_DERIVATIVE_POINT"),
+    ("code_unbroadcast", "keepdims=True", "keepdims=False", "UNBROADCAST_KEEPDIMS"),
+    ("code_dropout", " / (1.0 - p_drop)", "", "DROPOUT_SCALE"),
+    ("code_tied_lm", "np.add.at(dE, idx, dz @ W.T)", "dE[idx] += dz @ W.T", "EMBEDDING_LOST_UPDATES"),
 ]
 
 CHECKS = {"code_affine": g_layers.check_affine, "code_softmax_ce": g_net.check_softmax_cross_entropy,
           "code_batchnorm": g_bn.check_batchnorm_backward, "code_layernorm": g_bn.check_layernorm,
           "code_rnn_step": g_rnn.check_rnn_step, "code_attention": g_attn.check_attention_backward,
           "code_conv": g_conv.check_conv_backward,
-          "code_lstm_step": g_gated.check_lstm_step}
+          "code_lstm_step": g_gated.check_lstm_step, "code_unbroadcast": g_tb.check_unbroadcast,
+          "code_dropout": g_tb.check_dropout, "code_tied_lm": g_tb.check_tied_lm}
 
 
 def _src(name: str) -> str:
     return textwrap.dedent(RIGHT[name]).lstrip()
 
 
-def test_the_layers_are_registered_with_realistic_limits():
+def test_every_live_family_is_registered_with_realistic_limits():
     assert set(L.SPECS) == set(RIGHT)
     for name, spec in L.SPECS.items():
         assert 15 <= spec.minutes <= 45 and P.FAMILIES[name].kind == "coding"

@@ -1,6 +1,6 @@
-"""Hints on demand (graders/public/hints.py): three per exercise of notebooks 01-08 and 10-13, none of them the answer.
+"""Hints on demand (graders/public/hints.py): three per exercise of every assignment, none of them the answer.
 
-- every answer cell (nbgrader solution cell) of notebooks 01-08 and 10-13 has exactly three non-empty hints, keyed by its
+- every answer cell (nbgrader solution cell) of every assignment (all but the drill notebook 09) has exactly three non-empty hints, keyed by its
   grade_id, and no hint exists for a cell that is not an answer cell;
 - the third hint (the one that goes furthest) contains no distinctive line of the cell's solution block, and no
   hint of a multiple-choice answer names an option letter;
@@ -56,7 +56,7 @@ def _squash(s: str) -> str:
     return re.sub(r"\s+", "", s)
 
 
-def test_hint_modules_cover_every_assignment_but_the_drill_notebook():
+def test_hint_modules_cover_every_assignment():
     folders = sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir())
     assert [name for _, name in NOTEBOOKS] == [f for f in folders if f != "09_mock_interview"]
 

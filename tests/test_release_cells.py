@@ -46,7 +46,8 @@ def test_every_release_notebook_is_checked():
     assert [p.parent.name for p in RELEASES] == ["01_chain_rule", "02_computational_graphs", "03_two_layer_network",
                                                  "04_jacobians_vjps", "05_ad_modes", "06_bptt", "07_batchnorm",
                                                  "08_vanishing_exploding", "09_mock_interview", "10_attention",
-                                                 "11_convolution", "12_gated_rnn"]
+                                                 "11_convolution", "12_gated_rnn",
+                                                 "13_tensor_backprop"]
 
 
 @pytest.mark.parametrize("path", RELEASES, ids=[p.parent.name for p in RELEASES])

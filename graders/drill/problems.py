@@ -3,7 +3,8 @@
 Importing this module imports the family modules, which register themselves in
 :data:`graders.drill.registry.FAMILIES`: quick problems (:mod:`.quick`), concept questions
 (:mod:`.concept_questions`), find-the-bug (:mod:`.find_the_bug`), derivations (:mod:`.derivations`),
-explanations (:mod:`.explanations`) and live coding (:mod:`.live_coding`).
+explanations (:mod:`.explanations`), live coding (:mod:`.live_coding`) and notebook 13's families
+(:mod:`.tensor_drills`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 # import order = registration order = the order families are listed in (quick problems first)
 from graders.drill import quick  # noqa: F401, I001
 from graders.drill import concept_questions, find_the_bug, derivations, explanations, live_coding  # noqa: F401, I001
+from graders.drill import tensor_drills  # noqa: F401, I001  (notebook 13: quick problems and live coding)
 from graders.drill.parsing import AnswerFormatError, close  # noqa: F401
 from graders.drill.registry import (COMPETENCIES, FAMILIES, KINDS, Family, Feedback, KeyPoint, Problem,  # noqa: F401
                                     by_kind, check_answer, generate)

@@ -43,7 +43,7 @@ RUBRIC = (("Strong Hire", 0.80, 0.60), ("Lean Hire", 0.60, 0.40), ("No Hire", 0.
 NOTEBOOKS = {"01": "01_chain_rule", "02": "02_computational_graphs", "03": "03_two_layer_network",
              "04": "04_jacobians_vjps", "05": "05_ad_modes", "06": "06_bptt", "07": "07_batchnorm",
              "08": "08_vanishing_exploding", "10": "10_attention",
-             "11": "11_convolution", "12": "12_gated_rnn"}
+             "11": "11_convolution", "12": "12_gated_rnn", "13": "13_tensor_backprop"}
 
 
 def hint_cap(hints: int) -> float:

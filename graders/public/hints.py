@@ -34,6 +34,7 @@ NOTEBOOKS = {
     "10": "10_attention",
     "11": "11_convolution",
     "12": "12_gated_rnn",
+    "13": "13_tensor_backprop",
 }
 LEVELS = (1, 2, 3)
 
