@@ -161,6 +161,7 @@ RIGHT = {
             da = np.hstack([dct * g * i * (1 - i), dct * c_prev * f * (1 - f), dct * i * (1 - g ** 2),
                             dh * t * o * (1 - o)])
             return da @ Wx.T, da @ Wh.T, dct * f, x.T @ da, h_prev.T @ da, da.sum(axis=0)
+    """,
     "code_unbroadcast": """
         import numpy as np
 
