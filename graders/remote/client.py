@@ -6,7 +6,8 @@ with data in and data out. ``graders.core.call_student`` recognises proxies and 
 check code grades in one process (self-study) and across the sandbox (cohort grading).
 
 What the grader sends: data, references to the student's own objects, catalogue items
-(graders.remote.catalogue), a numpy Generator (as its state), and callbacks: a plain grader function passed to
+(graders.remote.catalogue: name, parameters and ``state``; the state comes back after the call), a numpy
+Generator (as its state), and callbacks: a plain grader function passed to
 student code (e.g. the reference forward a student's gradient checker calls) becomes an id the student can call
 while that call lasts; its arguments and result are data. Nothing else of the grader's can be reached.
 
@@ -16,6 +17,7 @@ then (an alarm ignored, a crash) makes the link dead, and every later request fa
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import contextvars
 import inspect
@@ -46,6 +48,37 @@ class LinkDead(Exception):
 def active() -> bool:
     """Whether this process has an open link (the cohort grader): grader-side time limits then use deadlines."""
     return _active_links > 0
+
+
+def link_of(*values: Any) -> "Link | None":
+    """The link of the first live proxy found in ``values`` (lists, tuples, dicts and catalogue items' parameters
+    are searched), or None: a catalogue runner called with the student's objects must run where they live."""
+    queue, seen = collections.deque(values), 0
+    while queue and seen < 10_000:  # breadth first: the arguments themselves before what they contain
+        v = queue.popleft()
+        seen += 1
+        if isinstance(v, _Proxy):
+            if not v._released:
+                return v._link
+        elif isinstance(v, catalogue.Item):
+            queue.extend(v.params.values())
+        elif type(v) in (list, tuple):
+            queue.extend(v)
+        elif type(v) is dict:
+            queue.extend(v.values())
+    return None
+
+
+def type_name(obj: Any) -> str:
+    """``type(obj).__name__``; for a proxy, the name of the student's type it stands for."""
+    if isinstance(obj, _Proxy):
+        return str(obj._info.get("type") or "object")
+    return type(obj).__name__
+
+
+def is_class(obj: Any) -> bool:
+    """Whether ``obj`` is a class: a local one or a student's class seen through the link."""
+    return isinstance(obj, (type, RemoteClass))
 
 
 @contextlib.contextmanager
@@ -115,7 +148,8 @@ class Link:
             return {"R": ["ref", obj._hid]}
         if isinstance(obj, catalogue.Item):
             params, _ = protocol.encode(obj.params, lambda o: self._ref(o, buffers, opened), buffers)
-            return {"K": [obj.uid, obj.name, params]}
+            state, _ = protocol.encode(obj.state, None, buffers)
+            return {"K": [obj.uid, obj.name, params, state]}
         if isinstance(obj, np.random.Generator):
             state = obj.bit_generator.state
             if state.get("bit_generator") != "PCG64":
@@ -249,6 +283,8 @@ class Link:
         header["timeout"] = seconds
         header["label"] = label
         header["callbacks"] = opened
+        if after is not None:
+            header["after"] = True
         try:
             try:
                 reply, rbufs = self._exchange(header, buffers, seconds)
@@ -287,6 +323,7 @@ class Link:
                 after["args"], after["kwargs"] = tuple(state[0]), state[1]
             else:  # unchanged (or unreadable): the arguments as sent
                 after["args"], after["kwargs"] = tuple(values.get("args", [])), dict(values.get("kwargs", {}))
+            after["aliased"] = reply.get("aliased") is True
         if notes is not None:
             for n in reply.get("notes") or []:
                 if isinstance(n, str):
