@@ -927,6 +927,7 @@ def test_warnings_and_stderr_never_reach_stderr_and_cost_nothing(capsys):
     assert out.err == "" and "RuntimeWarning" in out.out and "wrote to stderr" in out.out
 
 
+@pytest.mark.in_process(reason="the spy appends its inputs to a list of the test process")
 def test_checks_are_pure_functions_of_the_seed():
     seen = []
 

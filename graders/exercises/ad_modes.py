@@ -30,6 +30,8 @@ import sympy as sp
 
 from graders.core import (GradingError, brief, real_number, Report, StudentCodeError, StudentTimeout, call_student, close, describe,
                           diagnose, require_callable)
+from graders.remote import catalogue
+from graders.remote.catalogue.symbolic import make_map
 from reference_impl import symbolic as ref_sym
 from reference_impl.autodiff import checkpoint as ref_ckpt
 
@@ -113,28 +115,15 @@ def check_reverse_trace(answers, *, seed: int = 0, points: float | None = None, 
 # ============================================================================================ expression swell
 
 
-def _logistic(u):
-    return 4 * u * (1 - u)
-
-
-def _sin_times(u):
-    return sp.sin(u) * u
-
-
-def _square_plus(u):
-    return u * u + 3 * u
-
-
-def _exp_over(u):
-    return sp.exp(u) / (1 + u * u)
-
-
+# the maps u -> f(u) live in graders.remote.catalogue.symbolic: a learner's function calls them where it runs
+_MAPS = {"logistic": "logistic", "sin_times": "sin_times", "square_plus": "square_plus", "exp_over": "exp_over",
+         "logistic_1": "logistic"}
 SWELL_CASES = {  # name -> (f, depth, text)
-    "logistic": (_logistic, 5, "f(u) = 4*u*(1 - u)"),
-    "sin_times": (_sin_times, 3, "f(u) = sin(u)*u"),
-    "square_plus": (_square_plus, 6, "f(u) = u*u + 3*u"),
-    "exp_over": (_exp_over, 3, "f(u) = exp(u)/(1 + u*u)"),
-    "logistic_1": (_logistic, 1, "f(u) = 4*u*(1 - u)"),
+    "logistic": (make_map("logistic"), 5, "f(u) = 4*u*(1 - u)"),
+    "sin_times": (make_map("sin_times"), 3, "f(u) = sin(u)*u"),
+    "square_plus": (make_map("square_plus"), 6, "f(u) = u*u + 3*u"),
+    "exp_over": (make_map("exp_over"), 3, "f(u) = exp(u)/(1 + u*u)"),
+    "logistic_1": (make_map("logistic"), 1, "f(u) = 4*u*(1 - u)"),
 }
 
 
@@ -187,7 +176,8 @@ def check_derivative_sizes(fn, *, seed: int = 0, points: float | None = None, th
         rows, expanded = _swell_rows(f, depth)
         want = [r["derivative_ops"] for r in rows]
         try:
-            got = call_student(fn, f, depth, label=f"derivative_sizes(f, {depth})", notes=rep.notes)
+            got = call_student(fn, catalogue.item("sympy_map", name=_MAPS[case]), depth,
+                               label=f"derivative_sizes(f, {depth})", notes=rep.notes)
         except StudentCodeError as exc:
             rep.fail(case, f"{where}: {exc}")
             if isinstance(exc, StudentTimeout):

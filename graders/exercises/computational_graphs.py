@@ -23,14 +23,14 @@ naming what to fix otherwise.
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from graders import diagnoses
 from graders.core import (GradingError, Report, StudentCodeError, StudentTimeout, array_problem, brief,
-                          call_student, describe, real_number, require_callable)
+                          call_student, describe, is_class, real_number, require_callable, type_name)
+from graders.remote import catalogue
 from reference_impl.autodiff.reverse import Value as RefValue
 
 __all__ = ["check_loss_forward", "check_loss_backward", "check_sum_times_trace", "check_fanout_trace",
@@ -247,29 +247,7 @@ def _distinct(rng: np.random.Generator, n: int, low: float, high: float) -> list
             return vals
 
 
-def _number(x: Any, what: str) -> float:
-    v = real_number(x)
-    if v is None:
-        if x is None:
-            raise StudentCodeError(f"{what} is None: it must hold a number.")
-        raise StudentCodeError(f"{what} is {type(x).__name__} ({brief(x)}), expected a plain number.")
-    return v
-
-
-def _get(obj: Any, attr: str, what: str) -> Any:
-    try:
-        return getattr(obj, attr)
-    except AttributeError:
-        raise StudentCodeError(f"{what} has no attribute `.{attr}`: set self.{attr} in __init__.") from None
-
-
-def _same_kind(out: Any, cls: type) -> bool:
-    """An operation's result is an object of the student's class (or of a class it derives from)."""
-    return isinstance(out, cls) or (out is not None and not isinstance(out, (numbers.Number, np.ndarray))
-                                    and type(out) is not object and issubclass(cls, type(out)))
-
-
-_OPS = {
+_OPS = {  # the expected .data of each probe (the probes themselves run in graders.remote.catalogue.engine)
     "a + b": lambda a, b, c: a + b,
     "a * b": lambda a, b, c: a * b,
     "a + c": lambda a, b, c: a + c,
@@ -277,92 +255,9 @@ _OPS = {
     "a * c": lambda a, b, c: a * c,
     "c * a": lambda a, b, c: c * a,
 }
-
-
-def _build(Value: type, expr: str, va: Any, vb: Any, c: float) -> Any:
-    """``expr`` on the student's Values, with readable errors for the usual operator mistakes."""
-    name = Value.__name__
-    try:
-        if expr == "a * a":
-            return va * va
-        if expr == "a + a":
-            return va + va
-        return _OPS[expr](va, vb, c)
-    except TypeError as exc:
-        hint = ""
-        if expr.startswith("c"):
-            hint = (f" Python evaluates `2.5 + a` as a.__radd__(2.5) when the float cannot handle a {name}: define "
-                    f"__radd__ and __rmul__.")
-        elif "c" in expr:
-            hint = f" Wrap a plain number into a {name} first: other = other if isinstance(other, {name}) else {name}(other)."
-        raise StudentCodeError(f"`{expr}` raised TypeError: {exc}.{hint}") from None
-    except AttributeError as exc:
-        raise StudentCodeError(f"`{expr}` raised AttributeError: {exc}. A plain number reached your operator: wrap "
-                               f"it into a {name} first (other = other if isinstance(other, {name}) else "
-                               f"{name}(other)).") from None
-
-
-def _forward(Value: type, expr: str, a: float, b: float, c: float) -> dict:
-    """Build ``expr`` with the student's class; plain-number facts out (runs inside call_student)."""
-    name = Value.__name__
-    va, vb = Value(a), Value(b)
-    out = _build(Value, expr, va, vb, c)
-    if not _same_kind(out, Value):
-        raise StudentCodeError(f"`{expr}` returned {type(out).__name__} ({brief(out)}), not a new {name}: the "
-                               f"result must be a node that remembers its inputs.")
-    if out is va or out is vb:
-        raise StudentCodeError(f"`{expr}` returned one of its operands: return a NEW {name}.")
-    prev = _get(out, "_prev", f"the result of `{expr}`")
-    try:
-        prev_list = list(prev)
-    except TypeError:
-        raise StudentCodeError(f"(`{expr}`)._prev is {type(prev).__name__}: store the inputs as a tuple, "
-                               f"_prev = (self, other).") from None
-    return {"data": _number(_get(out, "data", f"the result of `{expr}`"), f"(`{expr}`).data"),
-            "grad": real_number(getattr(out, "grad", None)),
-            "a_grad": real_number(getattr(va, "grad", None)),
-            "prev_has_a": any(p is va for p in prev_list),
-            "prev_has_b": any(p is vb for p in prev_list),
-            "prev_consts": [real_number(getattr(p, "data", None)) for p in prev_list if p is not va and p is not vb],
-            "prev_types_ok": all(_same_kind(p, Value) for p in prev_list),
-            "n_prev": len(prev_list)}
-
-
-def _local_backward(Value: type, expr: str, a: float, b: float, c: float, g: float, s_a: float,
-                    s_b: float) -> dict:
-    """out = expr; preset a.grad = s_a, b.grad = s_b, out.grad = g; call out._backward(); read the grads."""
-    va, vb = Value(a), Value(b)
-    out = _build(Value, expr, va, vb, c)
-    if not _same_kind(out, Value):
-        raise StudentCodeError(f"`{expr}` returned {type(out).__name__} ({brief(out)}), not a new "
-                               f"{Value.__name__}.")
-    va.grad, vb.grad = s_a, s_b
-    out.grad = g
-    fn = _get(out, "_backward", f"the result of `{expr}`")
-    if not callable(fn):
-        raise StudentCodeError(f"(`{expr}`)._backward is {type(fn).__name__}, not a function: assign the closure "
-                               f"itself, out._backward = _backward (without calling it).")
-    try:
-        fn()
-    except TypeError as exc:
-        if "argument" in str(exc):
-            raise StudentCodeError(f"out._backward() raised TypeError: {exc}. In this notebook _backward takes no "
-                                   f"arguments: it reads the upstream gradient from out.grad.") from None
-        raise
-    return {"a": _number(_get(va, "grad", "a"), "a.grad after out._backward()"),
-            "b": _number(_get(vb, "grad", "b"), "b.grad after out._backward()")}
-
-
-def _leaf_facts(Value: type) -> dict:
-    v = Value(1.5)
-    prev = getattr(v, "_prev", None)
-    fn = getattr(v, "_backward", None)
-    grad = getattr(v, "grad", "missing")
-    if callable(fn):
-        fn()
-    return {"data": real_number(getattr(v, "data", None)), "grad": grad,
-            "prev": None if prev is None else (len(list(prev)) if not isinstance(prev, (str, bytes)) else -1),
-            "backward_callable": callable(fn), "grad_after": getattr(v, "grad", None)}
+_LEAF = catalogue.item("engine_leaf")
+_FORWARD = catalogue.item("engine_forward")
+_LOCAL_BACKWARD = catalogue.item("engine_local_backward")
 
 
 def check_value_ops(Value, *, seed: int = 0, points: float | None = None, thorough: bool = False):
@@ -382,8 +277,8 @@ def check_value_ops(Value, *, seed: int = 0, points: float | None = None, thorou
     gradients to non-zero numbers (as if another use had already contributed) and the output's gradient to an
     upstream gradient g != 1, so overwriting (=) and a missing upstream factor are both visible.
     """
-    if Value is not None and not isinstance(Value, type):
-        raise GradingError(f"Value: expected the class itself (`class Value: ...`), got {type(Value).__name__} "
+    if Value is not None and not is_class(Value):
+        raise GradingError(f"Value: expected the class itself (`class Value: ...`), got {type_name(Value)} "
                            f"({brief(Value)}).")
     require_callable(Value, "Value", 1)
     LEAF, FWD, ADD, MUL = ("a new leaf Value(1.5)", "forward values and recorded inputs (_prev)",
@@ -410,14 +305,14 @@ def check_value_ops(Value, *, seed: int = 0, points: float | None = None, thorou
             return None
 
     # a leaf
-    facts = run(LEAF, _leaf_facts, Value, label=f"{name}(1.5)")
+    facts = run(LEAF, _LEAF, Value, label=f"{name}(1.5)")
     if facts is not None:
         if facts["data"] != 1.5:
             rep.fail(LEAF, f"{name}(1.5).data is {brief(facts['data'])}, expected 1.5.")
-        if facts["grad"] == "missing":
+        if facts["grad_missing"]:
             rep.fail(LEAF, f"{name}(1.5) has no .grad: set self.grad = 0.0 in __init__.")
-        elif real_number(facts["grad"]) != 0.0:
-            rep.fail(LEAF, f"{name}(1.5).grad is {brief(facts['grad'])}, expected 0.0 (no gradient before backward).")
+        elif facts["grad"] != 0.0:
+            rep.fail(LEAF, f"{name}(1.5).grad is {facts['grad_brief']}, expected 0.0 (no gradient before backward).")
         if facts["prev"] is None:
             rep.fail(LEAF, f"{name}(1.5) has no ._prev: a leaf has no inputs, self._prev = ().")
         elif facts["prev"] != 0:
@@ -425,7 +320,7 @@ def check_value_ops(Value, *, seed: int = 0, points: float | None = None, thorou
         if not facts["backward_callable"]:
             rep.fail(LEAF, f"{name}(1.5)._backward must be a function that does nothing (self._backward = lambda: "
                            f"None): backward() will call it on every node, leaves included.")
-        elif real_number(facts["grad"]) == 0.0 and real_number(facts["grad_after"]) != 0.0:
+        elif facts["grad"] == 0.0 and facts["grad_after"] != 0.0:
             rep.fail(LEAF, f"calling a leaf's _backward() changed its .grad; for a leaf it must do nothing.")
 
     # forward values and _prev
@@ -434,7 +329,7 @@ def check_value_ops(Value, *, seed: int = 0, points: float | None = None, thorou
             break
         a, b, c = _distinct(rng, 3, 0.4, 2.5)
         for expr in _OPS:
-            got = run(FWD, _forward, Value, expr, a, b, c, label=f"{name}: `{expr}`")
+            got = run(FWD, _FORWARD, Value, expr, a, b, c, label=f"{name}: `{expr}`")
             if got is None:
                 continue
             where = f"`{expr}` with a = {a:g}, b = {b:g}, c = {c:g} (a plain number)"
@@ -470,7 +365,7 @@ def check_value_ops(Value, *, seed: int = 0, points: float | None = None, thorou
         for sub, expr in cases:
             if stopped:
                 break
-            got = run(sub, _local_backward, Value, expr, a, b, c, g, s_a, s_b,
+            got = run(sub, _LOCAL_BACKWARD, Value, expr, a, b, c, g, s_a, s_b,
                       label=f"{name}: `out = {expr}; out._backward()`")
             if got is None:
                 continue

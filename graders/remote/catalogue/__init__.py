@@ -69,7 +69,7 @@ def build(name: str, params: Any, state: dict | None = None) -> Any:
 class Item:
     """A catalogue object seen from the grader: callable here, sent by name to a student process."""
 
-    def __init__(self, name: str, **params: Any):
+    def __init__(self, name: str, /, **params: Any):
         if name not in _BUILDERS:
             raise ValueError(f"unknown catalogue item {name!r}")
         self.name = name
@@ -98,7 +98,7 @@ class Item:
         return f"<catalogue {self.name}>"
 
 
-def item(name: str, **params: Any) -> Item:
+def item(name: str, /, **params: Any) -> Item:
     return Item(name, **params)
 
 
