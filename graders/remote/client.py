@@ -3,7 +3,8 @@
 A check never touches a student object: it holds a :class:`RemoteFunction`, :class:`RemoteClass` or
 :class:`RemoteObject` whose every use (call, attribute, operator, ``isinstance``) is a request over the socket
 with data in and data out. ``graders.core.call_student`` recognises proxies and asks the link, so the same
-check code grades in one process (self-study) and across the sandbox (cohort grading).
+check code grades in one process (self-study) and across the sandbox (cohort grading). An operator whose student
+code raised a built-in TypeError, ValueError, ... raises that class here too (``float(proxy)`` behaves).
 
 What the grader sends: data, references to the student's own objects, catalogue items
 (graders.remote.catalogue: name, parameters and ``state``; the state comes back after the call), a numpy
@@ -35,6 +36,9 @@ GRACE = 5.0
 DEFAULT_TIMEOUT = 10.0
 MAX_CALLBACKS = 200_000
 MISSING = object()
+# built-in errors an operator on a proxy re-raises as themselves (see _Proxy._op)
+PROTOCOL_ERRORS = {e.__name__: e for e in (TypeError, ValueError, AttributeError, KeyError, IndexError, LookupError,
+                                           ZeroDivisionError, ArithmeticError, OverflowError, NotImplementedError)}
 
 _active_links = 0
 # (deadline, label, seconds, notes) of the call_student that is running a grader-side function now
@@ -308,7 +312,9 @@ class Link:
                 raise StudentTimeout(message)
             if kind == "protocol":
                 raise StudentCodeError(f"{label} returned something that cannot be graded: {message}")
-            raise StudentCodeError(message)
+            error = StudentCodeError(message)
+            error.student_type = err.get("type") if isinstance(err, dict) else None
+            raise error
         try:
             value = self.decode(reply.get("value"), rbufs)
         except protocol.ProtocolError as exc:
@@ -408,9 +414,20 @@ class _Proxy:
                            label=f"setting .{name}", timeout=None)
 
     def _op(self, name: str, *args: Any) -> Any:
+        """An operator on student objects. When the student's code raised one of the built-in errors by which
+        Python's protocols say "not supported" (TypeError from float(), ValueError, ZeroDivisionError...), the
+        same class is raised here, so that grader and library code that catches it treats a proxy like the
+        object; anything else is a StudentCodeError."""
         self._check()
-        return self._link.request({"op": "op", "name": name}, {"args": list(args)},
-                                  label=f"{self._info.get('type', 'object')} operation {name}", timeout=None)
+        StudentCodeError, _ = _errors()
+        try:
+            return self._link.request({"op": "op", "name": name}, {"args": list(args)},
+                                      label=f"{self._info.get('type', 'object')} operation {name}", timeout=None)
+        except StudentCodeError as exc:
+            builtin = PROTOCOL_ERRORS.get(getattr(exc, "student_type", None))
+            if builtin is not None:
+                raise builtin(str(exc)) from None
+            raise
 
 
 class RemoteFunction(_Proxy):
