@@ -1,7 +1,7 @@
 """Checks specific to notebook 05 (forward vs reverse mode, expression swell, finite differences, memory).
 
 The generic autodiff checks (dual numbers, JVP/VJP, Jacobians, pass counts, checkpointing, HVP) live in
-graders/autodiff.py; this module holds what only this notebook asks:
+graders/autodiff/; this module holds what only this notebook asks:
 
 - :func:`check_reverse_trace`: the adjoints of the worked example f = x1 * x2 + sin(x1) at (2, 3), traced
   by hand (a dict of numbers);

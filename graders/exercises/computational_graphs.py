@@ -1,6 +1,6 @@
 """Checks specific to notebook 02 (computational graphs and a scalar reverse-mode engine).
 
-The generic engine checks (the whole ``Value`` class, the topological order) live in graders/autodiff.py and the
+The generic engine checks (the whole ``Value`` class, the topological order) live in graders/autodiff/ and the
 generic trace-table and multiple-choice checks in graders/concepts.py; this module holds what only this
 notebook asks:
 
