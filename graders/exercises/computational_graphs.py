@@ -31,6 +31,7 @@ from graders import diagnoses
 from graders.core import (GradingError, Report, StudentCodeError, StudentTimeout, array_problem, brief,
                           call_student, describe, is_class, real_number, require_callable, type_name)
 from graders.remote import catalogue
+from graders.remote.catalogue.numeric import SCALAR_FUNCTIONS
 from reference_impl.autodiff.reverse import Value as RefValue
 
 __all__ = ["check_loss_forward", "check_loss_backward", "check_sum_times_trace", "check_fanout_trace",
@@ -431,17 +432,18 @@ def _judge_local(rep: Report, sub: str, expr: str, got: dict, a: float, b: float
 
 
 def _fd_funcs():
-    """(text, f, exact gradient) test functions of several scalars, written with + - * / ** and math."""
+    """(text, name, exact gradient) test functions of several scalars, written with + - * / ** and math; the
+    functions themselves are graders.remote.catalogue.numeric.SCALAR_FUNCTIONS[name]."""
     return [
-        ("f(w, x, b, y) = (w*x + b - y)**2", lambda w, x, b, y: (w * x + b - y) ** 2,
+        ("f(w, x, b, y) = (w*x + b - y)**2", "squared_residual",
          lambda w, x, b, y: [2 * (w * x + b - y) * x, 2 * (w * x + b - y) * w, 2 * (w * x + b - y),
                              -2 * (w * x + b - y)]),
-        ("f(x, y) = x**3 * y + y**2", lambda x, y: x ** 3 * y + y ** 2,
+        ("f(x, y) = x**3 * y + y**2", "cubic_times",
          lambda x, y: [3 * x ** 2 * y, x ** 3 + 2 * y]),
-        ("f(x, y, z) = (x + y) * z + exp(x * z)", lambda x, y, z: (x + y) * z + math.exp(x * z),
+        ("f(x, y, z) = (x + y) * z + exp(x * z)", "sum_times_exp",
          lambda x, y, z: [z + z * math.exp(x * z), z, x + y + x * math.exp(x * z)]),
-        ("f(x) = x**4 - 2*x", lambda x: x ** 4 - 2 * x, lambda x: [4 * x ** 3 - 2]),
-        ("f(a, b, c, d, e) = a*b*c + d**3/e", lambda a, b, c, d, e: a * b * c + d ** 3 / e,
+        ("f(x) = x**4 - 2*x", "quartic", lambda x: [4 * x ** 3 - 2]),
+        ("f(a, b, c, d, e) = a*b*c + d**3/e", "product_ratio",
          lambda a, b, c, d, e: [b * c, a * c, a * b, 3 * d ** 2 / e, -d ** 3 / e ** 2]),
     ]
 
@@ -461,20 +463,6 @@ def _fd(f: Callable, xs: Sequence[float], h: float, kind: str = "centred") -> np
         elif kind == "times_h":
             out[i] = (f(*plus) - f(*minus)) / 2 * h
     return out
-
-
-def _counted(f: Callable, n: int) -> tuple[Callable, list[int]]:
-    """f wrapped so the check can count its calls (a plain function: call_student's deep copy keeps it)."""
-    calls = [0]
-
-    def wrapped(*args):
-        calls[0] += 1
-        if len(args) != n:
-            raise TypeError(f"f takes {n} numbers, f(x0, ..., x{n - 1}); it was called with {len(args)} "
-                            f"argument(s). Unpack the point: f(*point).")
-        return f(*[float(a) for a in args])
-
-    return wrapped, calls
 
 
 def check_numeric_gradient(fn, *, seed: int = 0, points: float | None = None, thorough: bool = False):
@@ -497,14 +485,14 @@ def check_numeric_gradient(fn, *, seed: int = 0, points: float | None = None, th
     funcs = _fd_funcs()
     picks = [0, 1, 2] + ([3, 4] if thorough else [])
     for k in picks:
-        text, f, exact = funcs[k]
-        n = f.__code__.co_argcount
+        text, name, exact = funcs[k]
+        n, f = SCALAR_FUNCTIONS[name]
         xs = [round(float(v), 3) for v in rng.uniform(0.5, 1.5, n) * rng.choice([-1.0, 1.0], n)]
         if k == 4:
             xs[4] = abs(xs[4]) + 0.5
         for sub, h, tol in ((SMALL, 1e-5, 1e-6), (LARGE, 0.1 if k % 2 == 0 else 0.05, 1e-9)):
             where = f"{text} at ({', '.join(f'{v:g}' for v in xs)}), h = {h:g}"
-            counted, calls = _counted(f, n)
+            counted = catalogue.item("scalar_function", name=name)  # counts its calls; checks the arity
             try:
                 got = call_student(fn, counted, list(xs), h, label=f"numeric_gradient(f, xs, h={h:g})",
                                    notes=rep.notes)
@@ -539,8 +527,9 @@ def check_numeric_gradient(fn, *, seed: int = 0, points: float | None = None, th
                 if not hint and n > 1 and abs(g[0] - want[0]) <= 1e-6 * max(1.0, abs(want[0])):
                     hint = ("\n      The first entry is right and a later one is not: after shifting x_i, put it back "
                             "(work on a copy of the point for each evaluation, e.g. plus = list(xs)).")
-            if calls[0] and calls[0] < 2 * n and not hint:
-                hint = (f"\n      f was called {calls[0]} times for n = {n} inputs; the centred difference needs "
+            calls = counted.state.get("calls", 0)
+            if calls and calls < 2 * n and not hint:
+                hint = (f"\n      f was called {calls} times for n = {n} inputs; the centred difference needs "
                         f"2 calls per input (x_i + h and x_i - h).")
             rep.fail(sub, f"{where}: {problem}{hint}")
     return rep.finish()

@@ -1,7 +1,9 @@
 """Gradient checking: check_numeric_gradient (centred differences of a function of an array) and check_rel_error.
 
-The test functions are evaluated by the student's code through callbacks or as data; wrong step handling
-(one-sided differences, a wrong denominator, an ignored h) and the usual relative-error mistakes are named.
+The learner's numeric_gradient receives the test function f(x) = sum(A * sin(x)) + 0.5 * sum(B * x**3) as the
+catalogue item ``array_function`` (evaluated where the learner's code runs); one-sided differences, an ignored
+h and an x left modified are named. rel_error is compared with the whole-array formula, its 1e-8 floor
+included.
 """
 
 from __future__ import annotations
@@ -13,28 +15,12 @@ import numpy as np
 from graders import diagnoses
 from graders.core import array_problem, describe, diagnose, require_callable, unpack
 from graders.network.grading import _away, _finite, _Grader, _name, _number_problem, _Stop
+from graders.remote import catalogue
+from graders.remote.catalogue.numeric import array_function
 from reference_impl import gradcheck as ref_gc
 
 
 # =============================================================================================== gradient checking
-
-
-class _TestFunction:
-    """f(x) = sum(A * sin(x)) + 0.5 * sum(B * x**3) for x of one fixed shape; returns a Python float."""
-
-    def __init__(self, rng: np.random.Generator, shape: tuple[int, ...]):
-        self.shape = shape
-        self.A = _away(rng, shape)
-        self.B = _away(rng, shape)
-
-    def __call__(self, x) -> float:
-        x = np.asarray(x, dtype=np.float64)
-        if x.shape != self.shape:
-            raise ValueError(f"f expects an array of shape {self.shape}, got shape {x.shape}")
-        return float(np.sum(self.A * np.sin(x)) + 0.5 * np.sum(self.B * x ** 3))
-
-    def __deepcopy__(self, memo):
-        return self
 
 
 def _fd(f: Callable, x: np.ndarray, h: float, mode: str) -> np.ndarray:
@@ -57,7 +43,8 @@ def _fd_cases(rng: np.random.Generator, thorough: bool):
     cases = []
     for shape, h in specs:
         x = _away(rng, shape, 0.5, 1.5)
-        cases.append((f"x {shape}, " + ("default h" if h is None else f"h={h:g}"), _TestFunction(rng, shape), x, h))
+        A, B = _away(rng, shape), _away(rng, shape)  # f(x) = sum(A * sin(x)) + 0.5 * sum(B * x**3), a float
+        cases.append((f"x {shape}, " + ("default h" if h is None else f"h={h:g}"), (A, B), x, h))
     return cases
 
 
@@ -75,9 +62,11 @@ def check_numeric_gradient(fn, *, seed: int = 0, points: float | None = None, th
     label = f"{_name(fn, 'numeric_gradient')}()"
     g = _Grader("numeric gradient", points, seed, ["gradient", "x left unchanged"])
     try:
-        for where, f, x, h in _fd_cases(np.random.default_rng(seed), thorough):
+        for where, (A, B), x, h in _fd_cases(np.random.default_rng(seed), thorough):
             where = f"case {where}"
-            args = (f, x) if h is None else (f, x, h)
+            f = array_function(A, B)  # for the expected values; the student's code gets the catalogue item
+            f_item = catalogue.item("array_function", A=A, B=B)
+            args = (f_item, x) if h is None else (f_item, x, h)
             step = 1e-5 if h is None else h
             ok, grad, changed = g.call(fn, *args, label=label, where=where, fail=["gradient"],
                                        watch=("f", "x", "h")[:len(args)])

@@ -1,7 +1,8 @@
 """check_train_two_layer: a few steps of full-batch gradient descent on the two-layer network.
 
-The losses per step and the final parameters are compared with the reference's; a learner who updated in the
-wrong direction, once too often or not at all is told which.
+The losses per step and the final parameters are compared with the reference's. Named mistakes: a step uphill
+(SIGN_FLIP), the loss recorded after each update instead of before it, updates that never reach the returned
+dict (``p = p - lr * g`` on a loop variable); the caller's params, X and y must be left unchanged.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ in ``state`` (a remote item is rebuilt for every call).
 Modules: ``programs`` (expression programs on a student's Value / Dual class), ``engine`` (the step-1 engine
 probes of notebook 02), ``functions`` (test functions f for forward and reverse mode, pass counting),
 ``graphs`` (graphs for a topological sort), ``layers`` (instrumented layer chains), ``measure`` (peak memory),
-``symbolic`` (SymPy maps). Only the standard library, NumPy, SymPy (lazily) and graders.remote.protocol are
+``numeric`` (test functions of numbers and arrays, composition stages), ``symbolic`` (SymPy maps). Only the standard library, NumPy, SymPy (lazily) and graders.remote.protocol are
 imported (this package runs in the sandbox).
 """
 
@@ -147,4 +147,5 @@ def _rng(params: dict, state: dict):
 
 
 # the modules below register their items on import
-from graders.remote.catalogue import engine, functions, graphs, layers, measure, programs, symbolic  # noqa: E402,F401
+from graders.remote.catalogue import (engine, functions, graphs, layers, measure, numeric, programs,  # noqa: E402,F401
+                                      symbolic)
