@@ -73,9 +73,8 @@ class Program:
         return len(self.inputs) + len(self.steps)
 
     def data(self) -> dict:
-        """The program as the catalogue runners take it (plain lists and numbers)."""
-        return {"inputs": [float(x) for x in self.inputs],
-                "steps": [[s.op, list(s.args), s.const, s.const_left] for s in self.steps]}
+        """The program as the catalogue runners take it (compact arrays, see encode_program)."""
+        return cat_programs.encode_program(self.inputs, [(s.op, s.args, s.const, s.const_left) for s in self.steps])
 
 
 def _node_name(i: int, n_in: int) -> str:

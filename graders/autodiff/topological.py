@@ -75,8 +75,10 @@ def _graph_data(snap: _Snapshot, rng: np.random.Generator) -> tuple[dict, np.nda
     where = np.empty(n, dtype=np.int64)
     where[perm] = np.arange(n)
     nodes = [snap.nodes[k] for k in perm]
-    graph = {"data": [float(v.data) for v in nodes], "op": [v._op for v in nodes], "label": [v.label for v in nodes],
-             "children": [[int(where[c]) for c in snap.children[k]] for k in perm], "root": int(where[n - 1])}
+    kids = [[int(where[c]) for c in snap.children[k]] for k in perm]
+    graph = {"data": np.array([v.data for v in nodes], dtype=np.float64), "op": [v._op for v in nodes],
+             "label": [v.label for v in nodes], "children": np.array([c for ks in kids for c in ks], dtype=np.int64),
+             "offsets": np.cumsum([0] + [len(ks) for ks in kids], dtype=np.int64), "root": int(where[n - 1])}
     return graph, perm
 
 

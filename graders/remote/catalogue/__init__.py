@@ -102,18 +102,21 @@ def item(name: str, /, **params: Any) -> Item:
     return Item(name, **params)
 
 
-def built(value: Any) -> Any:
-    """``value`` with every Item in it (also inside lists, tuples and dicts) replaced by its local object: what
-    the student's code receives in self-study. Containers without items are returned unchanged (the same object)."""
+def built(value: Any, depth: int = 2) -> Any:
+    """``value`` with its Items replaced by their local objects: what the student's code receives in self-study.
+    Items are looked for ``depth`` container levels deep (for call_student's argument tuple: the arguments and
+    the entries of a list, tuple or dict argument); containers without items are returned unchanged."""
     if isinstance(value, Item):
         return value.local()
+    if depth <= 0:
+        return value
     if type(value) in (list, tuple):
-        new = [built(v) for v in value]
+        new = [built(v, depth - 1) for v in value]
         if all(a is b for a, b in zip(new, value)):
             return value
         return type(value)(new)
     if type(value) is dict:
-        new = {k: built(v) for k, v in value.items()}
+        new = {k: built(v, depth - 1) for k, v in value.items()}
         if all(new[k] is value[k] for k in value):
             return value
         return new

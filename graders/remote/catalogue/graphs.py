@@ -2,7 +2,8 @@
 
 The grader sends a graph as data, its nodes in an order of its choosing (never a topological one: the nodes are
 created first and linked afterwards, so neither creation order nor memory layout gives the answer away):
-``{"data": [...], "op": [...], "label": [...], "children": [[i, ...], ...], "root": r}``. The runner builds
+``{"data": (n,) floats, "op": [n str], "label": [n str], "children": int array, "offsets": (n + 1,) ints,
+"root": r}``, node k's inputs being ``children[offsets[k]:offsets[k + 1]]``. The runner builds
 the nodes, calls ``fn(root)`` and describes the result as data: for a list or tuple, the node index of every
 entry (None for an entry that is not a node of the graph) and the first stranger's type and repr; otherwise
 only what it is. Which entries are in the right order is the check's business.
@@ -11,6 +12,8 @@ only what it is. Which entries are in the right order is the check's business.
 from __future__ import annotations
 
 from typing import Any
+
+import numpy as np
 
 from graders.remote import protocol
 from graders.remote.catalogue import brief, register
@@ -38,15 +41,20 @@ class Value:
 def _nodes(graph: Any) -> tuple[list[Value], Value]:
     if type(graph) is not dict:
         raise protocol.ProtocolError("a graph is a dict")
-    data, ops, labels, children, root = (graph.get(k) for k in ("data", "op", "label", "children", "root"))
-    n = len(data) if type(data) is list else -1
-    if n < 1 or any(type(v) is not list or len(v) != n for v in (ops, labels, children)) \
-            or type(root) is not int or not 0 <= root < n \
-            or any(type(c) is not list or any(type(i) is not int or not 0 <= i < n for i in c) for c in children):
+    data, ops, labels, children, offsets, root = (graph.get(k) for k in ("data", "op", "label", "children",
+                                                                           "offsets", "root"))
+    n = len(data) if isinstance(data, np.ndarray) and data.ndim == 1 else -1
+    if n < 1 or any(type(v) is not list or len(v) != n for v in (ops, labels)) \
+            or not (isinstance(offsets, np.ndarray) and offsets.shape == (n + 1,) and offsets.dtype.kind == "i") \
+            or not (isinstance(children, np.ndarray) and children.ndim == 1 and children.dtype.kind == "i") \
+            or offsets[0] != 0 or offsets[-1] != children.size or np.any(np.diff(offsets) < 0) \
+            or (children.size and (children.min() < 0 or children.max() >= n)) \
+            or type(root) is not int or not 0 <= root < n:
         raise protocol.ProtocolError("malformed graph")
-    nodes = [Value(float(d), str(lab), str(o)) for d, o, lab in zip(data, ops, labels)]
-    for node, kids in zip(nodes, children):
-        node._prev = tuple(nodes[i] for i in kids)
+    nodes = [Value(d, str(lab), str(o)) for d, o, lab in zip(data.tolist(), ops, labels)]
+    kids, cuts = children.tolist(), offsets.tolist()
+    for k, node in enumerate(nodes):
+        node._prev = tuple(nodes[i] for i in kids[cuts[k]:cuts[k + 1]])
     return nodes, nodes[root]
 
 

@@ -1,8 +1,9 @@
 """Expression programs run on a student's ``Value`` (reverse mode) or ``Dual`` (forward mode) class.
 
-A program is data: ``{"inputs": [x0, x1, ...], "steps": [[op, [i] or [i, j], const, const_left], ...]}``;
-nodes 0..n_in-1 are the inputs, step k creates node n_in + k by applying ``op`` with Python operators and
-methods exactly as a learner writes them (``a * b``, ``2.5 - a``, ``a ** 3``, ``-a``, ``a.tanh()``). The
+A program is data (:func:`encode_program`: the inputs x0, x1, ... and per step an operation, one or two node
+indices, a number ``const`` and whether it stands on the left); nodes 0..n_in-1 are the inputs, step k creates
+node n_in + k by applying ``op`` with Python operators and methods exactly as a learner writes them (``a * b``,
+``2.5 - a``, ``a ** 3``, ``-a``, ``a.tanh()``). The
 runners build the nodes with the class they are given, run ``backward()`` (Value) and return plain floats, or
 raise :class:`CatalogueError` with a message that names the learner's mistake (a missing reflected operator, a
 method that returns a float...). The checks run the same runners on the reference classes for the expected
@@ -63,23 +64,42 @@ def apply_step(op: str, args: Sequence[int], const: Any, const_left: bool, nodes
     return getattr(a, op)()
 
 
+def encode_program(inputs: Sequence[float], steps: Sequence[tuple]) -> dict:
+    """A program as compact data: ``steps`` are (op, args, const, const_left) tuples (const None or a number)."""
+    n = len(steps)
+    args = np.full((n, 2), -1, dtype=np.int64)
+    const = np.full(n, np.nan)
+    is_int = np.zeros(n, dtype=bool)
+    for k, (_, a, c, _left) in enumerate(steps):
+        args[k, :len(a)] = a
+        if c is not None:
+            const[k] = float(c)
+            is_int[k] = isinstance(c, int)
+    return {"inputs": np.array(inputs, dtype=np.float64), "ops": [s[0] for s in steps], "args": args,
+            "const": const, "const_is_int": is_int, "const_left": np.array([bool(s[3]) for s in steps], dtype=bool)}
+
+
 def _steps(prog: Any) -> tuple[list, list[tuple]]:
-    """(inputs, steps) of a program sent as data, checked (a malformed program is a grader bug)."""
-    if type(prog) is not dict or type(prog.get("inputs")) is not list or type(prog.get("steps")) is not list:
-        raise protocol.ProtocolError("a program needs lists 'inputs' and 'steps'")
-    inputs = prog["inputs"]
+    """(inputs, steps) of a program sent as data (see encode_program), checked (a malformed one is a grader bug)."""
+    try:
+        inputs, ops, args, const, is_int, left = (prog[k] for k in ("inputs", "ops", "args", "const",
+                                                                   "const_is_int", "const_left"))
+    except (TypeError, KeyError):
+        raise protocol.ProtocolError("a program needs inputs, ops, args, const, const_is_int, const_left") from None
+    n_in, n = (inputs.size, len(ops)) if isinstance(inputs, np.ndarray) and type(ops) is list else (-1, -1)
+    if n_in < 0 or inputs.ndim != 1 or any(not isinstance(a, np.ndarray) or a.shape[:1] != (n,)
+                                          for a in (args, const, is_int, left)) \
+            or args.shape != (n, 2) or args.dtype.kind != "i" or any(op not in OPS for op in ops):
+        raise protocol.ProtocolError("malformed program")
     steps = []
-    n = len(inputs)
-    for s in prog["steps"]:
-        if type(s) not in (list, tuple) or len(s) != 4:
-            raise protocol.ProtocolError("a program step is [op, args, const, const_left]")
-        op, args, const, const_left = s
-        if op not in OPS or type(args) not in (list, tuple) or not 1 <= len(args) <= 2 \
-                or any(type(i) is not int or not 0 <= i < n for i in args):
-            raise protocol.ProtocolError(f"malformed program step {s!r}")
-        steps.append((op, tuple(args), const, bool(const_left)))
-        n += 1
-    return inputs, steps
+    for k, (op, a, c, c_int, c_left) in enumerate(zip(ops, args.tolist(), const.tolist(), is_int.tolist(),
+                                                      left.tolist())):
+        a = tuple(i for i in a if i >= 0)
+        if not 1 <= len(a) <= 2 or any(i >= n_in + k for i in a):
+            raise protocol.ProtocolError(f"malformed program step {k}")
+        c = None if c != c else (int(c) if c_int else c)
+        steps.append((op, a, c, bool(c_left)))
+    return inputs.tolist(), steps
 
 
 # ============================================================================================ reading results
