@@ -5,13 +5,15 @@ notebook's cells: the grader sends an execute request that calls :func:`serve`, 
 sends ``release``, then the kernel goes on with the next cell. Requests (all data, see graders.remote.protocol):
 
     lookup name                      the value of a name: data as data, anything else as a reference
-    call target args kwargs timeout  call a function, class or method; result as data or as a handle
+    call target args kwargs timeout  call a function, class, method or catalogue runner; result as data or as a
+                                     handle (``after``: also whether the result aliases an argument)
     getattr / setattr / op           attribute access and operators on handles (x.grad, a + b, len(a), ...)
     isinstance obj cls               for the grader's isinstance() on proxies
     release                          end this serve() call (handles are dropped)
 
 During a call, an argument that is a grader callback (``{"C": id}``) becomes a function that asks the grader to
-compute it; a catalogue item (``{"K": ...}``) is built from graders.remote.catalogue. Student code runs with a
+compute it; a catalogue item (``{"K": [uid, name, params, state]}``) is built from graders.remote.catalogue with
+a copy of the grader's state, and every item's state goes back with the reply. Student code runs with a
 time limit (SIGALRM, re-firing), stdout and stderr captured, warnings recorded and inputs compared before and
 after. Nothing here is trusted by the grader: it only ever receives data it decodes strictly.
 
