@@ -211,3 +211,19 @@ def test_the_catalogue_imports_nothing_of_the_graders_or_the_reference():
     allowed = {"graders", "graders.remote", "graders.remote.protocol", "graders.remote.server",
                "graders.remote.catalogue"}
     assert all(m in allowed or m.startswith("graders.remote.catalogue.") for m in loaded), loaded
+
+
+def test_a_reply_cannot_change_the_state_of_an_item_it_was_not_sent():
+    victim = catalogue.item("ad_function", form="worked", n=2, Ws=[])
+    victim.state.update({"float": 0, "dual": 1, "value": 0, "other": 0})
+    uid = victim.uid
+
+    def hostile(x):  # rewrites the server of its own process to report a state for the grader's other item
+        from graders.remote import protocol, server
+        server.Server._states = lambda self: protocol.encode({str(uid): {"dual": 99}})[0]
+        return x
+
+    with remote({"hostile": hostile}) as link:
+        assert call_student(link.lookup("hostile"), 1.5) == 1.5
+        link.release()
+    assert victim.state["dual"] == 1

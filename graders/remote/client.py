@@ -153,6 +153,7 @@ class Link:
         if isinstance(obj, catalogue.Item):
             params, _ = protocol.encode(obj.params, lambda o: self._ref(o, buffers, opened), buffers)
             state, _ = protocol.encode(obj.state, None, buffers)
+            opened.append(("item", obj.uid))  # only the items sent may have their state updated by the reply
             return {"K": [obj.uid, obj.name, params, state]}
         if isinstance(obj, np.random.Generator):
             state = obj.bit_generator.state
@@ -286,7 +287,8 @@ class Link:
             raise RuntimeError(f"grader bug: {exc}") from None
         header["timeout"] = seconds
         header["label"] = label
-        header["callbacks"] = opened
+        header["callbacks"] = [c for c in opened if type(c) is int]
+        items_sent = {c[1] for c in opened if type(c) is tuple}
         if after is not None:
             header["after"] = True
         try:
@@ -295,12 +297,12 @@ class Link:
             except LinkDead as exc:
                 raise StudentCodeError(f"{label}: {exc}") from None
         finally:
-            for cb in opened:
+            for cb in header["callbacks"]:
                 self.callbacks.pop(cb, None)
         out = reply.get("stdout")
         if isinstance(out, str) and out:
             sys.stdout.write(out)
-        self._apply_state(reply.get("state"), rbufs)
+        self._apply_state(reply.get("state"), rbufs, items_sent)
         if not reply.get("ok"):
             err = reply.get("error") or {}
             message = str(err.get("message", "failed"))[:6000] if isinstance(err, dict) else str(err)[:6000]
@@ -339,7 +341,8 @@ class Link:
                 notes.append(mutation_note(label))
         return value
 
-    def _apply_state(self, tree: Any, bufs: list) -> None:
+    def _apply_state(self, tree: Any, bufs: list, items_sent: set) -> None:
+        """Copy the states the reply brought back into the grader's items (only those this request sent)."""
         if not tree:
             return
         try:
@@ -349,7 +352,8 @@ class Link:
         if type(states) is not dict:
             return
         for key, new in states.items():
-            item = catalogue.LIVE.get(int(key)) if isinstance(key, str) and key.isdigit() else None
+            uid = int(key) if isinstance(key, str) and key.isdigit() else None
+            item = catalogue.LIVE.get(uid) if uid in items_sent else None
             if item is not None and isinstance(new, dict):
                 item.state.clear()
                 item.state.update(new)
