@@ -20,8 +20,21 @@ c.OverwriteCells.add_missing_cells = True
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+    "graders.feedback_filter.ClearHiddenTestsInTests",
     "graders.feedback_filter.HideHiddenTestsInOutputs",
-    "nbgrader.preprocessors.ClearHiddenTests",
 ]
 # Release notebooks are committed with outputs stripped.
 c.ClearOutput.enabled = True
+
+# `nbgrader validate` and the Lab "Validate" button list each failing test cell with its exercise and the first
+# lines of its message (graders/validate_summary.py), instead of every cell's whole error output. Feedback HTML
+# wraps long lines and renders math offline (graders/feedback_page.py).
+try:
+    from graders import feedback_page
+    from graders.validate_summary import summarise_failed_cell
+except ImportError:  # graders not installed in this environment: nbgrader's defaults
+    pass
+else:
+    c.Execute.on_cell_error = summarise_failed_cell
+    c.Validator.width = 120
+    feedback_page.configure(c)

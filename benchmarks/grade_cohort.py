@@ -2,17 +2,16 @@
 
     .venv/bin/python benchmarks/grade_cohort.py [--n 200] [--workers 2] [--keep DIR]
 
-Builds a synthetic cohort (graders.cohort.synthetic: correct, mistaken, broken, corrupt, renamed and
-adversarial submissions), makes two identical copies, grades one with a single sequential `nbgrader
-autograde ASSIGNMENT` call and the other with our command (parallel workers, out-of-kernel recheck, reports
-and feedback left out of the timing with --no-feedback), then prints submissions per second for both, the
-ratio, and whether nbgrader's per-student scores are identical in the two gradebooks. Our command runs with
-``--sandbox off`` here so that both runs execute student code under the same conditions (the sandbox makes a
-solutions-reading cheat fail inside the kernel, which would change nbgrader's score for it, as intended).
+Builds a synthetic cohort (graders.cohort.synthetic: honest, broken, unreadable and hostile submissions), makes
+two identical copies, grades one with a single sequential `nbgrader autograde ASSIGNMENT` call (student code
+and tests in one unsandboxed kernel, as nbgrader does by default) and the other with our command as instructors
+run it: every submission in its own bubblewrap sandbox, the tests run by the grader outside it, parallel workers
+(feedback left out of both timings with --no-feedback). Prints submissions per second for both, the ratio, and
+whether the honest students' scores are identical in the two gradebooks (hostile ones may differ on purpose:
+what worked inside nbgrader's kernel does not work in the sandbox).
 
-Kinds that need minutes by design (an infinite loop waiting for the cell timeout) or that rewrite other
-students' grades (making the two gradebooks differ on purpose) are left out of the timed cohort; the tests
-cover them.
+Kinds that need minutes by design (loops waiting for timeouts, memory and process attacks) are left out of the
+timed cohort; the tests cover them.
 """
 
 from __future__ import annotations
@@ -29,9 +28,11 @@ from pathlib import Path
 
 from graders.cohort import synthetic
 
-TIMED_KINDS = [k for k in synthetic.KINDS if k not in ("timeout", "write_gradebook")]
-# Mostly honest work, as in a real cohort: ~60% correct or mistaken, the rest broken or adversarial.
-WEIGHTS = {"correct": 6, "mistaken": 5, "broken": 2, "stderr_noise": 1}
+TIMED_KINDS = list(synthetic.HONEST) + ["corrupt", "renamed", "frame_walk", "trace_and_patch", "code_swap",
+                                         "public_helpers", "import_reference", "dunder_answer", "env_probe",
+                                         "hidden_text", "extra_symlink"]
+# Mostly honest work, as in a real cohort: ~70% correct or mistaken, the rest broken, unreadable or hostile.
+WEIGHTS = {"correct": 8, "mistaken": 6, "broken": 2, "stderr_noise": 1, "chatty": 1}
 
 
 def cohort_kinds(n: int) -> list[str]:
@@ -85,30 +86,25 @@ def main(argv=None) -> int:
 
     t = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "graders.cohort", "grade", synthetic.ASSIGNMENT, "--workers",
-                           str(args.workers), "--timeout", str(args.timeout), "--no-feedback", "--quiet",
-                           "--sandbox", "off"],
+                           str(args.workers), "--timeout", str(args.timeout), "--no-feedback", "--quiet"],
                           cwd=par, env=env, capture_output=True, text=True)
     t_par = time.perf_counter() - t
-    if done.returncode != 0:
+    if done.returncode != 0 or "bubblewrap sandbox" not in done.stdout:
         print(done.stdout, done.stderr[-3000:])
         return 1
 
     s_seq, s_par = scores(seq), scores(par)
-    # Submissions nbgrader cannot read (corrupt JSON, renamed notebook) get a silent 0 from plain nbgrader; our
-    # command records them with a status in grades.csv instead of a gradebook score, so they are compared there.
-    unreadable = [k for k in s_seq if s_par.get(k) is None]
-    s_seq = {k: v for k, v in s_seq.items() if k not in unreadable}
-    s_par = {k: v for k, v in s_par.items() if k not in unreadable}
-    same = s_seq == s_par
+    honest = [k for k in s_seq if k.split("_", 1)[1] in synthetic.HONEST]
+    same = all(s_seq[k] == s_par.get(k) == synthetic.HONEST_SCORE[k.split("_", 1)[1]] for k in honest)
     n = args.n
-    print(f"sequential nbgrader autograde : {t_seq:8.1f} s  {n / t_seq:6.2f} submissions/s")
-    print(f"graders.cohort ({args.workers} workers)    : {t_par:8.1f} s  {n / t_par:6.2f} submissions/s "
-          f"(includes the out-of-kernel recheck)")
+    print(f"sequential nbgrader autograde (no sandbox)     : {t_seq:8.1f} s  {n / t_seq:6.2f} submissions/s")
+    print(f"graders.cohort ({args.workers} workers, bubblewrap, tests out of the sandbox): {t_par:8.1f} s  "
+          f"{n / t_par:6.2f} submissions/s")
     print(f"speed-up: {t_seq / t_par:.2f}x on {os.cpu_count()} cores")
-    print(f"nbgrader scores identical in both gradebooks: {same} ({len(s_seq)} gradable submissions; "
-          f"{len(unreadable)} unreadable ones are a silent 0 in plain nbgrader and a status in our grades.csv)")
+    print(f"honest students' scores identical in both gradebooks (and equal to what their answers earn): {same} "
+          f"({len(honest)} honest submissions)")
     if not same:
-        diff = {k: (s_seq.get(k), s_par.get(k)) for k in s_seq if s_seq.get(k) != s_par.get(k)}
+        diff = {k: (s_seq.get(k), s_par.get(k)) for k in honest if s_seq.get(k) != s_par.get(k)}
         print(f"  differing: {dict(list(diff.items())[:10])}")
     if not args.keep:
         shutil.rmtree(base, ignore_errors=True)

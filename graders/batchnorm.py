@@ -48,6 +48,7 @@ from graders.core import (GradingError, Report, StudentCodeError, StudentTimeout
                           close, describe, diagnose, numeric_vjp_safe, rel_error, require_callable, unpack)
 from graders.layers import Case, LayerSpec, check_layer
 from reference_impl import batchnorm as ref
+from graders.public.batchnorm import DOUT_ONES_DESCRIPTIONS, DOUT_ONES_OPTIONS, planted_batchnorm_backward
 
 __all__ = [
     "check_batchnorm_forward", "check_batchnorm_backward", "check_batchnorm_backward_closed_form",
@@ -490,22 +491,10 @@ def check_batchnorm_backward_closed_form(forward, backward, *, seed: int = 0, po
 # =============================================================================================== dout = ones
 
 
-DOUT_ONES_OPTIONS = ("missing_mean_term", "missing_var_term", "gamma_forgotten", "bessel", "sign_flip")
-DOUT_ONES_DESCRIPTIONS = {
-    "missing_mean_term": "dx = (dxhat - xhat * mean(dxhat * xhat)) / std: the -mean(dxhat) term is missing",
-    "missing_var_term": "dx = (dxhat - mean(dxhat)) / std: the -xhat * mean(dxhat * xhat) term is missing",
-    "gamma_forgotten": "dxhat = dout instead of gamma * dout",
-    "bessel": "the exact gradient of a forward that divides the variance by N - 1",
-    "sign_flip": "dx with the wrong sign",
-}
-
-
-def planted_batchnorm_backward(name: str) -> Callable:
-    """A deliberately wrong batchnorm backward, ``(dout, cache) -> (dx, dgamma, dbeta)``, for demonstrations.
-
-    ``name`` is one of DOUT_ONES_OPTIONS (see DOUT_ONES_DESCRIPTIONS) or "correct". It takes the cache of
-    ``reference_impl.batchnorm.batchnorm_forward`` (train mode); only dx is wrong, dgamma and dbeta are right.
-    """
+def _planted_backward(name: str) -> Callable:
+    """The grader's own copy of a planted backward, ``(dout, cache) -> (dx, dgamma, dbeta)`` on the reference
+    forward's cache; ``name`` is one of DOUT_ONES_OPTIONS or "correct" (the notebook's copy,
+    graders.public.batchnorm.planted_batchnorm_backward, has only the wrong ones and takes x)."""
     if name != "correct" and name not in DOUT_ONES_OPTIONS:
         raise ValueError(f"unknown planted backward {name!r}; choose from {('correct',) + DOUT_ONES_OPTIONS}")
     flags = {"correct": {}, "missing_mean_term": {"mean_term": False}, "missing_var_term": {"var_term": False},
@@ -539,7 +528,7 @@ def dout_ones_truths(*, seed: int = 0, N: int = 6, D: int = 4) -> dict[str, dict
     scale = float(np.max(np.abs(gamma) * cache["inv_std"]))
     out = {}
     for name in ("correct",) + DOUT_ONES_OPTIONS:
-        bwd = planted_batchnorm_backward(name)
+        bwd = _planted_backward(name)
         dx_ones = bwd(np.ones((N, D)), cache)[0]
         err = rel_error(bwd(dout, cache)[0], true_random)
         m = float(np.max(np.abs(dx_ones)))

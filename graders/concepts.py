@@ -7,7 +7,7 @@ Multiple choice
     so reading the bank does not give the answer away at a glance. An author computes a digest with
     ``python -c "from graders import concepts; print(concepts.digest('qid', 'b'))"``.
 
-    In a notebook: ``concepts.show_question("qid")`` prints the question and its options; a test cell ends with
+    In a notebook: ``show_question("qid")`` (graders.public.questions) prints the question and its options; a test cell ends with
     ``score = concepts.check_choice("qid", my_choice, points=1)``.
 
 Numbers
@@ -44,7 +44,8 @@ class Question:
 
     text: the question; options: letter -> option text (letters "a", "b", ...);
     answer_digest: ``digest(qid, right_letter)``; feedback: ``digest(qid, letter)`` -> why that option is
-    wrong (an empty string for the right one), shown after a wrong answer.
+    wrong, shown after a wrong answer; only wrong options have an entry (a key equal to ``answer_digest`` would
+    point at the right letter).
     """
     text: str
     options: Mapping[str, str]

@@ -14,6 +14,7 @@ points to any test cell that writes to stderr, and a correct answer must never l
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import copy
 import inspect
 import io
@@ -33,12 +34,46 @@ from graders.remote import client as remote_client
 from graders.remote import server as remote_server
 
 DEFAULT_TIMEOUT = 10.0
+MUTATION_CHECK = "inputs left unchanged"
+MUTATION_SHARE = 0.25   # of an exercise's points, in every exercise whose contract leaves inputs alone
 VALUE_TOL = 1e-7
 PREVIEW = 4
 
 
+# The cohort grader sets a list here to learn which sub-checks of a test failed (one per thread: a ContextVar).
+FINISHED_REPORTS: contextvars.ContextVar = contextvars.ContextVar("backprop_finished_reports", default=None)
+
+
 class GradingError(AssertionError):
-    """A check failed; the message says what to fix."""
+    """A check failed; the message says what to fix.
+
+    In IPython and Jupyter the error shows as its message alone, under a one-line header
+    (``_render_traceback_``): what to fix comes first, with no traceback through the grader's own frames
+    (a student's own exception is already part of the message, with their last frames). It is still an
+    error, so nbgrader scores the test cell 0. ``exercise``, ``failed`` and ``total`` (set by
+    :meth:`Report.finish`) make the header "✗ <exercise>: N of M checks failed".
+    """
+
+    def __init__(self, message: str = "", *, exercise: str | None = None, failed: int | None = None,
+                 total: int | None = None):
+        super().__init__(message)
+        self.exercise, self.failed, self.total = exercise, failed, total
+
+    def summary_lines(self) -> list[str]:
+        """The header line, then the message's lines (its own "<exercise> (seed S):" title folded into the header)."""
+        lines = str(self).splitlines() or ["(no message)"]
+        if self.exercise is None or self.failed is None or self.total is None:
+            return [f"✗ {lines[0]}", *lines[1:]]
+        header = f"✗ {self.exercise}: {self.failed} of {self.total} checks failed"
+        if lines[0].startswith(f"{self.exercise} (seed ") and lines[0].endswith("):"):
+            header += lines[0][len(self.exercise):-1]
+            lines = lines[1:]
+        return [header, *lines]
+
+    def _render_traceback_(self) -> list[str]:
+        """What IPython shows instead of a traceback: the summary, its header in bold red."""
+        header, *rest = self.summary_lines()
+        return [f"\x1b[1;31m{header}\x1b[0m", *rest]
 
 
 class StudentCodeError(Exception):
@@ -106,7 +141,8 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def call_student(fn: Callable, *args: Any, label: str | None = None, timeout: float | None = None,
-                 notes: list[str] | None = None, after: dict | None = None, **kwargs: Any) -> Any:
+                 notes: list[str] | None = None, after: dict | None = None, report: "Report | None" = None,
+                 **kwargs: Any) -> Any:
     """Call ``fn(*args, **kwargs)`` on deep copies of the arguments and return its result.
 
     This is the one way a check calls student code. ``fn`` may be the student's function itself, a proxy of it
@@ -119,11 +155,18 @@ def call_student(fn: Callable, *args: Any, label: str | None = None, timeout: fl
     ``after``: a dict that receives ``"args"`` and ``"kwargs"``, the arguments as the function left them (the
     copies it was given), for checks that grade what a function changed in its inputs, and ``"aliased"``:
     whether the result is, holds or shares memory with one of those arguments (it handed back its input).
+    ``report``: a Report that watches inputs (:meth:`Report.watch_inputs`); a modification fails that sub-check.
 
     ``fn`` may also be a catalogue item (graders.remote.catalogue), a runner that drives the student's objects:
     it runs where they live (across the link when an argument is a proxy). A catalogue item among the arguments
     reaches the student's code as the object it builds (a test function, a layer list...).
     """
+    if report is not None:
+        after = {} if after is None else after
+        result = call_student(fn, *args, label=label, timeout=timeout, notes=notes, after=after, **kwargs)
+        if not (_same(after.get("args", args), args) and _same(after.get("kwargs", kwargs), kwargs)):
+            report.mutated(label or f"{getattr(fn, '__name__', 'your function')}()")
+        return result
     timeout = DEFAULT_TIMEOUT if timeout is None else timeout
     label = label or f"{getattr(fn, '__name__', 'your function')}()"
     if isinstance(fn, remote_client._Proxy):  # the student's code runs in another process: ask it
@@ -358,6 +401,26 @@ class Report:
         self.checks: dict[str, SubCheck] = {}
         self.notes: list[str] = []
 
+    def watch_inputs(self) -> None:
+        """Declare the course-wide sub-check "inputs left unchanged" (worth MUTATION_SHARE of the exercise's points,
+        whatever its other sub-checks): pass ``report=`` to call_student and a function that modifies its input
+        arrays fails it, named INPUT_MUTATED. Use it in every exercise whose contract leaves inputs alone."""
+        self.declare(MUTATION_CHECK, weight=0.0)
+
+    def mutated(self, label: str) -> None:
+        """Record that ``label`` modified its inputs (fails "inputs left unchanged" when it is watched)."""
+        if MUTATION_CHECK in self.checks:
+            self.fail(MUTATION_CHECK, f"{label} modified its input arrays in place." + describe(
+                diagnoses.get("INPUT_MUTATED")))
+
+    def _weights(self) -> dict[str, float]:
+        """Sub-check weights, with "inputs left unchanged" worth MUTATION_SHARE of the total."""
+        weights = {n: c.weight for n, c in self.checks.items()}
+        if MUTATION_CHECK in weights and len(weights) > 1:
+            others = sum(w for n, w in weights.items() if n != MUTATION_CHECK)
+            weights[MUTATION_CHECK] = others * MUTATION_SHARE / (1 - MUTATION_SHARE)
+        return weights
+
     def declare(self, name: str, weight: float = 1.0) -> None:
         """Register a sub-check that passes unless :meth:`fail` is called for it."""
         if name not in self.checks:
@@ -384,10 +447,15 @@ class Report:
 
     @property
     def fraction(self) -> float:
-        total = sum(c.weight for c in self.checks.values())
+        weights = self._weights()
+        total = sum(weights.values())
         if total == 0:
             return 0.0
-        return sum(c.weight for c in self.checks.values() if c.passed) / total
+        # "inputs left unchanged" is only credited when something else passed: a function that raises or returns
+        # garbage leaves its inputs alone too, and earns nothing for it
+        earned = any(c.passed for n, c in self.checks.items() if n != MUTATION_CHECK)
+        return sum(weights[n] for n, c in self.checks.items()
+                   if c.passed and (n != MUTATION_CHECK or earned)) / total
 
     def failure_text(self) -> str:
         lines = [f"{self.exercise} (seed {self.seed}):"]
@@ -406,13 +474,18 @@ class Report:
         if not self.checks:
             raise RuntimeError(f"{self.exercise}: the grader declared no checks (grader bug)")
         frac = self.fraction
+        collector = FINISHED_REPORTS.get()
+        if collector is not None:
+            collector.append({"exercise": self.exercise, "fraction": frac,
+                                     "failed": [c.name for c in self.checks.values() if not c.passed]})
         if frac == 1.0:
             for n in dict.fromkeys(self.notes):
                 print(f"note: {n}")
             print(f"✓ {self.exercise}: all {len(self.checks)} checks passed.")
             return None if self.points is None else float(self.points)
         if frac == 0.0 or self.points is None:
-            raise GradingError(self.failure_text())
+            raise GradingError(self.failure_text(), exercise=self.exercise, total=len(self.checks),
+                               failed=sum(not c.passed for c in self.checks.values()))
         score = round(self.points * frac, 4)
         print(self.failure_text())
         print(f"Partial credit: {score:g} of {self.points:g} points "

@@ -16,6 +16,10 @@ class Diagnosis:
 
 
 _CATALOGUE = [
+    Diagnosis("INPUT_MUTATED", "input modified in place",
+              "a layer, loss or gradient function must leave its arguments as it found them (the caller, an "
+              "optimizer or a cache may still need them): compute into new arrays (x = x - y, not x -= y; "
+              "copy before writing into an input)."),
     Diagnosis("MISSING_TRANSPOSE", "missing or misplaced transpose",
               "match shapes: with out = x @ W, dW = x.T @ dout has W's shape and dx = dout @ W.T has x's shape."),
     Diagnosis("BIAS_SUM_AXIS", "bias gradient summed over the wrong axis",
@@ -54,8 +58,9 @@ _CATALOGUE = [
               "the gradient reaching h_t is dh[t] from the loss PLUS dh_prev flowing back from step t+1."),
     Diagnosis("BPTT_NO_TIME_SUM", "BPTT does not sum weight gradients over time",
               "Wx, Wh and b are shared by every step: accumulate their gradients over all T steps."),
-    Diagnosis("TRUNCATION_OFF_BY_ONE", "truncation window off by one",
-              "with truncation k the gradient of the loss at t crosses exactly k steps: t, t-1, ..., t-k+1."),
+    Diagnosis("TRUNCATION_OFF_BY_ONE", "truncation length off by one",
+              "with truncation k, TBPTT(1, k) lets the gradient of the loss at t cross exactly k steps (t, t-1, "
+              "..., t-k+1); TBPTT(k, k) cuts the graph before t = k, 2k, ... (chunks of exactly k steps)."),
     Diagnosis("FORWARD_SEED_WRONG_INPUT", "forward-mode seed on the wrong input",
               "to get df/dx_i, seed the tangent of x_i with 1 and every other input's tangent with 0."),
     Diagnosis("JACOBIAN_TRANSPOSED", "Jacobian transposed",
@@ -173,9 +178,6 @@ _CATALOGUE = [
     Diagnosis("RNN_RECURRENCE", "hidden state not carried from step to step",
               "each step uses the state just computed: prev = tanh(x[:, t] @ Wx + prev @ Wh + b), then "
               "h[:, t] = prev (start with prev = h0; h holds the T new states, not h0)."),
-    Diagnosis("TRUNCATION_SEGMENTS", "truncation by fixed segments instead of a window per loss term",
-              "here truncate=k means: the gradient of the loss at step t flows back through steps t, ..., t-k+1 "
-              "(a sliding window for every t); cutting the sequence into blocks of k steps is a different scheme."),
     Diagnosis("CLIP_NORM_AFTER", "norm reported after clipping",
               "return the total norm measured BEFORE clipping (that is what you log to spot exploding gradients)."),
     Diagnosis("CLIP_ALWAYS", "gradients rescaled although their norm is below max_norm",
@@ -208,6 +210,51 @@ _CATALOGUE = [
               "a vector-Jacobian product is u^T J (shape of the input), not J u (shape of the output)."),
     Diagnosis("DL_DP_NOT_DL_DZ", "gradient with respect to the probabilities, not the logits",
               "-y/p is dL/dp; push it through the softmax Jacobian to get dL/dz = p - y."),
+    # attention (graders/exercises/attention.py)
+    Diagnosis("ATTN_SOFTMAX_AXIS", "attention softmax over the wrong axis",
+              "each QUERY (row of the scores S, shape (..., Tq, Tk)) distributes its attention over the keys: "
+              "normalize over the last axis (axis=-1, keepdims=True), so that every row of P sums to 1; the "
+              "backward's row sum sum(dP * P) runs over the same axis."),
+    Diagnosis("ATTN_SCALE_MISSING", "1/sqrt(d) scale missing",
+              "S = Q K^T / sqrt(d) with d = Q.shape[-1] (d_head per head). The factor stays in the backward: "
+              "dQ = dS K / sqrt(d) and dK = dS^T Q / sqrt(d)."),
+    Diagnosis("ATTN_SCALE_WRONG", "scale wrong or in the wrong place",
+              "divide the SCORES by sqrt(d) (not by d, not times sqrt(d), not the output or V), with d the key "
+              "width of this attention (d_head = D / h in multi-head attention, not D); apply it once in the "
+              "forward and once in each of dQ and dK."),
+    Diagnosis("ATTN_MASK_AFTER_SOFTMAX", "mask applied after the softmax",
+              "zeroing masked weights after the softmax leaves rows that no longer sum to 1: exclude masked "
+              "scores BEFORE normalizing (np.where(mask, S, -np.inf) or a large negative number), so the kept "
+              "weights share the whole probability."),
+    Diagnosis("ATTN_MASK_ZERO_SCORE", "masked scores set to 0 instead of -inf",
+              "a score of 0 still gets weight exp(0) / Z > 0: a masked position must get weight exactly 0, so "
+              "replace its score by -inf (np.where(mask, S, -np.inf)) or a very negative number such as -1e9."),
+    Diagnosis("ATTN_MASK_IGNORED", "mask not applied",
+              "positions with mask == False (the future under a causal mask, padding under a padding mask) must "
+              "get weight exactly 0: apply the mask to the scores before the softmax."),
+    Diagnosis("ATTN_MASK_GRAD_LEAK", "gradient leaks through masked positions",
+              "a masked score has p = 0, so its gradient p * (dP - sum(dP * P)) is exactly 0, and so is every "
+              "gradient that flows only through it (a padded key's dK and dV rows). Use the MASKED P of the "
+              "forward in the backward (cache it), never a softmax recomputed without the mask."),
+    Diagnosis("ATTN_DV_PATH", "the dV = P^T dO path is missing",
+              "V reaches the output only through O = P V, so dV = P^T dO (shape (..., Tk, dv)): the weights, "
+              "transposed, times the upstream gradient. It is a path of its own, next to dP = dO V^T."),
+    Diagnosis("ATTN_TRANSPOSE", "transpose wrong in dQ, dK or dV",
+              "S is (Tq, Tk): rows are queries, columns keys. dQ = dS K (sum over keys), dK = dS^T Q (sum over "
+              "queries), dV = P^T dO; swapping the transposes (or Q and K) gives the right shapes only when "
+              "Tq = Tk."),
+    Diagnosis("ATTN_HEADS_RESHAPE", "heads split by a reshape alone",
+              "(B, T, D) -> (B, h, T, d_head) needs reshape(B, T, h, d_head) THEN a transpose of the T and h "
+              "axes; reshape(B, h, T, d_head) directly mixes positions across heads. merge_heads undoes it in "
+              "the reverse order (transpose back, then reshape)."),
+    Diagnosis("ATTN_QUADRATIC_COST", "the cost of the score matrix is quadratic in T",
+              "S and P have one entry per (query, key) pair: B * h * T * T values, and QK^T and PV cost "
+              "2 * B * h * T^2 * d_head flops each. Doubling T multiplies them by 4, not 2."),
+    Diagnosis("NUMERIC_NOT_ANALYTIC", "finite differences instead of the analytic gradient",
+              "your gradient is right only to the precision of finite differences: this case gives the "
+              "function a large constant part (which the true gradient ignores), so centred differences lose "
+              "digits at every step size. Write the backward from the chain rule (P, dP and the row sum) "
+              "instead of perturbing the forward."),
 ]
 
 CATALOGUE = {d.code: d for d in _CATALOGUE}

@@ -93,16 +93,25 @@ def _check_truncate(truncate):
     return int(truncate)
 
 
-def rnn_backward(dh, cache, truncate=None):
+SCHEMES = ("sliding", "chunked")
+
+
+def rnn_backward(dh, cache, truncate=None, *, scheme="sliding"):
     """Backpropagation through time.
 
     Args:
         dh: (N, T, H) upstream gradients of every hidden state (the loss's direct dependence on h[:, t]).
         cache: from rnn_forward.
-        truncate: None for full BPTT, or k >= 1: the gradient dh[:, t] flows back through at most k steps
+        truncate: None for full BPTT, or k >= 1 for truncated BPTT in one of two schemes (k >= T is full BPTT
+            in both):
+        scheme: "sliding", TBPTT(1, k): the gradient dh[:, t] flows back through at most k steps
             (t, t-1, ..., t-k+1). What would reach h[:, t-k] is dropped, except that it reaches h0 when
             t-k+1 == 0 (or when the window is cut short by the start of the sequence). Equivalently, the loss
-            term at t is computed from h[:, t-k] treated as a constant. k >= T is full BPTT.
+            term at t is computed from h[:, t-k] treated as a constant.
+            "chunked", TBPTT(k, k), what a training loop does when it detaches the hidden state every k steps:
+            the sequence is cut into chunks [0, k), [k, 2k), ...; the gradient of the loss at t flows back to
+            the start of its chunk, so h[:, s-1] is a constant for a chunk starting at s > 0 (the first chunk
+            reaches h0). A loss term crosses between 1 and k steps.
     Returns:
         dx: (N, T, D); dh0: (N, H); dWx: (D, H); dWh: (H, H); db: (H,).
     """
@@ -110,12 +119,15 @@ def rnn_backward(dh, cache, truncate=None):
     dh = as_array(dh, "dh", 3)
     expect_shape(dh, h.shape, "dh")
     k = _check_truncate(truncate)
+    if scheme not in SCHEMES:
+        raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
     N, T, D = x.shape
     dx = np.zeros_like(x)
     dWx, dWh, db = np.zeros_like(Wx), np.zeros_like(Wh), np.zeros(Wh.shape[0])
 
-    if k is None:
+    if k is None or scheme == "chunked":
         # One carry: the gradient reaching h[:, t] is dh[:, t] from the loss PLUS what flows back from t+1.
+        # Chunked truncation drops the carry where a chunk starts (t = k, 2k, ...): h[:, t-1] is a constant there.
         carry = np.zeros_like(h0)
         for t in reversed(range(T)):
             h_prev = h[:, t - 1] if t > 0 else h0
@@ -125,6 +137,8 @@ def rnn_backward(dh, cache, truncate=None):
             dWh += h_prev.T @ da
             db += da.sum(axis=0)
             carry = da @ Wh.T
+            if k is not None and t > 0 and t % k == 0:
+                carry = np.zeros_like(h0)
         return dx, carry, dWx, dWh, db
 
     # Truncated: the contributions of different loss terms expire at different steps, so they are kept

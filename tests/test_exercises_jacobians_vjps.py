@@ -486,14 +486,18 @@ def test_ce_dz_sympy(capsys):
 
 
 def test_why_vjp(capsys):
-    assert ex.check_why_vjp("c", points=1) == 1.0
-    assert ex.check_why_vjp(" (C) ", points=1) == 1.0
+    from graders import concepts
+
+    assert concepts.check_choice("why_vjp", "c", points=1) == 1.0
+    assert concepts.check_choice("why_vjp", " (C) ", points=1) == 1.0
     for letter in "abd":
         with pytest.raises(AssertionError) as info:
-            ex.check_why_vjp(letter, points=1)
+            concepts.check_choice("why_vjp", letter, points=1)
         assert "is not the best answer" in str(info.value)
     for garbage in (None, 3, "e", "c d", ["c"]):
         with pytest.raises(AssertionError) as info:
-            ex.check_why_vjp(garbage, points=1)
+            concepts.check_choice("why_vjp", garbage, points=1)
         assert "one letter" in str(info.value)
-    assert "c)" in ex.WHY_VJP_QUESTION
+    concepts.show_question("why_vjp")
+    assert "(c) J has (outputs x inputs) entries" in capsys.readouterr().out
+    assert not hasattr(ex, "WHY_VJP_QUESTION") and not hasattr(ex, "_WHY_VJP")  # no plain-text answer left

@@ -86,7 +86,7 @@ def test_depth_correct():
 
 
 @pytest.mark.parametrize("key, wrong, phrase", [
-    ("sigmoid_ratio_5_layers", 0.25 ** 5, "4 sigmoid layers, not 5"),
+    ("sigmoid_ratio_5_layers", 0.25 ** 5, "four factors, not 5"),
     ("sigmoid_ratio_5_layers", 0.5 ** 4, "its slope is 0.25"),
     ("growth_100_layers", 1.5 ** 99, "100 factors"),
     ("growth_100_layers", 150.0, "do not add up"),
@@ -298,8 +298,8 @@ def test_concepts_hashes_and_feedback(capsys):
         hits = [l for l in "abcd" if concepts.digest(qid, l) == q.answer_digest]
         assert len(hits) == 1
         correct[qid] = hits[0]
-        for l in "abcd":  # every option has a feedback entry (so the missing one cannot reveal the answer)
-            assert concepts.digest(qid, l) in q.feedback
+        for l in "abcd":  # every wrong option says why; no feedback key repeats the answer digest
+            assert (concepts.digest(qid, l) in q.feedback) == (l != hits[0])
     assert correct == {"clip_vs_decay": "b", "zero_init": "c"}  # the right answers, stated once, here
     assert ex.check_concepts(correct, points=2) == 2.0
     assert ex.check_concepts({k: f" ({v.upper()}) " for k, v in correct.items()}) is None

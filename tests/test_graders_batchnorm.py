@@ -317,7 +317,7 @@ def test_dout_ones_truths_agree_with_finite_differences():
     expected_ones = {"correct": True, "missing_mean_term": False, "missing_var_term": True, "gamma_forgotten": True,
                      "bessel": True, "sign_flip": True}
     for name, passes in expected_ones.items():
-        bwd = gb.planted_batchnorm_backward(name)
+        bwd = gb._planted_backward(name)
         dx1 = bwd(np.ones_like(x), cache)[0]
         assert np.allclose(dx1, num_ones, rtol=0, atol=1e-6) == passes, name
         assert (rel_error(bwd(dout, cache)[0], num_rand) < 1e-6) == (name == "correct"), name
@@ -330,6 +330,19 @@ def test_dout_ones_truths_agree_with_finite_differences():
 def test_planted_backwards_reject_unknown_names():
     with pytest.raises(ValueError, match="unknown planted backward"):
         gb.planted_batchnorm_backward("typo")
+    with pytest.raises(ValueError, match="your own batchnorm_backward"):
+        gb.planted_batchnorm_backward("correct")  # the notebook's planted ones are all wrong
+
+
+def test_the_notebooks_planted_backwards_are_the_graders_and_need_no_reference():
+    from graders.public import batchnorm as public
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((7, 3)) * 1.5 + 0.5
+    gamma, beta, dout = rng.uniform(0.5, 2, 3), rng.standard_normal(3), rng.standard_normal((7, 3))
+    _, cache = R.batchnorm_forward(x, gamma, beta)
+    for name in public.DOUT_ONES_OPTIONS:
+        assert np.allclose(public.planted_batchnorm_backward(name)(dout, x, gamma), gb._planted_backward(name)(dout,
+                           cache)[0], rtol=0, atol=1e-12), name
 
 
 def test_dout_ones_answer(capsys):

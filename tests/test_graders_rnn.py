@@ -252,14 +252,55 @@ def window_minus_one(dh, cache, truncate=None):
 
 
 def segments(dh, cache, truncate=None):
+    """TBPTT(k, k): detach the state every k steps (what a training loop over chunks of k steps does)."""
     return _bptt(dh, cache, segment=truncate)
+
+
+def _chunked(**kw):
+    def bwd(dh, cache, truncate=None):
+        return _bptt(dh, cache, **{"segment": truncate, **kw})
+    return bwd
+
+
+def chunks_plus_one(dh, cache, truncate=None):
+    return _bptt(dh, cache, segment=truncate + 1)
+
+
+@pytest.mark.parametrize("k", [2, 3])
+@pytest.mark.parametrize("thorough", [False, True])
+def test_both_truncation_schemes_get_full_marks_and_are_named(k, thorough, capsys):
+    sliding = _truncated()
+    assert gr.check_rnn_backward(R.rnn_forward, sliding, truncate=k, points=6, thorough=thorough) == 6.0
+    out = capsys.readouterr().out
+    assert f"checked as TBPTT(1, {k}), a sliding window" in out and f"TBPTT({k}, {k})" in out
+    assert gr.check_rnn_backward(R.rnn_forward, segments, truncate=k, points=6, thorough=thorough) == 6.0
+    out = capsys.readouterr().out
+    assert f"checked as TBPTT({k}, {k}), detaching the state every {k} steps" in out
+
+
+def test_reference_chunked_scheme_gets_full_marks(capsys):
+    def bwd(dh, cache, truncate=None):
+        return R.rnn_backward(dh, cache, truncate=truncate, scheme="chunked")
+    for thorough in (False, True):
+        assert gr.check_rnn_backward(R.rnn_forward, bwd, truncate=3, points=2, thorough=thorough) == 2.0
+
+
+@pytest.mark.parametrize("k", [2, 3])
+@pytest.mark.parametrize("bwd,code", [
+    (chunks_plus_one, "TRUNCATION_OFF_BY_ONE"),
+    (_chunked(local=lambda h, hp: 1 - h), "TANH_DERIVATIVE"),
+    (_chunked(weights="last"), "BPTT_NO_TIME_SUM"),
+    (_chunked(carry_T=False), "MISSING_TRANSPOSE"),
+])
+def test_chunked_bptt_planted_mistakes_are_named_and_checked_as_chunked(k, bwd, code, capsys):
+    text = _fails_with(capsys, gr.check_rnn_backward, R.rnn_forward, bwd, truncate=k, points=6, code=code)
+    assert f"checked as TBPTT({k}, {k})" in text
 
 
 @pytest.mark.parametrize("k", [2, 3])
 @pytest.mark.parametrize("bwd,code", [
     (window_plus_one, "TRUNCATION_OFF_BY_ONE"),
     (window_minus_one, "TRUNCATION_OFF_BY_ONE"),
-    (segments, "TRUNCATION_SEGMENTS"),
     (_truncated(local=lambda h, hp: 1 - h), "TANH_DERIVATIVE"),
     (_truncated(weights="last"), "BPTT_NO_TIME_SUM"),
     (_truncated(carry_T=False), "MISSING_TRANSPOSE"),
@@ -574,5 +615,5 @@ def test_checks_are_pure_functions_of_the_seed():
 def test_new_diagnosis_codes_are_in_the_catalogue():
     from graders import diagnoses
     for code in ("BN_EPS", "NORM_AXIS", "BN_RUNNING_UPDATE", "BN_EVAL_BATCH_STATS", "RNN_RECURRENCE",
-                 "TRUNCATION_SEGMENTS", "CLIP_NORM_AFTER", "CLIP_ALWAYS", "LAG_INDEXING"):
+                 "CLIP_NORM_AFTER", "CLIP_ALWAYS", "LAG_INDEXING"):
         assert diagnoses.get(code).advice

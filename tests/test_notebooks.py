@@ -75,7 +75,7 @@ def _outputs_text(cell) -> str:
 
 
 REQUIRED = ["01_chain_rule", "02_computational_graphs", "03_two_layer_network", "04_jacobians_vjps", "05_ad_modes",
-            "06_bptt", "07_batchnorm", "08_vanishing_exploding", "09_mock_interview"]
+            "06_bptt", "07_batchnorm", "08_vanishing_exploding", "09_mock_interview", "10_attention"]
 
 
 def test_there_are_assignments():

@@ -151,6 +151,76 @@ def test_truncate_one_keeps_each_loss_term_at_its_own_step():
     np.testing.assert_allclose(dh0, da[:, 0] @ Wh.T, rtol=1e-13)  # t - k + 1 == 0 only for t = 0
 
 
+# --------------------------------------------------------------------------- chunked truncation, TBPTT(k, k)
+def _chunked_states(x, h0, Wx, Wh, b, k, frozen):
+    """The definition of chunked truncation k (detach the state every k steps): the state used by the loss
+    term at t, (N, T, H). With s = (t // k) * k the start of t's chunk, out[:, t] is computed by the steps
+    s..t from frozen[:, s-1] (a constant), or from h0 (a variable) for the first chunk."""
+    N, T, _ = x.shape
+    out = np.empty((N, T, h0.shape[1]))
+    for t in range(T):
+        s = (t // k) * k
+        state = frozen[:, s - 1] if s > 0 else h0
+        for step in range(s, t + 1):
+            state = np.tanh(x[:, step] @ Wx + state @ Wh + b)
+        out[:, t] = state
+    return out
+
+
+@pytest.mark.parametrize("which_k", ["1", "2", "T-1"])
+@FAST
+@given(N=small, T=st.integers(2, 7), D=small, H=hidden, seed=seeds)
+def test_chunked_bptt_matches_the_definition(which_k, N, T, D, H, seed):
+    k = {"1": 1, "2": 2, "T-1": T - 1}[which_k]
+    rng = rng_for(seed)
+    *args, dh = _problem(rng, N, T, D, H)
+    h, cache = rnn_forward(*args)
+    grads = rnn_backward(dh, cache, truncate=k, scheme="chunked")
+    _assert_grads_match(lambda *a: _chunked_states(*a, k, h), args, grads, dh)
+
+
+@pytest.mark.parametrize("T,k", [(7, 3), (6, 2), (5, 4), (8, 8)])
+def test_chunked_bptt_is_full_bptt_on_each_chunk(T, k):
+    """TBPTT(k, k) as a training loop runs it: full BPTT on each chunk from the detached state before it; the
+    weight gradients add up over the chunks and only the first chunk reaches h0."""
+    rng = rng_for(3)
+    x, h0, Wx, Wh, b, dh = _problem(rng, 2, T, 3, 4)
+    h, cache = rnn_forward(x, h0, Wx, Wh, b)
+    dx, dh0, dWx, dWh, db = rnn_backward(dh, cache, truncate=k, scheme="chunked")
+    want_dx, want_w = np.zeros_like(x), [np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)]
+    for s in range(0, T, k):
+        start = h0 if s == 0 else h[:, s - 1]
+        _, c = rnn_forward(x[:, s:s + k], start, Wx, Wh, b)
+        cdx, cdh0, *cw = rnn_backward(dh[:, s:s + k], c)
+        want_dx[:, s:s + k] = cdx
+        want_w = [a + g for a, g in zip(want_w, cw)]
+        if s == 0:
+            want_dh0 = cdh0
+    for got, want in zip((dx, dh0, dWx, dWh, db), (want_dx, want_dh0, *want_w)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+
+
+def test_the_two_truncation_schemes_agree_only_where_they_must():
+    """k = 1 and k >= T: identical; 1 < k < T: different (a loss term crosses k steps in a sliding window,
+    between 1 and k in a chunk)."""
+    rng = rng_for(4)
+    T = 7
+    *args, dh = _problem(rng, 2, T, 3, 4)
+    _, cache = rnn_forward(*args)
+    for k in (1, T, T + 2):
+        for a, b in zip(rnn_backward(dh, cache, truncate=k), rnn_backward(dh, cache, truncate=k, scheme="chunked")):
+            assert rel_error(a, b) < 1e-12, k
+    for k in (2, 3, 5):
+        sliding, chunked = rnn_backward(dh, cache, truncate=k), rnn_backward(dh, cache, truncate=k, scheme="chunked")
+        for name, a, b in zip(NAMES, sliding, chunked):
+            if name == "dh0":  # the loss terms at t < k reach h0 whole in both schemes, the others in neither
+                assert rel_error(a, b) < 1e-12
+            else:
+                assert rel_error(a, b) > 1e-3, (name, k)
+    with pytest.raises(ValueError, match="scheme must be one of"):
+        rnn_backward(dh, cache, truncate=2, scheme="window")
+
+
 # --------------------------------------------------------------------------- vanishing / exploding
 def _orthogonal(rng, H):
     q, r = np.linalg.qr(rng.standard_normal((H, H)))

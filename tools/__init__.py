@@ -1,1 +1,2 @@
-"""Authoring and release tools for course maintainers (not installed; run from the repo root)."""
+"""Course tools, run from the repo root (not installed): the launcher lab.py (students and instructors), notebook
+authoring helpers and the release generator (maintainers)."""

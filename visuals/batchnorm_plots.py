@@ -106,5 +106,4 @@ def batchnorm_graph_spec(x, gamma: float, beta: float, dout, eps: float = 1e-5) 
 def draw_batchnorm_graph(x, gamma: float, beta: float, dout, eps: float = 1e-5, *, title: str | None = None):
     """Draw the staged batchnorm graph of one column; node boxes show values and gradients (arrays shortened)."""
     spec = batchnorm_graph_spec(x, gamma, beta, dout, eps)
-    return draw_graph(spec, title=title or "batchnorm, one feature column: values and gradients",
-                      size=(13, 5))
+    return draw_graph(spec, title=title or "batchnorm, one feature column: values and gradients")

@@ -300,27 +300,286 @@ def _columns(graph: Graph) -> dict[str, int]:
     return col
 
 
-def _positions(graph: Graph) -> dict[str, tuple[float, float]]:
-    col = _columns(graph)
+# Sizes in inches (the drawing's data coordinates are inches, so boxes measured in points fit exactly).
+FONT_SIZE = 8.5
+MIN_FONT_SIZE = 3.0
+BOX_PAD = 0.35      # box padding in units of the font size (matplotlib's "round,pad=...")
+LABEL_PAD = 0.4     # padding of an edge label's white background, same unit
+ROW_GAP = 0.3       # between two boxes of one column
+LANE = 0.16         # the vertical room an edge passing through a column reserves there
+COL_GAP = 0.4       # least horizontal room between two columns
+LABEL_ROOM = 0.08   # free space kept around an edge label
+END_GAP = 0.02      # between a box and the start or the tip of an arrow
+TITLE_BAND = 0.4
+
+
+def _text_sizes(texts: Sequence[str], fontsize: float, bold: bool = False) -> list[tuple[float, float]]:
+    """(width, height) in inches of each text as matplotlib renders it (measured on a private Agg canvas, so
+    the caller's backend does not matter)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    dpi = 200.0  # fine pixels: little hinting error
+    fig = Figure(dpi=dpi)
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    out = []
+    for s in texts:
+        t = fig.text(0, 0, s or " ", fontsize=fontsize, fontweight="bold" if bold else "normal")
+        bb = t.get_window_extent(renderer)
+        out.append((bb.width / dpi, bb.height / dpi))
+        t.remove()
+    return out
+
+
+def _layered(graph: Graph, col: dict[str, int]):
+    """Layers of items (node keys, and ("~", edge index, column) for an edge passing through a column), each
+    edge's chain of items from its source to its target, and the neighbours of every item one layer up/down."""
     n_cols = max(col.values(), default=0) + 1
-    layers: list[list[str]] = [[] for _ in range(n_cols)]
+    layers: list[list[Any]] = [[] for _ in range(n_cols)]
     for n in graph.nodes:
         layers[col[n.key]].append(n.key)
-    nbrs: dict[str, list[str]] = {n.key: [] for n in graph.nodes}
-    for e in graph.edges:
-        nbrs[e.src].append(e.dst)
-        nbrs[e.dst].append(e.src)
-    y = {}
+    chains: list[list[Any]] = []
+    left: dict[Any, list[Any]] = {n.key: [] for n in graph.nodes}
+    right: dict[Any, list[Any]] = {n.key: [] for n in graph.nodes}
+    for i, e in enumerate(graph.edges):
+        chain = [e.src] + [("~", i, c) for c in range(col[e.src] + 1, col[e.dst])] + [e.dst]
+        for c, item in zip(range(col[e.src] + 1, col[e.dst]), chain[1:-1]):
+            layers[c].append(item)
+            left[item], right[item] = [], []
+        for a, b in zip(chain, chain[1:]):
+            right[a].append(b)
+            left[b].append(a)
+        chains.append(chain)
+    return layers, chains, left, right
+
+
+def _crossings(layers: list[list[Any]], right: dict[Any, list[Any]]) -> int:
+    total = 0
+    for c in range(len(layers) - 1):
+        pos = {v: i for i, v in enumerate(layers[c + 1])}
+        segs = [(i, pos[v]) for i, u in enumerate(layers[c]) for v in right[u]]
+        total += sum(1 for k, (a1, b1) in enumerate(segs) for a2, b2 in segs[k + 1:] if (a1 - a2) * (b1 - b2) < 0)
+    return total
+
+
+def _order(layers: list[list[Any]], left, right) -> list[list[Any]]:
+    """Barycentre sweeps (left to right, then right to left, ...); keeps the order with fewest crossings."""
+    layers = [list(layer) for layer in layers]
+    pos = {v: i for layer in layers for i, v in enumerate(layer)}
+    best, best_count = [list(layer) for layer in layers], _crossings(layers, right)
+    for sweep in range(12):
+        forward = sweep % 2 == 0
+        nbrs = left if forward else right
+        for c in (range(1, len(layers)) if forward else range(len(layers) - 2, -1, -1)):
+            layer = layers[c]
+            bary = {v: (sum(pos[u] for u in nbrs[v]) / len(nbrs[v]) if nbrs[v] else pos[v]) for v in layer}
+            layer.sort(key=lambda v: (bary[v], pos[v]))
+            for i, v in enumerate(layer):
+                pos[v] = i
+        count = _crossings(layers, right)
+        if count < best_count:
+            best, best_count = [list(layer) for layer in layers], count
+    return best
+
+
+def _pack(desired: list[float], seps: list[float]) -> list[float]:
+    """The positions closest (least squares) to ``desired`` that keep their order with gaps of at least
+    ``seps[i]`` between item i and item i+1 (pool-adjacent-violators on the shifted problem)."""
+    off = [0.0]
+    for s in seps:
+        off.append(off[-1] + s)
+    blocks: list[list[float]] = []
+    for d, o in zip(desired, off):
+        blocks.append([d - o, 1.0])
+        while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] > blocks[-1][0] / blocks[-1][1]:
+            s, n = blocks.pop()
+            blocks[-1][0] += s
+            blocks[-1][1] += n
+    z = [s / n for s, n in blocks for _ in range(int(n))]
+    return [zi + o for zi, o in zip(z, off)]
+
+
+def _positions(graph: Graph) -> dict[str, tuple[float, float]]:
+    """(column, -row) of every node in the layer order draw_graph uses (inputs left, the root right)."""
+    col = _columns(graph)
+    layers, _, left, right = _layered(graph, col)
+    layers = _order(layers, left, right)
+    out = {}
+    for c, layer in enumerate(layers):
+        nodes = [v for v in layer if isinstance(v, str)]
+        for i, k in enumerate(nodes):
+            out[k] = (float(c), -float(i))
+    return out
+
+
+@dataclass
+class _Layout:
+    centers: dict[str, tuple[float, float]]      # node key -> box centre (inches, y upwards)
+    boxes: dict[str, tuple[float, float]]        # node key -> box (width, height)
+    paths: list[tuple[list, list]]               # per edge: (vertices, Path codes)
+    labels: list[tuple[float, float] | None]     # per edge: centre of its gradient label
+    extent: tuple[float, float, float, float]    # xmin, xmax, ymin, ymax of everything drawn
+
+
+def _bezier(p0, p3, t: float) -> tuple[float, float]:
+    xm = (p0[0] + p3[0]) / 2
+    a, b, c, d = (1 - t) ** 3, 3 * (1 - t) ** 2 * t, 3 * (1 - t) * t ** 2, t ** 3
+    return (a * p0[0] + (b + c) * xm + d * p3[0], (a + b) * p0[1] + (c + d) * p3[1])
+
+
+def _layout(graph: Graph, texts: dict[str, str], edge_texts: list[str | None], fontsize: float,
+            min_col_gap: float = 0.0) -> _Layout:
+    """Boxes in columns (no two overlap), every edge routed through reserved lanes (never across a box),
+    every gradient label on its edge in the gap after the edge's source (no two overlap)."""
+    from matplotlib.path import Path
+
+    col = _columns(graph)
+    layers, chains, left, right = _layered(graph, col)
+    layers = _order(layers, left, right)
+    scale = fontsize / FONT_SIZE  # every distance scales with the text
+    row_gap, lane, col_gap = ROW_GAP * scale, LANE * scale, max(COL_GAP * scale, min_col_gap)
+    room, end_gap = LABEL_ROOM * scale, END_GAP * scale
+    pad = 2 * BOX_PAD * fontsize / 72 + 0.01
+    keys = [n.key for n in graph.nodes]
+    box = {k: (w + pad, h + pad) for k, (w, h) in zip(keys, _text_sizes([texts[k] for k in keys], fontsize))}
+    lpad = 2 * LABEL_PAD * fontsize / 72 + 0.02
+    label_size = [None if t is None else (w + lpad, h + lpad)
+                  for t, (w, h) in zip(edge_texts, _text_sizes([t or "" for t in edge_texts], fontsize, bold=True))]
+
+    # vertical positions v (downwards): each layer keeps its order; items move towards their neighbours
+    def height(v):
+        return box[v][1] if isinstance(v, str) else lane
+
+    def sep(a, b):
+        gap = row_gap if isinstance(a, str) and isinstance(b, str) else 0.06 * scale
+        return (height(a) + height(b)) / 2 + gap
+
+    vpos: dict[Any, float] = {}
     for layer in layers:
-        for i, k in enumerate(layer):
-            y[k] = i - (len(layer) - 1) / 2
-    for _ in range(6):  # barycentre sweeps: fewer crossings
-        for layer in layers:
-            bary = {k: (sum(y[m] for m in nbrs[k]) / len(nbrs[k]) if nbrs[k] else y[k]) for k in layer}
-            layer.sort(key=lambda k: (bary[k], y[k]))
-            for i, k in enumerate(layer):
-                y[k] = i - (len(layer) - 1) / 2
-    return {k: (float(col[k]), -y[k]) for k in y}
+        for v, p in zip(layer, _pack([0.0] * len(layer), [sep(a, b) for a, b in zip(layer, layer[1:])])):
+            vpos[v] = p
+    for sweep in range(24):
+        for layer in (layers if sweep % 2 == 0 else layers[::-1]):
+            desired = []
+            for v in layer:
+                first, second = (left, right) if sweep % 2 == 0 else (right, left)
+                nb = first[v] or second[v]
+                if sweep >= 20:
+                    nb = left[v] + right[v]
+                desired.append(sum(vpos[u] for u in nb) / len(nb) if nb else vpos[v])
+            for v, p in zip(layer, _pack(desired, [sep(a, b) for a, b in zip(layer, layer[1:])])):
+                vpos[v] = p
+
+    # columns: width of the widest box; the gap after a column fits the labels of the edges starting there
+    n_cols = len(layers)
+    width = [max((box[v][0] for v in layer if isinstance(v, str)), default=0.0) for layer in layers]
+    gap = [col_gap] * max(0, n_cols - 1)
+    for e, size in zip(graph.edges, label_size):
+        if size is not None:
+            c = col[e.src]
+            gap[c] = max(gap[c], size[0] + 2 * room + 0.3 * scale)
+
+    for _attempt in range(6):
+        xc = [width[0] / 2] if n_cols else []
+        for c in range(1, n_cols):
+            xc.append(xc[-1] + width[c - 1] / 2 + gap[c - 1] + width[c] / 2)
+        L = [x - w / 2 for x, w in zip(xc, width)]
+        R = [x + w / 2 for x, w in zip(xc, width)]
+        centers = {k: (xc[col[k]], -vpos[k]) for k in keys}
+
+        # ports: the edges leaving (entering) a box are spread over its right (left) side in the order of
+        # where they go (come from), so parallel edges (x * x) stay apart
+        out_y: dict[int, float] = {}
+        in_y: dict[int, float] = {}
+        for k in keys:
+            for side, pick, store in (("out", 1, out_y), ("in", -2, in_y)):
+                mine = [i for i, ch in enumerate(chains) if ch[0 if side == "out" else -1] == k]
+                mine.sort(key=lambda i: (vpos[chains[i][pick]], i))
+                h = box[k][1]
+                step = min(0.3 * scale, 0.6 * h / max(1, len(mine) - 1))
+                for j, i in enumerate(mine):
+                    store[i] = -(vpos[k] + (j - (len(mine) - 1) / 2) * step)
+
+        paths, first_gap = [], []
+        for i, (e, chain) in enumerate(zip(graph.edges, chains)):
+            cs, cd = col[e.src], col[e.dst]
+            start = (centers[e.src][0] + box[e.src][0] / 2 + end_gap, out_y[i])
+            end_x = centers[e.dst][0] - box[e.dst][0] / 2 - end_gap
+            verts, codes = [start], [Path.MOVETO]
+            cur = start
+            if R[cs] > cur[0] + 1e-9:
+                cur = (R[cs], cur[1])
+                verts.append(cur)
+                codes.append(Path.LINETO)
+            seg = None
+            for c in range(cs + 1, cd + 1):
+                item = chain[c - cs]
+                if isinstance(item, str):
+                    target = (max(min(L[c], end_x), cur[0]), in_y[i])
+                else:
+                    target = (L[c], -vpos[item])
+                xm = (cur[0] + target[0]) / 2
+                verts += [(xm, cur[1]), (xm, target[1]), target]
+                codes += [Path.CURVE4] * 3
+                if seg is None:
+                    seg = (cur, target)
+                cur = target
+                nxt = (end_x, in_y[i]) if isinstance(item, str) else (R[c], -vpos[item])
+                if nxt[0] > cur[0] + 1e-9:
+                    verts.append(nxt)
+                    codes.append(Path.LINETO)
+                    cur = nxt
+            paths.append((verts, codes))
+            first_gap.append(seg)
+
+        # labels: on the edge, inside the gap after its source, clear of every label placed before
+        labels: list[tuple[float, float] | None] = [None] * len(graph.edges)
+        placed: list[tuple[float, float, float, float]] = []
+        crowded: set[int] = set()
+        order = sorted((i for i, s in enumerate(label_size) if s is not None), key=lambda i: (col[graph.edges[i].src],
+                                                                                           -first_gap[i][0][1], i))
+        for i in order:
+            (p0, p3), (lw, lh) = first_gap[i], label_size[i]
+            lo, hi = p0[0] + lw / 2 + room / 2, p3[0] - lw / 2 - room / 2
+            choice = None
+            for frac in (0.5, 0.3, 0.7, 0.15, 0.85, 0.0, 1.0):
+                x = (p0[0] + p3[0]) / 2 if hi < lo else lo + frac * (hi - lo)
+                a, b = 0.0, 1.0
+                for _ in range(40):  # x along the curve is monotone in t
+                    m = (a + b) / 2
+                    a, b = (m, b) if _bezier(p0, p3, m)[0] < x else (a, m)
+                pt = _bezier(p0, p3, (a + b) / 2)
+                rect = (pt[0] - lw / 2, pt[0] + lw / 2, pt[1] - lh / 2, pt[1] + lh / 2)
+                if all(_overlap(rect, other, room / 2) is False for other in placed):
+                    choice = (pt, rect)
+                    break
+                if hi < lo:
+                    break
+            if choice is None:
+                crowded.add(col[graph.edges[i].src])
+                pt = _bezier(p0, p3, 0.5)
+                choice = (pt, (pt[0] - lw / 2, pt[0] + lw / 2, pt[1] - lh / 2, pt[1] + lh / 2))
+            labels[i] = choice[0]
+            placed.append(choice[1])
+        if not crowded:
+            break
+        for c in crowded:  # widen the gap and lay the columns out again
+            gap[c] += max(s[0] for e, s in zip(graph.edges, label_size) if s is not None and col[e.src] == c)
+
+    xs = [centers[k][0] + s * box[k][0] / 2 for k in keys for s in (-1, 1)]
+    ys = [centers[k][1] + s * box[k][1] / 2 for k in keys for s in (-1, 1)]
+    for verts, _ in paths:
+        xs += [p[0] for p in verts]
+        ys += [p[1] for p in verts]
+    for r in placed:
+        xs += [r[0], r[1]]
+        ys += [r[2], r[3]]
+    return _Layout(centers, box, paths, labels, (min(xs), max(xs), min(ys), max(ys)))
+
+
+def _overlap(a, b, margin: float = 0.0) -> bool:
+    """Whether rectangles (x0, x1, y0, y1) overlap (closer than ``margin``)."""
+    return not (a[1] + margin <= b[0] or b[1] + margin <= a[0] or a[3] + margin <= b[2] or b[3] + margin <= a[2])
 
 
 # ============================================================================================== drawing
@@ -338,6 +597,10 @@ def _node_text(n: GraphNode, precision: int, show_grads: bool) -> str:
     return "\n".join(lines) if lines else n.key
 
 
+LEGEND = ("arrows: forward pass;  red: gradient flowing back along the edge\n"
+          "a node's grad = sum of the red numbers on its outgoing arrows")
+
+
 def draw_graph(graph: Any, *, names: Mapping[str, Any] | None = None, ax=None, title: str | None = None,
                precision: int = 4, show_grads: bool = True, size: tuple[float, float] | None = None):
     """Draw a computational graph; returns the matplotlib Figure.
@@ -348,6 +611,12 @@ def draw_graph(graph: Any, *, names: Mapping[str, Any] | None = None, ax=None, t
     Node boxes show name (operation), ``data = value`` and ``grad = d root / d node``; each edge is an arrow
     src -> dst labelled in red with the gradient flowing back along it. ``show_grads=False`` draws the
     forward pass only (no grads on nodes or edges). Numbers keep ``precision`` significant digits.
+
+    Layout: inputs on the left, the root on the right, one column per distance from the inputs; boxes are
+    measured and never overlap; an edge that skips columns runs through a lane reserved for it, so no edge
+    passes under a box; parallel edges (``x * x``) leave and enter at separate points. ``size`` is the
+    least figure size in inches: the figure grows when the graph needs more room. Drawn into a given ``ax``,
+    the text and the spacing shrink (down to 3 pt text) until the graph fits the axes.
     """
     if isinstance(graph, Graph):
         g = graph
@@ -360,58 +629,70 @@ def draw_graph(graph: Any, *, names: Mapping[str, Any] | None = None, ax=None, t
         g = graph_from_value(graph, names)
     if not g.nodes:
         raise ValueError("the graph has no nodes")
-    pos = _positions(g)
-    n_cols = int(max(p[0] for p in pos.values())) + 1
-    n_rows = max(sum(1 for p in pos.values() if p[0] == c) for c in range(n_cols))
+    texts = {n.key: _node_text(n, precision, show_grads) for n in g.nodes}
+    edge_texts = [fmt(e.grad, precision) if show_grads and e.grad is not None else None for e in g.edges]
+    has_legend = show_grads and any(t is not None for t in edge_texts)
+    legend_band = _text_sizes([LEGEND], 7.5)[0][1] + 0.12 if has_legend else 0.0
+    margin = 0.2
+
+    fontsize = FONT_SIZE
+    lay = _layout(g, texts, edge_texts, fontsize)
+    need_w = lay.extent[1] - lay.extent[0] + 2 * margin
+    need_h = lay.extent[3] - lay.extent[2] + 2 * margin + legend_band
+    n_cols = max(_columns(g).values()) + 1
+    if ax is None and size and size[0] > need_w and n_cols > 1:
+        # a requested width beyond what the graph needs spreads the columns (up to 1.2 inches apart)
+        spread = min(1.2, COL_GAP + 0.9 * (size[0] - need_w) / (n_cols - 1))
+        lay = _layout(g, texts, edge_texts, fontsize, min_col_gap=spread)
+        need_w = lay.extent[1] - lay.extent[0] + 2 * margin
     if ax is None:
-        w, h = size or (min(max(2.3 * n_cols + 0.6, 5.0), 13.0), min(1.35 * n_rows + 1.1, 9.0))
-        fig, ax = plt.subplots(figsize=(w, h))
+        band = TITLE_BAND if title else 0.0
+        fig_w = max(need_w, size[0] if size else 0.0)
+        fig_h = max(need_h + band, size[1] if size else 0.0)
+        fig = plt.figure(figsize=(fig_w, fig_h))
+        ax = fig.add_axes((0.0, 0.0, 1.0, 1.0 - band / fig_h))
+        aw, ah = fig_w, fig_h - band
     else:
         fig = ax.figure
-    sx, sy = 2.4, 1.5
-    xy = {k: (px * sx, py * sy) for k, (px, py) in pos.items()}
+        pos = ax.get_position()
+        aw, ah = pos.width * fig.get_figwidth(), pos.height * fig.get_figheight()
+        for _ in range(8):
+            if need_w <= aw and need_h <= ah or fontsize <= MIN_FONT_SIZE:
+                break
+            fontsize = max(MIN_FONT_SIZE, fontsize * 0.97 * min(aw / need_w, ah / need_h))
+            lay = _layout(g, texts, edge_texts, fontsize)
+            need_w = lay.extent[1] - lay.extent[0] + 2 * margin
+            need_h = lay.extent[3] - lay.extent[2] + 2 * margin + legend_band
+
+    from matplotlib.path import Path
+
     roots = set(g.roots)
-    boxes = {}
     for n in g.nodes:
         face = ROOT_FACE if n.key in roots and g.edges else (LEAF_FACE if not n.op else OP_FACE)
-        boxes[n.key] = ax.text(*xy[n.key], _node_text(n, precision, show_grads), ha="center", va="center",
-                               fontsize=8.5, color=VALUE_COLOR, zorder=3, gid=f"node:{n.key}",
-                               bbox=dict(boxstyle="round,pad=0.35", facecolor=face, edgecolor="#7f8c8d"))
-    # parallel edges (x * x) bend apart so both arrows and both labels stay visible
-    count: dict[tuple[str, str], int] = {}
-    for e in g.edges:
-        count[(e.src, e.dst)] = count.get((e.src, e.dst), 0) + 1
+        ax.text(*lay.centers[n.key], texts[n.key], ha="center", va="center", fontsize=fontsize,
+                color=VALUE_COLOR, zorder=3, gid=f"node:{n.key}",
+                bbox=dict(boxstyle=f"round,pad={BOX_PAD}", facecolor=face, edgecolor="#7f8c8d"))
     seen: dict[tuple[str, str], int] = {}
-    for e in g.edges:
-        pair = (e.src, e.dst)
-        i = seen.get(pair, 0)
-        seen[pair] = i + 1
-        m = count[pair]
-        rad = 0.0 if m == 1 else 0.35 * (i - (m - 1) / 2) / max(1, (m - 1) / 2)
-        (x0, y0), (x1, y1) = xy[e.src], xy[e.dst]
-        # clipped at the two boxes (patchA/patchB), so arrowheads stay visible whatever the boxes' width
-        arrow = FancyArrowPatch((x0, y0), (x1, y1), arrowstyle="-|>", mutation_scale=11, color="#7f8c8d",
-                                linewidth=1.1, connectionstyle=f"arc3,rad={rad}", shrinkA=3, shrinkB=3, zorder=1,
-                                patchA=boxes[e.src].get_bbox_patch(), patchB=boxes[e.dst].get_bbox_patch())
+    for e, (verts, codes), at, text in zip(g.edges, lay.paths, lay.labels, edge_texts):
+        i = seen.get((e.src, e.dst), 0)
+        seen[(e.src, e.dst)] = i + 1
+        arrow = FancyArrowPatch(path=Path(verts, codes), arrowstyle="-|>", mutation_scale=1.3 * fontsize,
+                                color="#7f8c8d", linewidth=1.1, zorder=1, gid=f"arrow:{e.src}->{e.dst}:{i}",
+                                clip_on=False)
         ax.add_patch(arrow)
-        if show_grads and e.grad is not None:
-            # midpoint of the arc: the straight midpoint moved sideways by rad * length / 2
-            mx, my = (x0 + x1) / 2, (y0 + y1) / 2
-            dx, dy = x1 - x0, y1 - y0
-            mx, my = mx + rad * dy / 2, my - rad * dx / 2
-            ax.text(mx, my, fmt(e.grad, precision), ha="center", va="center", fontsize=8.5, color=GRAD_COLOR,
-                    fontweight="bold", zorder=4, gid=f"edge:{e.src}->{e.dst}:{i}",
-                    bbox=dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor="none", alpha=0.85))
-    xs = [p[0] for p in xy.values()]
-    ys = [p[1] for p in xy.values()]
-    ax.set_xlim(min(xs) - 1.2, max(xs) + 1.2)
-    ax.set_ylim(min(ys) - 1.0, max(ys) + 1.0)
+        if text is not None and at is not None:
+            ax.text(*at, text, ha="center", va="center", fontsize=fontsize, color=GRAD_COLOR, fontweight="bold",
+                    zorder=4, gid=f"edge:{e.src}->{e.dst}:{i}",
+                    bbox=dict(boxstyle=f"round,pad={LABEL_PAD}", facecolor="white", edgecolor="none", alpha=0.85))
+    xmin, xmax, ymin, ymax = lay.extent
+    cx, cy = (xmin + xmax) / 2, (ymin + ymax) / 2
+    bottom = cy - (ah + legend_band) / 2
+    ax.set_xlim(cx - aw / 2, cx + aw / 2)
+    ax.set_ylim(bottom, bottom + ah)
     ax.set_axis_off()
     if title:
-        ax.set_title(title, fontsize=10)
-    if show_grads and any(e.grad is not None for e in g.edges):
-        ax.text(0.5, 0.0, "arrows: forward pass;  red: gradient flowing back along the edge\n"
-                          "a node's grad = sum of the red numbers on its outgoing arrows",
-                transform=ax.transAxes, ha="center", va="top", fontsize=7.5, color="#555555", gid="legend")
-    fig.tight_layout()
+        ax.set_title(title, fontsize=10, pad=6)
+    if has_legend:
+        ax.text(0.5, 0.01, LEGEND, transform=ax.transAxes, ha="center", va="bottom", fontsize=7.5, color="#555555",
+                gid="legend")
     return fig

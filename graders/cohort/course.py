@@ -18,6 +18,8 @@ from pathlib import Path
 
 from traitlets.config import Config
 
+from graders import feedback_page
+
 
 COURSE_ID = "backprop-course"
 
@@ -60,7 +62,7 @@ class Course:
     def autograded_dir(self, student: str) -> Path:
         return self.root / "autograded" / student / self.assignment
 
-    def config(self, kernel_name: str | None = None) -> Config:
+    def config(self, graded_execute: bool = False) -> Config:
         c = Config()
         c.CourseDirectory.root = str(self.root)
         c.CourseDirectory.source_directory = "solutions"
@@ -71,14 +73,24 @@ class Course:
         c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.py", "*.db"]
         c.Execute.timeout = int(self.timeout)
         c.OverwriteCells.add_missing_cells = True
-        if kernel_name:
-            c.Execute.kernel_name = kernel_name
+        if graded_execute:
+            # nbgrader's autograde with the student's cells in a sandbox and the test cells run by the grader
+            from nbconvert.preprocessors import ClearMetadataPreprocessor
+            from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput,
+                                                SaveAutoGrades)
+
+            from graders.cohort.execute import GradedExecute
+
+            c.Autograde.autograde_preprocessors = [GradedExecute, IgnorePattern, ClearMetadataPreprocessor,
+                                                   LimitOutput, SaveAutoGrades, AssignLatePenalties,
+                                                   CheckCellMetadata]
         c.GenerateFeedback.preprocessors = [
             "nbgrader.preprocessors.GetGrades",
             "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+            "graders.feedback_filter.ClearHiddenTestsInTests",
             "graders.feedback_filter.HideHiddenTestsInOutputs",
-    "nbgrader.preprocessors.ClearHiddenTests",
         ]
+        feedback_page.configure(c)  # long lines wrap, math renders offline
         return c
 
 

@@ -1,13 +1,14 @@
-"""A small synthetic course and cohort: honest, mistaken, broken and adversarial submissions.
+"""A small synthetic course and cohort: honest, mistaken, broken and hostile submissions.
 
 Used by the cohort tests and benchmarks/grade_cohort.py. ``build_course(root)`` writes solutions/ex/ex.ipynb
-(ReLU and affine layers, 2 + 3 points, hidden tests) and nbgrader_config.py; ``add_submission(root,
+(ReLU and affine layers and one multiple-choice question, 2 + 3 + 1 points, hidden tests) and nbgrader_config.py; ``add_submission(root,
 student, kind)`` writes submitted/<student>/ex/ex.ipynb for one of :data:`KINDS`. ``HONEST_SCORE`` gives the
 score each kind deserves (what the answer is worth without any trick).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -66,22 +67,13 @@ def affine_backward(dout, cache):
 AFFINE_KEEPDIMS = AFFINE_OK.replace("dout.sum(axis=0)", "dout.sum(axis=0, keepdims=True)")
 BROKEN = "raise NotImplementedError()"
 
-CHEAT_PRELUDE = {
-    "numpy_patch": "np.abs = lambda a: a * 0.0\n",
-    "graders_patch": "import graders.core as _c\n_c.Report.finish = lambda self: float(self.points)\n",
-    "input_transformer": ("get_ipython().input_transformers_post.append(\n"
-                          "    lambda lines: [] if any('check_' in l for l in lines) else lines)\n"),
-    "env_aware": ("import os\nif os.environ.get('NBGRADER_EXECUTION'):\n"
-                  "    from reference_impl.layers import relu_forward, relu_backward\n"),
-}
-
-
 def build_course(root: Path) -> Path:
     root = Path(root)
     (root / "solutions" / ASSIGNMENT).mkdir(parents=True, exist_ok=True)
     cells = [
         md("# Synthetic assignment\nTwo layers, five points."),
-        provided("import numpy as np\nfrom graders import layers as gl", "setup"),
+        provided("import numpy as np\nfrom graders import concepts\nfrom graders import layers as gl\n"
+                 "from graders.public.questions import show_question", "setup"),
         answer("### BEGIN SOLUTION" + RELU_OK + "### END SOLUTION", "relu"),
         tests("score = gl.check_relu(relu_forward, relu_backward, seed=0, points=2)\n### BEGIN HIDDEN TESTS\n"
               "score = min(score, gl.check_relu(relu_forward, relu_backward, seed=91, points=2, thorough=True))\n"
@@ -90,6 +82,10 @@ def build_course(root: Path) -> Path:
         tests("score = gl.check_affine(affine_forward, affine_backward, seed=0, points=3)\n### BEGIN HIDDEN TESTS\n"
               "score = min(score, gl.check_affine(affine_forward, affine_backward, seed=92, points=3, thorough=True))"
               "\n### END HIDDEN TESTS\nscore", "affine_tests", 3),
+        provided('show_question("two_layer_relu_cache")', "show_mc"),
+        answer("relu_cache_choice = None\n### BEGIN SOLUTION\nrelu_cache_choice = 'c'\n### END SOLUTION", "mc"),
+        tests('score = concepts.check_choice("two_layer_relu_cache", relu_cache_choice, points=1)\nscore',
+              "mc_tests", 1),
     ]
     nb = notebook(cells)
     for i, c in enumerate(nb.cells):
@@ -113,95 +109,290 @@ def release_notebook(root: Path) -> nbformat.NotebookNode:
         return nbformat.read(f"{tmp}/rel/{ASSIGNMENT}/{ASSIGNMENT}.ipynb", as_version=4)
 
 
-def _fill(nb, relu: str, affine: str, prelude: str = ""):
+def _fill(nb, relu: str, affine: str, choice: str = "relu_cache_choice = 'a'", before: list[str] = (),
+          after: list[str] = ()):
+    """The release with answers filled in; ``before``/``after``: the student's own extra code cells, put before the
+    ReLU answer and after the last answer."""
     import copy
 
     nb = copy.deepcopy(nb)
+    cells = []
     for c in nb.cells:
         gid = c.metadata.get("nbgrader", {}).get("grade_id")
         if gid == "relu":
-            c.source = prelude + relu
+            cells += [nbformat.v4.new_code_cell(src) for src in before]
+            c.source = relu
         elif gid == "affine":
             c.source = affine
+        elif gid == "mc":
+            c.source = choice
+        cells.append(c)
+        if gid == "mc_tests":
+            cells += [nbformat.v4.new_code_cell(src) for src in after]
+    nb.cells = cells
     return nb
 
 
-KINDS = ["correct", "mistaken", "broken", "corrupt", "renamed", "timeout", "memory_hog", "crash", "os_exit",
-         "numpy_patch", "graders_patch", "input_transformer", "import_reference", "read_solutions",
-         "write_gradebook", "env_aware", "edit_tests", "delete_tests", "stderr_noise"]
+WRONG_RELU = RELU_OK.replace("(cache > 0)", "(dout > 0)")   # forward right, backward wrong: 1 of 2 points
+MAX_SCORE = 6.0
 
-# What each kind's own answers are worth without any trick (the cheats carry a ReLU whose forward is right and
-# whose backward is wrong: 1 of 2 points for that exercise).
-HONEST_SCORE = {"crash": 2.0, "correct": 5.0, "mistaken": 4.25, "stderr_noise": 5.0, "timeout": 3.0, "edit_tests": 1.0,
-                "delete_tests": 1.0, "numpy_patch": 1.0, "graders_patch": 1.0, "input_transformer": 1.0,
-                "write_gradebook": 1.0, "env_aware": 1.0}
-EXPECTED_STATUS = {
-    "correct": {"graded"}, "mistaken": {"graded"}, "broken": {"graded"}, "corrupt": {"corrupt_notebook"},
-    "renamed": {"missing_notebook"}, "timeout": {"timeout"}, "memory_hog": {"graded"}, "crash": {"dead_kernel"},
-    "os_exit": {"dead_kernel", "tampered"}, "numpy_patch": {"tampered"}, "graders_patch": {"tampered"},
-    "input_transformer": {"tampered"}, "import_reference": {"tampered"}, "read_solutions": {"tampered"},
-    "write_gradebook": {"tampered"}, "env_aware": {"tampered"}, "edit_tests": {"graded"}, "delete_tests": {"graded"},
-    "stderr_noise": {"graded"},
+# Honest work. Its score is what the same answers earn in the instructor's own notebook.
+HONEST = {
+    "correct": dict(relu=RELU_OK, affine=AFFINE_OK, choice="relu_cache_choice = 'c'"),   # 6
+    "mistaken": dict(relu=RELU_OK, affine=AFFINE_KEEPDIMS),                               # 2 + 2.25 + 0
+    "broken": dict(relu=BROKEN, affine=BROKEN),                                           # 0, a real zero
+    "stderr_noise": dict(relu="import sys\nprint('noise', file=sys.stderr)\n" + RELU_OK.replace(
+        "return dout * (cache > 0)", "import sys\n    print('debug', file=sys.stderr)\n    return dout * (cache > 0)"),
+        affine=AFFINE_OK, choice="relu_cache_choice = 'c'"),                              # 6
+    "chatty": dict(relu=RELU_OK, affine=AFFINE_OK, choice="relu_cache_choice = '(C)'",
+                   after=["for i in range(2000):\n    print('progress', i, 'x' * 60)"]),     # 6
 }
+HONEST_SCORE = {"correct": 6.0, "mistaken": 4.25, "broken": 0.0, "stderr_noise": 6.0, "chatty": 6.0}
+
+# Hostile work, one or more per cause found when the old cohort grader was attacked. "{root}" is replaced by the
+# course root's absolute path (a student can guess it; the sandbox must not care). Each attack carries a ReLU
+# whose forward is right and whose backward is wrong (1 point) unless it replaces the answers: ``worth`` is what
+# its honest part earns, and it may never score more. An attack that finds anything prints "LEAKED".
+_STEAL = """import sys, gc
+import numpy as np
+
+def _steal(shape):
+    f = sys._getframe()
+    while f is not None:
+        for v in list(f.f_locals.values()):
+            if isinstance(v, np.ndarray) and v.shape == shape and 'graders' in f.f_code.co_filename:
+                print('LEAKED: an array in a grader frame', f.f_code.co_filename)
+                return v
+        f = f.f_back
+    for o in gc.get_objects():
+        if type(o).__name__ in ('Report', 'Case', 'LayerSpec', 'Link'):
+            print('LEAKED: a grader object', type(o).__name__)
+    return None
+"""
+_READ = """import glob, os
+print('working folder:', os.getcwd())
+for _p in ['{root}/solutions/ex/ex.ipynb', '{root}/gradebook.db', '{root}/nbgrader_config.py', '../../../solutions',
+           '../../../gradebook.db', '../../s000_correct/ex/ex.ipynb', '{root}/submitted/s000_correct/ex/ex.ipynb',
+           '{root}/autograded/s000_correct/ex/ex.ipynb', '{root}/cohort/ex/ledger.jsonl', '/etc/shadow']:
+    try:
+        with open(_p, 'rb') as _fh:
+            print('LEAKED: read', _p, len(_fh.read(100)))
+    except OSError:
+        pass
+for _pid in [p for p in os.listdir('/proc') if p.isdigit()]:
+    try:
+        with open(f'/proc/{_pid}/environ', 'rb') as _fh:
+            if b'SECRET' in _fh.read() or b'PGPASSWORD' in _fh.read():
+                print('LEAKED: a secret in the environment of process', _pid)
+    except OSError:
+        pass
+for _d in ['{root}', '{root}/submitted', '{root}/autograded', '{root}/solutions', '{root}/cohort']:
+    try:
+        print('LEAKED: listed', _d, os.listdir(_d)[:5])
+    except OSError:
+        pass
+import sys
+_skip = ('/proc', '/sys', '/usr', '/dev', os.getcwd(), sys.prefix, sys.base_prefix)
+for _top in os.listdir('/'):
+    if ('/' + _top).startswith(_skip) or os.path.islink('/' + _top):
+        continue
+    for _f in glob.glob(f'/{_top}/**/*.ipynb', recursive=True) + glob.glob(f'/{_top}/**/*.db', recursive=True):
+        if not _f.startswith(_skip):
+            print('LEAKED: found', _f)
+"""
+_DETACH = """import os, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        time.sleep(4)
+        for _p in ['{root}/cohort/ex/grades.csv', '{root}/cohort/ex/ledger.jsonl', '{root}/gradebook.db']:
+            try:
+                with open(_p, 'a') as _fh:
+                    _fh.write('FORGED')
+            except OSError:
+                pass
+        try:
+            os.kill(-1, 9)
+        except OSError:
+            pass
+    os._exit(0)
+"""
+_KILL_OTHERS = """import os, signal
+for _pid in range(2, 5000):
+    if _pid != os.getpid():
+        try:
+            os.kill(_pid, signal.SIGKILL)
+        except OSError:
+            pass
+"""
+_FORK_BOMB = """import os, time
+_kids = 0
+try:
+    for _ in range(5000):
+        if os.fork() == 0:
+            time.sleep(120)
+            os._exit(0)
+        _kids += 1
+except OSError as _e:
+    print('fork refused after', _kids, 'children:', _e)
+"""
+_MEMORY = """import os, time
+import numpy as np
+for _ in range(3):
+    if os.fork() == 0:
+        _big = np.ones(200 * 1024 ** 2)   # 1.6 GB each, 4.8 GB in all
+        time.sleep(60)
+        os._exit(0)
+time.sleep(5)
+"""
+_ENV = """import os
+for _k in os.environ:
+    if 'PG' in _k or 'PASS' in _k or 'SECRET' in _k or 'NBGRADER' in _k:
+        print('LEAKED: environment variable', _k)
+for _pid in os.listdir('/proc'):
+    if _pid.isdigit():
+        try:
+            with open(f'/proc/{_pid}/cmdline', 'rb') as _fh:
+                _cmd = _fh.read()
+            if b'graders.cohort' in _cmd or b'db-url' in _cmd or b'SECRET' in _cmd:
+                print('LEAKED: command line of', _pid)
+        except OSError:
+            pass
+"""
+_SERVE_HIJACK = "import graders.remote.server as _s\n_s.serve = lambda *a, **k: None\n"
+_PROTOCOL = """import struct
+import graders.remote.server as _s
+
+def _evil(namespace=None):
+    conn, _ = _s._LISTENER.accept()
+    conn.recv(65536)
+    conn.sendall(struct.pack('>I', 2 ** 31 - 1) + b'{')
+
+_s.serve = _evil
+"""
+_DUNDER = """class _Anything:
+    def __eq__(self, other): return True
+    def __ne__(self, other): return False
+    def __sub__(self, other): return 0.0
+    def __rsub__(self, other): return 0.0
+    def __abs__(self): return 0.0
+    def __float__(self): return 0.0
+    def __array__(self, *a, **k):
+        import sys
+        print('LEAKED: grader converted an answer object')
+        return sys._getframe(1).f_locals.get('expected')
+    def strip(self, *a): return 'c'
+    def lower(self): return 'c'
+
+def relu_forward(x):
+    return _Anything(), _Anything()
+
+def relu_backward(dout, cache):
+    return _Anything()
+"""
+
+ATTACKS = {
+    # 1: reading or forging what the checks know, in-process tricks
+    "frame_walk": dict(cause=1, worth=1.0, before=[_STEAL],
+                       relu=WRONG_RELU.replace("    return dout * (dout > 0)",
+                                               "    stolen = _steal(dout.shape)\n"
+                                               "    return stolen if stolen is not None else dout * (dout > 0)")),
+    "trace_and_patch": dict(cause=1, worth=1.0, relu=WRONG_RELU,
+                            before=["import sys, math, hashlib\nsys.settrace(lambda *a: None)\n"
+                                    "sys.setprofile(lambda *a: None)\nmath.isclose = lambda *a, **k: True\n"
+                                    "hashlib.sha256 = lambda *a, **k: None\nnp.allclose = lambda *a, **k: True\n"
+                                    "np.abs = lambda a: a * 0.0"]),
+    "code_swap": dict(cause=1, worth=1.0, relu=WRONG_RELU,
+                      before=["import graders.core as _c\n"
+                              "_c.Report.finish.__code__ = (lambda self: float(self.points)).__code__"]),
+    "public_helpers": dict(cause=1, worth=0.0,
+                           relu="from graders import layers as _gl\nrelu_forward = _gl.RELU.ref_forward\n"
+                                "relu_backward = _gl.check_relu.__wrapped__",
+                           affine="from graders.exercises import two_layer_network as _ex\n"
+                                  "affine_forward = _ex.zero_init_expected",
+                           choice="from graders import concepts as _co\nrelu_cache_choice = [l for l in 'abcd' if "
+                                  "_co.digest('two_layer_relu_cache', l) == "
+                                  "_co.questions()['two_layer_relu_cache'].answer_digest][0]"),
+    "import_reference": dict(cause=1, worth=0.0,
+                             relu="from reference_impl.layers import relu_forward, relu_backward",
+                             affine="from reference_impl.layers import affine_forward, affine_backward"),
+    "dunder_answer": dict(cause=1, worth=0.0, relu=_DUNDER, choice="relu_cache_choice = _Anything()"),
+    # 2 and 7: the course's files, the gradebook and other students' work from inside
+    "read_course": dict(cause=2, worth=1.0, relu=WRONG_RELU, before=[_READ]),
+    "detached_writer": dict(cause=2, worth=1.0, relu=WRONG_RELU, before=[_DETACH]),
+    # 3: the grading side stalled or fed garbage
+    "serve_hijack": dict(cause=3, worth=1.0, relu=WRONG_RELU, before=[_SERVE_HIJACK],
+                         statuses={"needs_review"}),
+    "protocol_garbage": dict(cause=3, worth=1.0, relu=WRONG_RELU, before=[_PROTOCOL], statuses={"tampered"}),
+    # 4: processes, memory, time and output
+    "kill_others": dict(cause=4, worth=1.0, relu=WRONG_RELU, before=[_KILL_OTHERS],
+                        statuses={"graded", "dead_kernel"}),
+    "fork_bomb": dict(cause=4, worth=1.0, relu=WRONG_RELU, after=[_FORK_BOMB]),
+    "memory_children": dict(cause=4, worth=1.0, relu=WRONG_RELU, after=[_MEMORY],
+                            statuses={"graded", "dead_kernel"}),
+    "loop_cells": dict(cause=4, worth=1.0, relu=WRONG_RELU, after=["while True:\n    pass"] * 12,
+                       statuses={"timeout"}),
+    "output_flood": dict(cause=4, worth=1.0, relu=WRONG_RELU,
+                         after=["import sys\nfor _ in range(150):\n    sys.stdout.write('x' * 1_000_000)"]),
+    # 5: text that once broke feedback for the whole batch (the answers themselves are right)
+    "hidden_text": dict(cause=5, worth=6.0, relu=RELU_OK, affine=AFFINE_OK, choice="relu_cache_choice = 'c'",
+                        after=["print('BEGIN HIDDEN' + ' TESTS')\nprint('### BEGIN HIDDEN TESTS')\n"
+                               "print('### END HIDDEN TESTS')"]),
+    # 7: symbolic links into the course
+    "symlink_notebook": dict(cause=7, worth=0.0, statuses={"rejected"}),
+    "extra_symlink": dict(cause=7, worth=0.0, relu=RELU_OK, affine=AFFINE_OK, statuses={"rejected"}),
+    # 8: the instructor's environment and the grader's command line
+    "env_probe": dict(cause=8, worth=1.0, relu=WRONG_RELU, before=[_ENV]),
+    # kernels that die or hang (statuses of their own, never a score they did not earn)
+    "crash": dict(cause=4, worth=2.0, relu=RELU_OK, affine="import os, signal\nos.kill(os.getpid(), signal.SIGKILL)",
+                  statuses={"dead_kernel"}),
+    "os_exit": dict(cause=4, worth=0.0, relu="import os\nos._exit(0)", statuses={"dead_kernel"}),
+    "timeout": dict(cause=4, worth=3.0, relu="while True:\n    pass", affine=AFFINE_OK, statuses={"timeout"}),
+}
+OTHER = {"corrupt": {"corrupt_notebook"}, "renamed": {"missing_notebook"}}
+KINDS = list(HONEST) + list(ATTACKS) + list(OTHER)
+
+
+def expected_statuses(kind: str) -> set[str]:
+    if kind in HONEST:
+        return {"graded"}
+    if kind in OTHER:
+        return OTHER[kind]
+    return ATTACKS[kind].get("statuses", {"graded"})
+
+
+def worth(kind: str) -> float:
+    """The most a submission of this kind may score (what its honest part earns)."""
+    if kind in HONEST:
+        return HONEST_SCORE[kind]
+    return ATTACKS[kind]["worth"] if kind in ATTACKS else 0.0
 
 
 def add_submission(root: Path, student: str, kind: str, release: nbformat.NotebookNode) -> Path:
     """Write one submission of the given kind; returns its folder."""
-    folder = Path(root) / "submitted" / student / ASSIGNMENT
+    root = Path(root).resolve()
+    folder = root / "submitted" / student / ASSIGNMENT
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{ASSIGNMENT}.ipynb"
-    wrong_relu = RELU_OK.replace("(cache > 0)", "(dout > 0)")
-    if kind == "correct":
-        nb = _fill(release, RELU_OK, AFFINE_OK)
-    elif kind == "mistaken":
-        nb = _fill(release, RELU_OK, AFFINE_KEEPDIMS)
-    elif kind == "broken":
-        nb = _fill(release, BROKEN, BROKEN)
-    elif kind == "corrupt":
+    if kind == "corrupt":
         path.write_text('{"cells": [ {"cell_type": "code", "source": "x = 1"')
         return folder
-    elif kind == "renamed":
+    if kind == "renamed":
         nbformat.write(_fill(release, RELU_OK, AFFINE_OK), str(folder / "ex (1).ipynb"))
         return folder
-    elif kind == "timeout":
-        nb = _fill(release, "while True:\n    pass\n", AFFINE_OK)
-    elif kind == "memory_hog":
-        nb = _fill(release, "hog = bytearray(64 * 1024 ** 3)\n" + wrong_relu, BROKEN)
-    elif kind == "crash":  # the kernel is killed mid-run (as by the out-of-memory killer)
-        nb = _fill(release, RELU_OK, "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n" + AFFINE_OK)
-    elif kind == "os_exit":
-        nb = _fill(release, "import os\nos._exit(0)\n", BROKEN)
-    elif kind in CHEAT_PRELUDE:
-        nb = _fill(release, wrong_relu, BROKEN, CHEAT_PRELUDE[kind])
-    elif kind == "import_reference":
-        nb = _fill(release, "from graders.layers import ref as _r\nrelu_forward, relu_backward = "
-                            "_r.relu_forward, _r.relu_backward\n", BROKEN)
-    elif kind == "read_solutions":
-        nb = _fill(release, "import glob, json\nfor _p in glob.glob('../../../solutions/*/*.ipynb'):\n"
-                            "    for _c in json.load(open(_p))['cells']:\n"
-                            "        if 'def relu_forward' in ''.join(_c['source']):\n"
-                            "            exec(''.join(_c['source']).replace('### BEGIN SOLUTION', '')"
-                            ".replace('### END SOLUTION', ''))\n", BROKEN)
-    elif kind == "write_gradebook":
-        nb = _fill(release, "import sqlite3, glob\nfor _db in glob.glob('../../../*.db'):\n"
-                            "    _con = sqlite3.connect(_db)\n"
-                            "    _con.execute('UPDATE grade SET auto_score = 0')\n"
-                            "    _con.commit()\n" + wrong_relu, BROKEN)
-    elif kind == "edit_tests":
-        nb = _fill(release, wrong_relu, BROKEN)
-        for c in nb.cells:
-            if c.metadata.get("nbgrader", {}).get("grade"):
-                c.source = f"{c.metadata['nbgrader']['points']}.0"
-    elif kind == "delete_tests":
-        nb = _fill(release, wrong_relu, BROKEN)
-        nb.cells = [c for c in nb.cells if not c.metadata.get("nbgrader", {}).get("grade")]
-    elif kind == "stderr_noise":
-        noisy = RELU_OK.replace("return dout * (cache > 0)",
-                                "import sys\n    print('debug', file=sys.stderr)\n    return dout * (cache > 0)")
-        nb = _fill(release, "import sys\nprint('noise', file=sys.stderr)\n" + noisy, AFFINE_OK)
-    else:
+    if kind == "symlink_notebook":
+        os.symlink(root / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", path)
+        return folder
+    spec = HONEST.get(kind) or ATTACKS.get(kind)
+    if spec is None:
         raise ValueError(f"unknown submission kind {kind!r}")
+    fmt = lambda src: src.replace("{root}", str(root))  # noqa: E731
+    nb = _fill(release, fmt(spec.get("relu", BROKEN)), fmt(spec.get("affine", BROKEN)),
+               fmt(spec.get("choice", "relu_cache_choice = 'a'")), [fmt(s) for s in spec.get("before", [])],
+               [fmt(s) for s in spec.get("after", [])])
     nbformat.write(nb, str(path))
+    if kind == "extra_symlink":
+        os.symlink(root / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", folder / "notes.txt")
     return folder
 
 

@@ -3,10 +3,16 @@
 The path is, in order: the ``path`` argument, the environment variable ``BACKPROP_DRILL_DB``, or
 ``<user data dir>/backprop-course/drill_history.sqlite3``. A file that is not a drill history (corrupt,
 another program's database, a newer schema) raises :class:`HistoryError` and is never modified.
+
+Schema 2 (this version) adds to every attempt its points, kind, number of wrong attempts and mode (drill or
+mock interview), and a ``sessions`` table with each session's score, level, competencies and written
+debrief. A schema-1 file is migrated in place when it is opened (new columns are added, old rows keep NULL
+points), so an existing history stays readable and keeps driving the spaced-repetition plan.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import time
@@ -15,7 +21,7 @@ from pathlib import Path
 
 import platformdirs
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 APPLICATION_ID = 0x42505244  # "BPRD": marks the file as ours (PRAGMA application_id)
 ENV_VAR = "BACKPROP_DRILL_DB"
 
@@ -33,6 +39,22 @@ CREATE TABLE attempts (
 CREATE INDEX attempts_family_ts ON attempts (family, ts);
 """
 
+_V2 = """
+ALTER TABLE attempts ADD COLUMN points REAL;              -- NULL for attempts written by schema 1
+ALTER TABLE attempts ADD COLUMN kind TEXT;
+ALTER TABLE attempts ADD COLUMN wrong INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE attempts ADD COLUMN mode TEXT NOT NULL DEFAULT 'drill';
+CREATE TABLE sessions (
+    id TEXT PRIMARY KEY,
+    ts REAL NOT NULL,
+    mode TEXT NOT NULL,
+    score REAL NOT NULL,
+    level TEXT NOT NULL,
+    competencies TEXT NOT NULL,  -- JSON {"coding": 0.7, ..., "speed": 1.0}, null when not measured
+    debrief TEXT NOT NULL
+);
+"""
+
 
 class HistoryError(RuntimeError):
     """The history file cannot be used; the message says why and what to do."""
@@ -47,6 +69,21 @@ class Attempt:
     hints: int = 0
     diagnosis: str | None = None
     session: str = ""
+    points: float | None = None
+    kind: str | None = None
+    wrong: int = 0
+    mode: str = "drill"
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    id: str
+    ts: float
+    mode: str
+    score: float
+    level: str
+    competencies: dict
+    debrief: str
 
 
 def default_path() -> Path:
@@ -79,10 +116,8 @@ class History:
         try:
             conn = sqlite3.connect(p, timeout=10)
             if fresh:
-                with conn:
-                    conn.executescript(_SCHEMA)
-                    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-                    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                conn.executescript("BEGIN;" + _SCHEMA + _V2 + f"PRAGMA application_id = {APPLICATION_ID};"
+                                   f"PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
                 return conn
             app_id = conn.execute("PRAGMA application_id").fetchone()[0]
             version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -101,26 +136,57 @@ class History:
             conn.close()
             raise HistoryError(f"{p} was written by a newer version of the course (schema {version} > "
                                f"{SCHEMA_VERSION}); upgrade the course package.")
+        if version < SCHEMA_VERSION:
+            self._migrate(conn, version, p)
         return conn
+
+    @staticmethod
+    def _migrate(conn: sqlite3.Connection, version: int, p: Path) -> None:
+        """Bring an older history up to SCHEMA_VERSION in one transaction (all or nothing)."""
+        if version != 1:
+            conn.close()
+            raise HistoryError(f"{p} has an unknown drill-history schema {version}; it was left untouched.")
+        try:
+            conn.executescript("BEGIN IMMEDIATE;" + _V2 + f"PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+        except sqlite3.DatabaseError as exc:
+            conn.rollback()
+            conn.close()
+            raise HistoryError(f"{p} could not be upgraded to the current history format ({exc}); it was left "
+                               f"untouched.") from None
 
     def record(self, attempt: Attempt) -> None:
         if not attempt.family:
             raise ValueError("attempt.family is empty")
         with self._conn:
             self._conn.execute(
-                "INSERT INTO attempts (ts, family, correct, seconds, hints, diagnosis, session) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO attempts (ts, family, correct, seconds, hints, diagnosis, session, points, kind, wrong, "
+                "mode) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (float(attempt.ts), attempt.family, int(bool(attempt.correct)), max(0.0, float(attempt.seconds)),
-                 int(attempt.hints), attempt.diagnosis, attempt.session))
+                 int(attempt.hints), attempt.diagnosis, attempt.session,
+                 None if attempt.points is None else float(attempt.points), attempt.kind, int(attempt.wrong),
+                 attempt.mode))
 
     def attempts(self, family: str | None = None) -> list[Attempt]:
-        sql = "SELECT ts, family, correct, seconds, hints, diagnosis, session FROM attempts"
+        sql = "SELECT ts, family, correct, seconds, hints, diagnosis, session, points, kind, wrong, mode FROM attempts"
         args: tuple = ()
         if family is not None:
             sql += " WHERE family = ?"
             args = (family,)
         rows = self._conn.execute(sql + " ORDER BY ts, id", args).fetchall()
-        return [Attempt(r[0], r[1], bool(r[2]), r[3], r[4], r[5], r[6]) for r in rows]
+        return [Attempt(r[0], r[1], bool(r[2]), r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10]) for r in rows]
+
+    def record_session(self, rec: SessionRecord) -> None:
+        with self._conn:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO sessions (id, ts, mode, score, level, competencies, debrief) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (rec.id, float(rec.ts), rec.mode, float(rec.score), rec.level, json.dumps(rec.competencies),
+                 rec.debrief))
+
+    def sessions(self) -> list[SessionRecord]:
+        rows = self._conn.execute("SELECT id, ts, mode, score, level, competencies, debrief FROM sessions "
+                                  "ORDER BY ts").fetchall()
+        return [SessionRecord(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6]) for r in rows]
 
     def close(self) -> None:
         self._conn.close()

@@ -26,16 +26,10 @@ from graders import answers, concepts
 from graders import batchnorm as gbn
 from graders.core import GradingError, Report, StudentCodeError, StudentTimeout, brief, call_student, require_callable
 from reference_impl import batchnorm as ref
+from graders.public.batchnorm import trace_inputs
 
 __all__ = ["n3_symbols", "n3_expected", "n3_mistakes", "check_three_term_n3", "trace_inputs", "trace_expected",
-           "check_bn_trace", "TRACE_KEYS", "check_gradient_checker", "CHECKER_MISTAKES", "reference_cache"]
-
-
-def reference_cache(x, gamma, beta):
-    """The train-mode cache of the course's reference forward (eps=1e-5), the cache that
-    ``graders.batchnorm.planted_batchnorm_backward(name)`` expects; for demonstrations in the notebook."""
-    return ref.batchnorm_forward(np.asarray(x, dtype=np.float64), np.asarray(gamma, dtype=np.float64),
-                                 np.asarray(beta, dtype=np.float64))[1]
+           "check_bn_trace", "TRACE_KEYS", "check_gradient_checker", "CHECKER_MISTAKES"]
 
 
 # ============================================================================================ N = 3 derivation
@@ -100,10 +94,6 @@ def check_three_term_n3(dx0, *, seed: int = 0, points: float | None = None, thor
 TRACE_KEYS = ("mu", "var", "sigma", "xhat_0", "dxhat_0", "sum_dxhat", "sum_dxhat_xhat", "dx_0", "dgamma")
 
 
-def trace_inputs() -> dict[str, Any]:
-    """The fixed inputs of the hand trace: one feature column of N = 4 values, gamma, beta, dout, eps."""
-    return {"x": np.array([1.0, 2.0, 4.0, 9.0]), "gamma": 2.0, "beta": 0.5,
-            "dout": np.array([0.5, -1.0, 2.0, 0.25]), "eps": 1e-5}
 
 
 def trace_expected() -> tuple[dict[str, float], dict[str, dict[str, float]]]:
@@ -198,7 +188,7 @@ def check_gradient_checker(checker, *, seed: int = 0, points: float | None = Non
         gamma = rng.uniform(0.5, 2.0, D) * rng.choice([-1.0, 1.0], D)
         beta = rng.standard_normal(D)
         for name in names:
-            planted = gbn.planted_batchnorm_backward(name)
+            planted = gbn._planted_backward(name)
 
             def bwd(dout, cache, planted=planted):
                 seen_douts.append(np.array(dout, dtype=np.float64, copy=True))

@@ -23,6 +23,7 @@ import sympy as sp
 
 from graders import answers, concepts
 from graders.core import GradingError
+from graders.public.bptt import CELL_SYMBOLS, TRACE_PROBLEM, decay_matrix
 
 __all__ = ["TRACE_PROBLEM", "TRACE_KEYS", "check_two_step_trace", "decay_matrix", "DECAY_KEYS",
            "check_decay_prediction", "CELL_SYMBOLS", "CELL_KEYS", "check_cell_path"]
@@ -32,7 +33,6 @@ __all__ = ["TRACE_PROBLEM", "TRACE_KEYS", "check_two_step_trace", "decay_matrix"
 
 #: The scalar RNN a_t = w * h_{t-1} + u * x_t, h_t = tanh(a_t), t = 1, 2, with loss
 #: L = 0.5 * (h_1 - y_1)**2 + 0.5 * (h_2 - y_2)**2.
-TRACE_PROBLEM = {"h0": 0.5, "x1": 1.0, "x2": -0.5, "w": 0.8, "u": 0.6, "y1": 0.3, "y2": 0.1}
 
 TRACE_KEYS = ("h1", "h2", "dL_dh2", "dL_da2", "dL_dh1", "dL_da1", "dL_dw", "dL_du", "dL_dh0")
 
@@ -88,15 +88,6 @@ def check_two_step_trace(table: Any, *, seed: int = 0, points: float | None = No
 # ============================================================================================ decay prediction
 
 DECAY_KEYS = ("spectral_radius", "lags_to_1e-6")
-_DECAY_SEED, _DECAY_H, _DECAY_RHO = 6, 6, 0.9
-
-
-def decay_matrix() -> np.ndarray:
-    """A fixed non-symmetric (6, 6) recurrent matrix (a new array on every call). Its spectral radius (the
-    largest |eigenvalue|) is NOT its largest singular value."""
-    rng = np.random.default_rng(_DECAY_SEED)
-    A = rng.standard_normal((_DECAY_H, _DECAY_H)) + 0.5 * np.diag(rng.uniform(0.5, 1.5, _DECAY_H))
-    return _DECAY_RHO * A / np.max(np.abs(np.linalg.eigvals(A)))
 
 
 def _decay_values() -> tuple[dict[str, float], dict[str, dict[str, float]]]:
@@ -128,7 +119,6 @@ def check_decay_prediction(answers_: Any, *, seed: int = 0, points: float | None
 
 # ============================================================================================ cell path
 
-CELL_SYMBOLS = {name: sp.Symbol(name, real=True) for name in ("w", "u", "h_prev", "x", "f", "i", "g", "c_prev")}
 CELL_KEYS = ("rnn_dh_dhprev", "lstm_dc_dcprev")
 
 

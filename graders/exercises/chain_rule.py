@@ -35,6 +35,7 @@ import sympy as sp
 from graders import answers, concepts, diagnoses
 from graders.core import (Report, StudentCodeError, StudentTimeout, array_problem, brief,
                           call_student, close, describe, diagnose, numeric_vjp_safe, real_number, require_callable)
+from graders.public.chain_rule import NEURON_POINT, PATHS_X
 from graders.remote import catalogue
 from graders.remote.catalogue import numeric as catalogue_numeric
 
@@ -357,7 +358,6 @@ def check_two_path_gradient(answers_dict: Any, *, seed: int = 0, points: float |
 
 # ============================================================================================ tables of numbers
 
-PATHS_X = 2.0
 PATH_KEYS = ("g", "L", "path_g_square", "path_g_product", "path_direct", "dL/dx")
 
 
@@ -404,7 +404,6 @@ def check_paths_table(answers_dict: Any, *, seed: int = 0, points: float | None 
                                       thorough=thorough)
 
 
-NEURON_POINT = {"w": 0.6, "x": 1.5, "b": -0.4, "y": 1.0}
 NEURON_KEYS = ("z", "a", "dL/da", "da/dz", "dz/dw", "dL/dw")
 
 

@@ -10,8 +10,9 @@ exist yet, so every check the notebook uses lives here (built on graders/core.py
   memory check with ``tracemalloc`` on a long vector);
 - SymPy answers checked with reference_impl.symbolic.are_equivalent: :func:`check_softmax_jacobian_sympy`
   (the 3 x 3 softmax Jacobian) and :func:`check_ce_dz_sympy` (dL/dz1 for softmax + cross-entropy);
-- interview questions: :func:`check_layer_jacobian_size` (shape and float64 bytes of the Jacobian of a batched
-  layer (N, D) -> (N, M)) and :func:`check_why_vjp` (multiple choice, question text in ``WHY_VJP_QUESTION``).
+- interview question: :func:`check_layer_jacobian_size` (shape and float64 bytes of the Jacobian of a batched
+  layer (N, D) -> (N, M)). The multiple-choice question ``why_vjp`` lives in graders/question_bank/jacobians_vjps.py
+  and is checked by ``graders.concepts.check_choice``.
 
 Expected values are computed here (from reference_impl, SymPy or the sizes) so that no answer appears in the
 notebook. Every check is a pure function of its arguments and seed that returns ``points`` when everything
@@ -689,40 +690,4 @@ def check_ce_dz_sympy(answer, *, seed: int = 0, points: float | None = None, n: 
             except (TypeError, ValueError):
                 break
         report.fail("dL/dz", f"{str(answer)[:80]} is not equal to d L / d z{j}.{hint}")
-    return report.finish()
-
-
-# ------------------------------------------------------------------------------------ multiple choice
-
-
-WHY_VJP_QUESTION = """\
-An interviewer asks: "Backprop is a product of Jacobians. Why does no deep-learning framework ever build them?"
-Which answer is best?
-
-  a) Jacobians do not exist at ReLU kinks or max-pool ties, so frameworks must use another object.
-  b) Multiplying full Jacobians from the input towards the loss would be numerically unstable.
-  c) J has (outputs x inputs) entries, but the backward pass only needs u^T J, which costs about as much
-     as the operation itself.
-  d) Finite differences give u^T J more accurately than an explicitly formed Jacobian would.
-"""
-
-_WHY_VJP = {"answer": "c", "feedback": {
-    "a": "kinks and ties are measure-zero details (frameworks pick one subgradient); the Jacobian exists almost "
-         "everywhere, and it is not formed even for smooth layers such as softmax.",
-    "b": "the order of the products is about cost (reverse mode: vector times matrix), not stability; and the "
-         "question is why J is never formed at all.",
-    "d": "frameworks compute exact derivatives by automatic differentiation, never finite differences.",
-}}
-
-
-def check_why_vjp(choice, *, seed: int = 0, points: float | None = None):
-    """Grade the letter ``choice`` ("a".."d", case and surrounding spaces/parentheses ignored) for WHY_VJP_QUESTION."""
-    report = Report("why frameworks use VJPs", points, seed)
-    report.declare("choice")
-    if not isinstance(choice, str) or choice.strip().strip("()").strip().lower() not in ("a", "b", "c", "d"):
-        report.fail("choice", f"answer with one letter a, b, c or d as a string, got {choice!r:.40}.")
-        return report.finish()
-    letter = choice.strip().strip("()").strip().lower()
-    if letter != _WHY_VJP["answer"]:
-        report.fail("choice", f"({letter}) is not the best answer: {_WHY_VJP['feedback'][letter]}")
     return report.finish()

@@ -27,6 +27,8 @@ import numpy as np
 from graders import concepts
 from graders.core import GradingError, Report, StudentCodeError, brief, call_student, real_number, require_callable
 from reference_impl import network as ref_net
+from graders.public.two_layer_network import (CONSTANT_VALUE, SYMMETRY_LR, SYMMETRY_STEPS,
+                                             symmetry_problem)
 
 __all__ = ["SHAPE_KEYS", "WALKTHROUGH_KEYS", "ZERO_INIT_KEYS", "check_gradient_shapes", "check_walkthrough",
            "walkthrough_expected", "seed_mse_losses", "check_seed_mse_losses", "symmetry_problem",
@@ -264,18 +266,6 @@ def check_seed_mse_losses(losses, *, seed: int = 0, points: float | None = None,
 
 ZERO_INIT_KEYS = ("dW1_norm", "db1_norm", "dW2_norm", "db2_norm", "distinct_units_constant_init",
                   "distinct_units_random_init")
-SYMMETRY_STEPS = 30
-SYMMETRY_LR = 0.5
-CONSTANT_VALUE = 0.3
-
-
-def symmetry_problem(seed: int = 0) -> tuple[np.ndarray, np.ndarray, int, int]:
-    """(X (8, 3), y (8,) labels in 0..2, H = 5, C = 3) for the symmetry experiment."""
-    rng = np.random.default_rng(1000 + seed)
-    X = rng.standard_normal((8, 3))
-    y = rng.integers(0, 3, size=8)
-    y[:3] = [0, 1, 2]
-    return X, y, 5, 3
 
 
 def count_distinct_units(W1: np.ndarray, decimals: int = 8) -> int:

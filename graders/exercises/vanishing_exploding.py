@@ -31,6 +31,7 @@ from graders.core import (GradingError, brief, real_number, Report, StudentCodeE
 from reference_impl import network as ref_net
 from reference_impl import rnn as ref_rnn
 from reference_impl import symbolic as ref_sym
+from graders.public.vanishing_exploding import QUESTIONS
 
 __all__ = ["check_sigmoid_slope", "check_depth_estimates", "check_mlp_loss_and_grads", "check_layer_grad_norms",
            "check_dead_fraction", "check_clip_grad_norm", "check_concepts", "QUESTIONS", "DEPTH_KEYS"]
@@ -114,8 +115,10 @@ def check_depth_estimates(answers, *, seed: int = 0, points: float | None = None
     """Grade the three back-of-the-envelope numbers (relative tolerance 2%, the layer count exactly).
 
     ``answers`` maps
-      "sigmoid_ratio_5_layers": upper bound of |dL/dW1| / |dL/dW5| in a 5-layer sigmoid net whose weight
-          matrices have norm about 1 (one factor sigma' <= 1/4 per sigmoid between them);
+      "sigmoid_ratio_5_layers": upper bound of |delta_1| / |delta_5| (delta_l = dL/dz_l, the gradient at layer
+          l's pre-activation) in a 5-layer sigmoid net whose weight matrices have unit gain (|W v| = |v|): four
+          factors sigma' <= 1/4 (layers 4, 3, 2, 1) between them. (Not a bound on |dL/dW1| / |dL/dW5|: that
+          ratio also carries |x| / |h_4|.)
       "growth_100_layers": the factor by which a gradient grows through 100 layers whose Jacobians each have
           norm 1.5;
       "sigmoid_layers_for_1e-6": the smallest number of sigmoid factors n with 0.25**n < 1e-6 (an int).
@@ -126,8 +129,10 @@ def check_depth_estimates(answers, *, seed: int = 0, points: float | None = None
     want = _depth_reference()
     rep = Report("depth estimates", points, seed)
     hints = {
-        "sigmoid_ratio_5_layers": {0.25 ** 5: "between W5 and W1 the gradient passes 4 sigmoid layers, not 5.",
-                                   0.25 ** 3: "between W5 and W1 the gradient passes 4 sigmoid layers, not 3.",
+        "sigmoid_ratio_5_layers": {0.25 ** 5: "from delta_5 to delta_1 the gradient passes the sigmoids of layers "
+                                               "4, 3, 2, 1: four factors, not 5.",
+                                   0.25 ** 3: "from delta_5 to delta_1 the gradient passes the sigmoids of layers "
+                                              "4, 3, 2, 1: four factors, not 3.",
                                    0.25: "the bound multiplies: one factor 0.25 for EACH sigmoid layer.",
                                    0.5 ** 4: "0.5 is sigmoid(0); its slope is 0.25."},
         "growth_100_layers": {1.5 ** 99: "100 layers give 100 factors of 1.5.",
@@ -506,7 +511,6 @@ def check_clip_grad_norm(fn, *, seed: int = 0, points: float | None = None, thor
 # ============================================================================================ multiple choice
 
 # The questions live in graders/question_bank/vanishing_exploding.py (right letters stored as salted digests).
-QUESTIONS = ("clip_vs_decay", "zero_init")
 
 
 def check_concepts(answers, *, seed: int = 0, points: float | None = None, thorough: bool = False):

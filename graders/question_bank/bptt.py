@@ -52,10 +52,11 @@ QUESTIONS = {
     ),
     "bptt_clip_direction": Question(
         text=("The global gradient norm of an RNN is 50 and max_norm is 5. What does clipping by the global "
-              "norm do to the update?"),
+              "norm do to the gradient?"),
         options={
-            "a": ("It multiplies every gradient array by the same factor (about 0.1): the update keeps its "
-                  "direction and gets norm 5."),
+            "a": ("It multiplies every gradient array by the same factor (about 0.1): the gradient keeps its "
+                  "direction and gets global norm 5. (With plain SGD the step is lr times that; momentum or Adam "
+                  "then transform the clipped gradient, so the step's norm and direction are theirs.)"),
             "b": "It clips every entry to the interval [-5, 5], which keeps the direction.",
             "c": "It rescales each array to norm 5 separately, which keeps the direction.",
             "d": "It sets the gradient to zero for this step, skipping the update.",

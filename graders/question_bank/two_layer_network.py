@@ -14,7 +14,7 @@ QUESTIONS = {
             'a': 'It is the algorithm that updates the weights: it subtracts the learning rate times the gradient from every parameter.',
             'b': 'It is forward-mode differentiation run layer by layer; it is used because it needs no stored activations.',
             'c': 'It estimates each partial derivative by nudging one weight at a time and re-running the network, which is exact enough for training.',
-            'd': "The chain rule applied on the computational graph: a forward pass stores the intermediate values, then a backward pass starts from dL/dL = 1 and, at every node, multiplies the incoming gradient by that node's local derivative (summing where a value fans out). Because the loss is one scalar, this reverse order yields the gradient of every parameter for roughly the cost of one extra forward pass.",
+            'd': "The chain rule applied on the computational graph: a forward pass stores the intermediate values, then a backward pass starts from dL/dL = 1 and, at every node, multiplies the incoming gradient by that node's local derivative (summing where a value fans out). Because the loss is one scalar, this reverse order yields the gradient of every parameter in one backward pass that costs about twice the forward pass (about three forward passes in all, however many parameters there are).",
         },
         answer_digest='13c5817de2a27a309a4a476a0cc87118084faff5fe0b83f0751353fb020c6dc4',
         feedback={

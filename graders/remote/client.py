@@ -49,6 +49,10 @@ class LinkDead(Exception):
     """The student's process stopped answering or broke the protocol; the text says how."""
 
 
+class Unreadable(Exception):
+    """A name's value exists but cannot be sent as data (too large, too deep): the learner's answer is unusable."""
+
+
 def active() -> bool:
     """Whether this process has an open link (the cohort grader): grader-side time limits then use deadlines."""
     return _active_links > 0
@@ -118,6 +122,7 @@ class Link:
         self._cb_ids = itertools.count(1)
         self._callback_count = 0
         self.requests = 0
+        self.deadline: float | None = None    # time.monotonic() by which everything must be done (the notebook's budget)
         self._closed = False
         _active_links += 1
 
@@ -243,22 +248,31 @@ class Link:
         protocol.write_message(self.sock, reply, out_bufs)
 
     # -------------------------------------------------------------------------------- requests
-    def lookup(self, name: str, timeout: float = 30.0) -> Any:
+    def lookup(self, name: str, timeout: float = 5.0) -> Any:
         """The value of ``name`` in the notebook (data or a proxy), or MISSING."""
         reply, bufs = self._exchange({"op": "lookup", "name": name}, [], timeout)
         if not reply.get("ok"):
             if reply.get("missing"):
                 return MISSING
-            raise self._fail(f"lookup of {name!r} failed: {reply.get('error')}", evidence=True)
+            err = reply.get("error")
+            if isinstance(err, dict) and err.get("kind") == "protocol":  # the student side could not encode it
+                raise Unreadable(f"`{name}` could not be sent to the grader: {str(err.get('message'))[:300]}")
+            raise self._fail(f"lookup of {name!r} failed: {str(err)[:300]}", evidence=True)
         try:
             return self.decode(reply.get("value"), bufs)
-        except protocol.ProtocolError as exc:
-            raise self._fail(f"the value of {name!r} could not be read: {exc}", evidence=True) from None
+        except protocol.ProtocolError as exc:  # a well-formed message with a value the rules do not allow
+            raise Unreadable(f"`{name}` could not be read by the grader: {exc}") from None
 
     def _timing(self, label: str, timeout: float | None) -> tuple[float, str, float, list | None]:
         """(seconds for this request, label, seconds shown in a timeout message, notes) under the current scope."""
         sc = _scope.get()
         seconds = DEFAULT_TIMEOUT if timeout is None else timeout
+        if self.deadline is not None:
+            budget = self.deadline - time.monotonic()
+            if budget <= 0:
+                _, StudentTimeout = _errors()
+                raise StudentTimeout(f"{label} was not run: the notebook's time budget was used up.")
+            seconds = min(seconds, budget)
         if sc is None:
             return seconds, label, seconds, None
         deadline, outer_label, outer_seconds, notes = sc

@@ -34,7 +34,7 @@ MAX_DEPTH = 64
 MAX_NODES = 1_000_000
 MAX_STR_CHARS = 4_000_000
 MAX_NDIM = 16
-MAX_SYMPY_NODES = 20_000
+MAX_SYMPY_NODES = 5_000
 DTYPES = {"b1", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f2", "f4", "f8", "c8", "c16"}
 REF_TAGS = ("R", "C", "K")
 
