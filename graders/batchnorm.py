@@ -264,23 +264,17 @@ def _changed(before: Any, after: Any) -> bool:
 
 def _call_watching(fn: Callable, args: tuple, kwargs: dict, label: str, notes: list[str]) -> tuple[Any, list[str]]:
     """call_student, also returning the names of the arguments the student's function changed in place."""
-    seen: dict[str, Any] = {}
-
-    def run(*a, **kw):
-        seen["before"] = copy.deepcopy((a, kw))
-        seen["after"] = (a, kw)
-        return fn(*a, **kw)
-
+    after: dict[str, Any] = {}
     own: list[str] = []
     try:
-        result = call_student(run, *args, label=label, notes=own, **kwargs)
+        result = call_student(fn, *args, label=label, notes=own, after=after, **kwargs)
     finally:
         notes.extend(n for n in own if _MUTATION_NOTE not in n)
     changed = []
-    if "before" in seen:
-        (a0, k0), (a1, k1) = seen["before"], seen["after"]
-        changed = [name for name, b, a in zip(("x", "gamma", "beta"), a0, a1) if _changed(b, a)]
-        changed += [k for k in k0 if _changed(k0[k], k1.get(k))]
+    if "args" in after:
+        a1, k1 = after["args"], after["kwargs"]
+        changed = [name for name, b, a in zip(("x", "gamma", "beta"), args, a1) if _changed(b, a)]
+        changed += [k for k in kwargs if _changed(kwargs[k], k1.get(k))]
     return result, changed
 
 

@@ -153,8 +153,13 @@ def call_student(fn: Callable, *args: Any, label: str | None = None, timeout: fl
     function raises or runs past ``timeout`` seconds (default: DEFAULT_TIMEOUT at call time).
 
     ``after``: a dict that receives ``"args"`` and ``"kwargs"``, the arguments as the function left them (the
-    copies it was given), for checks that grade what a function changed in its inputs.
+    copies it was given), for checks that grade what a function changed in its inputs, and ``"aliased"``:
+    whether the result is, holds or shares memory with one of those arguments (it handed back its input).
     ``report``: a Report that watches inputs (:meth:`Report.watch_inputs`); a modification fails that sub-check.
+
+    ``fn`` may also be a catalogue item (graders.remote.catalogue), a runner that drives the student's objects:
+    it runs where they live (across the link when an argument is a proxy). A catalogue item among the arguments
+    reaches the student's code as the object it builds (a test function, a layer list...).
     """
     if report is not None:
         after = {} if after is None else after
@@ -166,7 +171,12 @@ def call_student(fn: Callable, *args: Any, label: str | None = None, timeout: fl
     label = label or f"{getattr(fn, '__name__', 'your function')}()"
     if isinstance(fn, remote_client._Proxy):  # the student's code runs in another process: ask it
         return fn._remote_call(args, kwargs, label=label, timeout=timeout, notes=notes, after=after)
+    if isinstance(fn, catalogue.Item):
+        link = remote_client.link_of(args, kwargs)
+        if link is not None:  # a runner for the student's objects: run it in their process
+            return link.call(fn, args, kwargs, label=label, timeout=timeout, notes=notes, after=after)
     args_copy, kwargs_copy = copy.deepcopy(args), copy.deepcopy(kwargs)
+    call_args, call_kwargs = catalogue.built(args_copy), catalogue.built(kwargs_copy)
     err = io.StringIO()
     # With a link open (the cohort grader) a grader function that calls proxies shares one deadline with them;
     # the student's process enforces it. Otherwise an alarm stops the student's code here.
@@ -175,7 +185,7 @@ def call_student(fn: Callable, *args: Any, label: str | None = None, timeout: fl
         with warnings.catch_warnings(record=True) as caught, np.errstate(all="ignore"), \
                 contextlib.redirect_stderr(err), limit:
             warnings.simplefilter("always")
-            result = fn(*args_copy, **kwargs_copy)
+            result = fn(*call_args, **call_kwargs)
     except StudentCodeError:
         raise
     except catalogue.CatalogueError as exc:
@@ -188,6 +198,7 @@ def call_student(fn: Callable, *args: Any, label: str | None = None, timeout: fl
         raise StudentCodeError(remote_server.describe_exception(exc, label)[1]) from None
     if after is not None:
         after["args"], after["kwargs"] = args_copy, kwargs_copy
+        after["aliased"] = remote_server.aliases(result, (call_args, call_kwargs))
     if notes is not None:
         for w in caught:
             notes.append(f"{label} emitted {w.category.__name__}: {w.message}")
@@ -198,13 +209,23 @@ def call_student(fn: Callable, *args: Any, label: str | None = None, timeout: fl
     return result
 
 
+def type_name(x: Any) -> str:
+    """The name of x's type as the student's code sees it (for a proxy, the type of the student's object)."""
+    return remote_client.type_name(x)
+
+
+def is_class(x: Any) -> bool:
+    """Whether ``x`` is a class (the student's own class also when it is seen through the cohort link)."""
+    return remote_client.is_class(x)
+
+
 def require_callable(fn: Any, name: str, n_args: int | None = None) -> None:
     """Raise GradingError unless ``fn`` is callable and accepts ``n_args`` positional arguments."""
     if fn is None:
         raise GradingError(f"{name}: got None. Define the function `{name}` in the cell above (and run that "
                            f"cell) before running this check.")
     if not callable(fn):
-        raise GradingError(f"{name}: expected a function, got {type(fn).__name__} ({brief(fn)}).")
+        raise GradingError(f"{name}: expected a function, got {type_name(fn)} ({brief(fn)}).")
     if n_args is None:
         return
     try:
@@ -291,7 +312,7 @@ def array_problem(got: Any, expected: np.ndarray, *, tol: float = VALUE_TOL, sca
     if scalar_ok and expected.shape == () and isinstance(got, (int, float, np.number)) and not isinstance(got, bool):
         got = np.float64(got)
     if not isinstance(got, (np.ndarray, np.floating)):
-        return f"expected a NumPy array of shape {expected.shape}, got {type(got).__name__} ({brief(got)})."
+        return f"expected a NumPy array of shape {expected.shape}, got {type_name(got)} ({brief(got)})."
     got_arr = np.asarray(got)
     if got_arr.shape != expected.shape:
         hint = ""
@@ -490,7 +511,7 @@ def unpack(result: Any, names: Sequence[str], label: str) -> tuple:
         raise StudentCodeError(f"{label} returned None; it must return {n} values ({', '.join(names)}). "
                                f"Did you forget `return`?")
     if not isinstance(result, (tuple, list)):
-        raise StudentCodeError(f"{label} returned a single {type(result).__name__}; it must return a tuple of "
+        raise StudentCodeError(f"{label} returned a single {type_name(result)}; it must return a tuple of "
                                f"{n} values ({', '.join(names)}).")
     if len(result) != n:
         raise StudentCodeError(f"{label} returned {len(result)} values; it must return {n} "

@@ -82,7 +82,7 @@ _CATALOGUE = [
               "the derivative of what is inside it."),
     Diagnosis("CHAIN_RULE_ADDED", "local derivatives added instead of multiplied",
               "along one path the chain rule MULTIPLIES local derivatives; it sums only over different paths."),
-    # autodiff engines (graders/autodiff.py)
+    # autodiff engines (graders/autodiff/)
     Diagnosis("UPSTREAM_GRAD_MISSING", "local derivative not multiplied by the upstream gradient",
               "each node's backward must use the gradient that reached it: child.grad += (d out/d child) * out.grad."),
     Diagnosis("TOPO_ORDER", "nodes processed out of topological order",
@@ -116,7 +116,7 @@ _CATALOGUE = [
               "one extra forward pass in total."),
     Diagnosis("LAYER_GRADS_REVERSED", "parameter gradients in backward order",
               "the backward pass visits layers N-1, ..., 0: store grads[i] for layers[i] (or reverse your list)."),
-    # two-layer network, losses, gradient checking and initialization (graders/network.py)
+    # two-layer network, losses, gradient checking and initialization (graders/network/)
     Diagnosis("SOFTMAX_AXIS", "softmax normalized over the wrong axis",
               "each ROW is one example: divide exp(scores) by its row sum, np.sum(e, axis=1, keepdims=True), "
               "so that every row of probabilities sums to 1."),

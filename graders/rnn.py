@@ -458,15 +458,10 @@ def check_clip_grad_norm(fn, *, seed: int = 0, points: float | None = None, thor
         where = f"case {', '.join(f'{k} {np.shape(g)}' for k, g in grads.items())}, max_norm={max_norm:g} " \
                 f"(total norm {want_norm:.4g}, {kind} max_norm)"
         sub = "clipped gradients" if kind == "above" else "unchanged below max_norm"
-        seen: dict[str, Any] = {}
-
-        def run(g, m):
-            seen["before"], seen["arg"] = copy.deepcopy(g), g
-            return fn(g, m)
-
+        left: dict[str, Any] = {}   # the argument as clip_grad_norm left it, and whether its result aliases it
         own: list[str] = []
         try:
-            res = call_student(run, grads, max_norm, label="clip_grad_norm", notes=own)
+            res = call_student(fn, grads, max_norm, label="clip_grad_norm", notes=own, after=left)
             new, total = unpack(res, ("new_grads", "total_norm"), "clip_grad_norm")
         except StudentCodeError as exc:
             report.notes.extend(n for n in own if _MUTATION_NOTE not in n)
@@ -476,8 +471,8 @@ def check_clip_grad_norm(fn, *, seed: int = 0, points: float | None = None, thor
                 break
             continue
         report.notes.extend(n for n in own if _MUTATION_NOTE not in n)
-        arg, before = seen.get("arg"), seen.get("before")
-        if isinstance(before, dict):
+        if "args" in left:
+            arg, before = left["args"][0], grads
             changed = (not isinstance(arg, dict) or arg.keys() != before.keys()
                        or any(not (isinstance(arg[k], np.ndarray) and arg[k].shape == before[k].shape
                                    and np.array_equal(arg[k], before[k])) for k in before))
@@ -485,9 +480,7 @@ def check_clip_grad_norm(fn, *, seed: int = 0, points: float | None = None, thor
                 report.fail("argument not modified", f"{where}: clip_grad_norm modified the grads dict it was given "
                             f"(an entry was scaled in place, replaced, added or deleted). Build a new dict: "
                             f"{{k: g * scale for k, g in grads.items()}}.")
-            elif isinstance(new, dict) and (new is arg or any(
-                    isinstance(v, np.ndarray) and any(np.shares_memory(v, a) for a in arg.values())
-                    for v in new.values())):
+            elif isinstance(new, dict) and left["aliased"]:
                 report.notes.append("clip_grad_norm returned the input dict or its arrays themselves; return new "
                                     "arrays (e.g. g.copy()) so that later in-place updates cannot change the caller's "
                                     "gradients.")

@@ -171,7 +171,8 @@ def test_swell_named_mistakes(fn, phrase):
 def test_swell_partial_credit(capsys):
     def wrong_for_sine(f, depth):
         out = sizes_good(f, depth)
-        return out if f is ex.SWELL_CASES["logistic"][0] else [s + 1 for s in out]
+        u = sp.Symbol("u")
+        return out if f(u) == ex.SWELL_CASES["logistic"][0](u) else [s + 1 for s in out]
 
     assert ex.check_derivative_sizes(wrong_for_sine, points=2) == 1.0
     assert "sin_times" in capsys.readouterr().out

@@ -274,6 +274,7 @@ def test_backward_partial_credit_is_exact(capsys):
     assert "Partial credit: 3 of 4 points" in out and "✗ backward dbeta" in out
 
 
+@pytest.mark.in_process(reason="the spy backward appends the douts it receives to a list of the test process")
 def test_backward_is_tested_with_a_random_dout_never_ones():
     seen = []
 
@@ -285,6 +286,7 @@ def test_backward_is_tested_with_a_random_dout_never_ones():
     assert len(seen) == 6 and all(np.unique(d).size == d.size for d in seen)
 
 
+@pytest.mark.in_process(reason="the spy forward appends its inputs to a list of the test process")
 def test_thorough_inputs_are_badly_scaled_and_not_centred():
     seen = []
 
@@ -489,6 +491,7 @@ def test_prints_and_warnings_cost_nothing(capsys):
     assert out.err == "" and "wrote to stderr" in out.out
 
 
+@pytest.mark.in_process(reason="the spy forward appends its inputs to a list of the test process")
 def test_checks_are_pure_functions_of_the_seed():
     seen = []
 

@@ -243,6 +243,7 @@ def test_input_mutation_is_noted_not_penalised(capsys):
     assert "modified its input arrays in place" in capsys.readouterr().out
 
 
+@pytest.mark.in_process(reason="the spy forward appends its inputs to a list of the test process")
 def test_checks_are_pure_functions_of_the_seed(capsys):
     seen = []
 

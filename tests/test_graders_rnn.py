@@ -484,6 +484,7 @@ def test_lag_small_norms_are_compared_entry_by_entry():
     assert "values differ at lag 2" in gr._lag_problem(got, want)
 
 
+@pytest.mark.in_process(reason="the spy appends each case's spectral radius to a list of the test process")
 def test_lag_cases_include_vanishing_and_exploding():
     seen = []
 
@@ -542,6 +543,7 @@ def test_infinite_loops_time_out(monkeypatch, capsys):
         _fails_with(capsys, check, *fns, points=6, phrase="did not finish within 0.3 s")
 
 
+@pytest.mark.in_process(reason="forward and backward share a flag and an interrupted list with the test process")
 def test_forward_that_hangs_during_finite_differences_cannot_hang_the_grader(monkeypatch, capsys):
     """The own-forward finite differences run under the time limit too; they are skipped when it expires.
 
@@ -595,6 +597,7 @@ def test_prints_warnings_and_input_mutation_cost_nothing(capsys):
     assert out.err == "" and "wrote to stderr" in out.out and "UserWarning" in out.out
 
 
+@pytest.mark.in_process(reason="the spy forward appends its inputs to a list of the test process")
 def test_checks_are_pure_functions_of_the_seed():
     seen = []
 

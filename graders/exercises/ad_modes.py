@@ -1,7 +1,7 @@
 """Checks specific to notebook 05 (forward vs reverse mode, expression swell, finite differences, memory).
 
 The generic autodiff checks (dual numbers, JVP/VJP, Jacobians, pass counts, checkpointing, HVP) live in
-graders/autodiff.py; this module holds what only this notebook asks:
+graders/autodiff/; this module holds what only this notebook asks:
 
 - :func:`check_reverse_trace`: the adjoints of the worked example f = x1 * x2 + sin(x1) at (2, 3), traced
   by hand (a dict of numbers);
@@ -30,6 +30,9 @@ import sympy as sp
 
 from graders.core import (GradingError, brief, real_number, Report, StudentCodeError, StudentTimeout, call_student, close, describe,
                           diagnose, require_callable)
+from graders.remote import catalogue
+from graders.remote.catalogue.numeric import fd_function
+from graders.remote.catalogue.symbolic import make_map
 from reference_impl import symbolic as ref_sym
 from reference_impl.autodiff import checkpoint as ref_ckpt
 
@@ -113,28 +116,15 @@ def check_reverse_trace(answers, *, seed: int = 0, points: float | None = None, 
 # ============================================================================================ expression swell
 
 
-def _logistic(u):
-    return 4 * u * (1 - u)
-
-
-def _sin_times(u):
-    return sp.sin(u) * u
-
-
-def _square_plus(u):
-    return u * u + 3 * u
-
-
-def _exp_over(u):
-    return sp.exp(u) / (1 + u * u)
-
-
+# the maps u -> f(u) live in graders.remote.catalogue.symbolic: a learner's function calls them where it runs
+_MAPS = {"logistic": "logistic", "sin_times": "sin_times", "square_plus": "square_plus", "exp_over": "exp_over",
+         "logistic_1": "logistic"}
 SWELL_CASES = {  # name -> (f, depth, text)
-    "logistic": (_logistic, 5, "f(u) = 4*u*(1 - u)"),
-    "sin_times": (_sin_times, 3, "f(u) = sin(u)*u"),
-    "square_plus": (_square_plus, 6, "f(u) = u*u + 3*u"),
-    "exp_over": (_exp_over, 3, "f(u) = exp(u)/(1 + u*u)"),
-    "logistic_1": (_logistic, 1, "f(u) = 4*u*(1 - u)"),
+    "logistic": (make_map("logistic"), 5, "f(u) = 4*u*(1 - u)"),
+    "sin_times": (make_map("sin_times"), 3, "f(u) = sin(u)*u"),
+    "square_plus": (make_map("square_plus"), 6, "f(u) = u*u + 3*u"),
+    "exp_over": (make_map("exp_over"), 3, "f(u) = exp(u)/(1 + u*u)"),
+    "logistic_1": (make_map("logistic"), 1, "f(u) = 4*u*(1 - u)"),
 }
 
 
@@ -187,7 +177,8 @@ def check_derivative_sizes(fn, *, seed: int = 0, points: float | None = None, th
         rows, expanded = _swell_rows(f, depth)
         want = [r["derivative_ops"] for r in rows]
         try:
-            got = call_student(fn, f, depth, label=f"derivative_sizes(f, {depth})", notes=rep.notes)
+            got = call_student(fn, catalogue.item("sympy_map", name=_MAPS[case]), depth,
+                               label=f"derivative_sizes(f, {depth})", notes=rep.notes)
         except StudentCodeError as exc:
             rep.fail(case, f"{where}: {exc}")
             if isinstance(exc, StudentTimeout):
@@ -232,19 +223,19 @@ ROUNDOFF_STEPS = (1e-11, 1e-12, 1e-13)       # round-off dominates here
 
 
 def _fd_function(rng: np.random.Generator):
-    """f(x) = a sin(b x) + c exp(d x) + e x**3 with its exact derivative, and a point x."""
+    """(params, f, df, text): f(x) = a sin(b x) + c exp(d x) + e x**3 (the catalogue's ``fd_function`` with
+    params, which the learner's code receives) and its exact derivative df."""
     a, c, e = (round(float(rng.uniform(0.5, 1.5)) * float(rng.choice([-1, 1])), 3) for _ in range(3))
     b, d = round(float(rng.uniform(0.7, 2.0)), 3), round(float(rng.uniform(-0.8, 0.8)), 3)
-
-    def f(x):
-        return a * math.sin(b * x) + c * math.exp(d * x) + e * x ** 3
+    params = {"a": a, "b": b, "c": c, "d": d, "e": e}
+    f = fd_function(params)
 
     def df(x):
         return a * b * math.cos(b * x) + c * d * math.exp(d * x) + 3 * e * x ** 2
 
     text = (f"f(x) = {a:g} sin({b:g} x) {'-' if c < 0 else '+'} {abs(c):g} exp({d:g} x) "
             f"{'-' if e < 0 else '+'} {abs(e):g} x^3")
-    return f, df, text
+    return params, f, df, text
 
 
 def _fd(f, x: float, h: float, kind: str) -> float:
@@ -281,19 +272,19 @@ def _textbook(f: Callable, df: Callable, x: float) -> bool:
             and CTR_BAND[0] + 0.05 <= s_ctr <= CTR_BAND[1] - 0.05)
 
 
-def _fd_cases(rng: np.random.Generator, thorough: bool) -> list[tuple[Callable, Callable, float, str]]:
-    """Seeded test functions and points where both error laws are clearly visible."""
-    cases: list[tuple[Callable, Callable, float, str]] = []
+def _fd_cases(rng: np.random.Generator, thorough: bool) -> list[tuple[dict, Callable, Callable, float, str]]:
+    """Seeded test functions (catalogue params, f, df) and points where both error laws are clearly visible."""
+    cases: list[tuple[dict, Callable, Callable, float, str]] = []
     for _ in range(200):
         if len(cases) == (4 if thorough else 2):
             break
-        f, df, text = _fd_function(rng)
+        params, f, df, text = _fd_function(rng)
         x = round(float(rng.uniform(-1.5, 1.5)), 3)
         if _textbook(f, df, x):
-            cases.append((f, df, x, text))
+            cases.append((params, f, df, x, text))
     if thorough:
-        cases.append((math.exp, math.exp, 0.0, "f(x) = exp(x)"))
-        cases.append((math.sin, math.cos, 20.0, "f(x) = sin(x)"))
+        cases.append(({"kind": "exp"}, math.exp, math.exp, 0.0, "f(x) = exp(x)"))
+        cases.append(({"kind": "sin"}, math.sin, math.cos, 20.0, "f(x) = sin(x)"))
     return cases
 
 
@@ -328,8 +319,9 @@ def check_finite_differences(forward_difference, centred_difference, *, seed: in
     fns = {"forward": forward_difference, "centred": centred_difference}
     subs = {"forward": FW, "centred": CE}
     stopped = False
-    for f, df, x, text in _fd_cases(rng, thorough):
+    for params, f, df, x, text in _fd_cases(rng, thorough):
         where = f"{text} at x = {x:g}"
+        f_item = catalogue.item("fd_function", **params)  # f, built where the learner's code runs
         got: dict[str, dict[float, float]] = {"forward": {}, "centred": {}}
         ok = {"forward": True, "centred": True}
         for kind in ("forward", "centred"):
@@ -337,7 +329,7 @@ def check_finite_differences(forward_difference, centred_difference, *, seed: in
             label = f"{kind}_difference(f, {x:g}, h)"
             for h in ALL_STEPS:
                 try:
-                    value = call_student(fns[kind], f, x, h, label=label, notes=rep.notes)
+                    value = call_student(fns[kind], f_item, x, h, label=label, notes=rep.notes)
                 except StudentCodeError as exc:
                     rep.fail(sub, f"{where}, h = {h:g}: {exc}")
                     ok[kind] = False

@@ -36,6 +36,8 @@ from graders import answers, concepts, diagnoses
 from graders.core import (Report, StudentCodeError, StudentTimeout, array_problem, brief,
                           call_student, close, describe, diagnose, numeric_vjp_safe, real_number, require_callable)
 from graders.public.chain_rule import NEURON_POINT, PATHS_X
+from graders.remote import catalogue
+from graders.remote.catalogue import numeric as catalogue_numeric
 
 __all__ = ["check_compose_derivative", "check_lsq_grad", "check_outer_inner", "check_two_path_gradient",
            "check_paths_table", "check_neuron_chain", "check_deep_chain", "STAGES", "compose_reference",
@@ -45,28 +47,9 @@ __all__ = ["check_compose_derivative", "check_lsq_grad", "check_outer_inner", "c
 # ============================================================================================ compositions
 
 
-def _const(c: float) -> Callable[[np.ndarray], np.ndarray]:
-    def d(u):
-        return np.full_like(np.asarray(u, dtype=np.float64), c)
-    return d
-
-
-def _sigmoid(u):
-    return 1.0 / (1.0 + np.exp(-u))
-
-
-# name -> (f, df): elementwise float64 stages and their derivatives
-STAGES: dict[str, tuple[Callable, Callable]] = {
-    "3u+2": (lambda u: 3.0 * u + 2.0, _const(3.0)),
-    "0.5u-1": (lambda u: 0.5 * u - 1.0, _const(0.5)),
-    "u^2": (lambda u: u * u, lambda u: 2.0 * u),
-    "u^3": (lambda u: u ** 3, lambda u: 3.0 * u * u),
-    "sin": (lambda u: np.sin(u), lambda u: np.cos(u)),
-    "cos": (lambda u: np.cos(u), lambda u: -np.sin(u)),
-    "exp": (lambda u: np.exp(u), lambda u: np.exp(u)),
-    "tanh": (lambda u: np.tanh(u), lambda u: 1.0 - np.tanh(u) ** 2),
-    "softplus": (lambda u: np.log1p(np.exp(u)), _sigmoid),
-}
+# name -> (f, df): elementwise float64 stages and their derivatives (graders.remote.catalogue.numeric: the
+# learner's compose_derivative receives them as the catalogue item ``stages``, built where its code runs)
+STAGES: dict[str, tuple[Callable, Callable]] = dict(catalogue_numeric.STAGES)
 
 # (description, stage names innermost first, n)
 _COMPOSE_VISIBLE = [
@@ -137,7 +120,8 @@ def check_compose_derivative(compose_derivative, *, seed: int = 0, points: float
         value, deriv, inputs, locals_ = compose_reference(stages, x)
         where = f"{text} at x = {_preview(x)}"
         try:
-            result = call_student(compose_derivative, list(stages), x, label=label, notes=rep.notes)
+            result = call_student(compose_derivative, catalogue.item("stages", names=list(names)), x, label=label,
+                                  notes=rep.notes)
         except StudentCodeError as exc:
             rep.fail("value", f"{where}: {exc}", 1.0)
             rep.fail("derivative", f"{where}: not checked (the function raised).", 2.0)

@@ -1,6 +1,6 @@
 """Checks specific to notebook 02 (computational graphs and a scalar reverse-mode engine).
 
-The generic engine checks (the whole ``Value`` class, the topological order) live in graders/autodiff.py and the
+The generic engine checks (the whole ``Value`` class, the topological order) live in graders/autodiff/ and the
 generic trace-table and multiple-choice checks in graders/concepts.py; this module holds what only this
 notebook asks:
 
@@ -23,14 +23,15 @@ naming what to fix otherwise.
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from graders import diagnoses
 from graders.core import (GradingError, Report, StudentCodeError, StudentTimeout, array_problem, brief,
-                          call_student, describe, real_number, require_callable)
+                          call_student, describe, is_class, real_number, require_callable, type_name)
+from graders.remote import catalogue
+from graders.remote.catalogue.numeric import SCALAR_FUNCTIONS
 from reference_impl.autodiff.reverse import Value as RefValue
 
 __all__ = ["check_loss_forward", "check_loss_backward", "check_sum_times_trace", "check_fanout_trace",
@@ -247,29 +248,7 @@ def _distinct(rng: np.random.Generator, n: int, low: float, high: float) -> list
             return vals
 
 
-def _number(x: Any, what: str) -> float:
-    v = real_number(x)
-    if v is None:
-        if x is None:
-            raise StudentCodeError(f"{what} is None: it must hold a number.")
-        raise StudentCodeError(f"{what} is {type(x).__name__} ({brief(x)}), expected a plain number.")
-    return v
-
-
-def _get(obj: Any, attr: str, what: str) -> Any:
-    try:
-        return getattr(obj, attr)
-    except AttributeError:
-        raise StudentCodeError(f"{what} has no attribute `.{attr}`: set self.{attr} in __init__.") from None
-
-
-def _same_kind(out: Any, cls: type) -> bool:
-    """An operation's result is an object of the student's class (or of a class it derives from)."""
-    return isinstance(out, cls) or (out is not None and not isinstance(out, (numbers.Number, np.ndarray))
-                                    and type(out) is not object and issubclass(cls, type(out)))
-
-
-_OPS = {
+_OPS = {  # the expected .data of each probe (the probes themselves run in graders.remote.catalogue.engine)
     "a + b": lambda a, b, c: a + b,
     "a * b": lambda a, b, c: a * b,
     "a + c": lambda a, b, c: a + c,
@@ -277,92 +256,9 @@ _OPS = {
     "a * c": lambda a, b, c: a * c,
     "c * a": lambda a, b, c: c * a,
 }
-
-
-def _build(Value: type, expr: str, va: Any, vb: Any, c: float) -> Any:
-    """``expr`` on the student's Values, with readable errors for the usual operator mistakes."""
-    name = Value.__name__
-    try:
-        if expr == "a * a":
-            return va * va
-        if expr == "a + a":
-            return va + va
-        return _OPS[expr](va, vb, c)
-    except TypeError as exc:
-        hint = ""
-        if expr.startswith("c"):
-            hint = (f" Python evaluates `2.5 + a` as a.__radd__(2.5) when the float cannot handle a {name}: define "
-                    f"__radd__ and __rmul__.")
-        elif "c" in expr:
-            hint = f" Wrap a plain number into a {name} first: other = other if isinstance(other, {name}) else {name}(other)."
-        raise StudentCodeError(f"`{expr}` raised TypeError: {exc}.{hint}") from None
-    except AttributeError as exc:
-        raise StudentCodeError(f"`{expr}` raised AttributeError: {exc}. A plain number reached your operator: wrap "
-                               f"it into a {name} first (other = other if isinstance(other, {name}) else "
-                               f"{name}(other)).") from None
-
-
-def _forward(Value: type, expr: str, a: float, b: float, c: float) -> dict:
-    """Build ``expr`` with the student's class; plain-number facts out (runs inside call_student)."""
-    name = Value.__name__
-    va, vb = Value(a), Value(b)
-    out = _build(Value, expr, va, vb, c)
-    if not _same_kind(out, Value):
-        raise StudentCodeError(f"`{expr}` returned {type(out).__name__} ({brief(out)}), not a new {name}: the "
-                               f"result must be a node that remembers its inputs.")
-    if out is va or out is vb:
-        raise StudentCodeError(f"`{expr}` returned one of its operands: return a NEW {name}.")
-    prev = _get(out, "_prev", f"the result of `{expr}`")
-    try:
-        prev_list = list(prev)
-    except TypeError:
-        raise StudentCodeError(f"(`{expr}`)._prev is {type(prev).__name__}: store the inputs as a tuple, "
-                               f"_prev = (self, other).") from None
-    return {"data": _number(_get(out, "data", f"the result of `{expr}`"), f"(`{expr}`).data"),
-            "grad": real_number(getattr(out, "grad", None)),
-            "a_grad": real_number(getattr(va, "grad", None)),
-            "prev_has_a": any(p is va for p in prev_list),
-            "prev_has_b": any(p is vb for p in prev_list),
-            "prev_consts": [real_number(getattr(p, "data", None)) for p in prev_list if p is not va and p is not vb],
-            "prev_types_ok": all(_same_kind(p, Value) for p in prev_list),
-            "n_prev": len(prev_list)}
-
-
-def _local_backward(Value: type, expr: str, a: float, b: float, c: float, g: float, s_a: float,
-                    s_b: float) -> dict:
-    """out = expr; preset a.grad = s_a, b.grad = s_b, out.grad = g; call out._backward(); read the grads."""
-    va, vb = Value(a), Value(b)
-    out = _build(Value, expr, va, vb, c)
-    if not _same_kind(out, Value):
-        raise StudentCodeError(f"`{expr}` returned {type(out).__name__} ({brief(out)}), not a new "
-                               f"{Value.__name__}.")
-    va.grad, vb.grad = s_a, s_b
-    out.grad = g
-    fn = _get(out, "_backward", f"the result of `{expr}`")
-    if not callable(fn):
-        raise StudentCodeError(f"(`{expr}`)._backward is {type(fn).__name__}, not a function: assign the closure "
-                               f"itself, out._backward = _backward (without calling it).")
-    try:
-        fn()
-    except TypeError as exc:
-        if "argument" in str(exc):
-            raise StudentCodeError(f"out._backward() raised TypeError: {exc}. In this notebook _backward takes no "
-                                   f"arguments: it reads the upstream gradient from out.grad.") from None
-        raise
-    return {"a": _number(_get(va, "grad", "a"), "a.grad after out._backward()"),
-            "b": _number(_get(vb, "grad", "b"), "b.grad after out._backward()")}
-
-
-def _leaf_facts(Value: type) -> dict:
-    v = Value(1.5)
-    prev = getattr(v, "_prev", None)
-    fn = getattr(v, "_backward", None)
-    grad = getattr(v, "grad", "missing")
-    if callable(fn):
-        fn()
-    return {"data": real_number(getattr(v, "data", None)), "grad": grad,
-            "prev": None if prev is None else (len(list(prev)) if not isinstance(prev, (str, bytes)) else -1),
-            "backward_callable": callable(fn), "grad_after": getattr(v, "grad", None)}
+_LEAF = catalogue.item("engine_leaf")
+_FORWARD = catalogue.item("engine_forward")
+_LOCAL_BACKWARD = catalogue.item("engine_local_backward")
 
 
 def check_value_ops(Value, *, seed: int = 0, points: float | None = None, thorough: bool = False):
@@ -382,8 +278,8 @@ def check_value_ops(Value, *, seed: int = 0, points: float | None = None, thorou
     gradients to non-zero numbers (as if another use had already contributed) and the output's gradient to an
     upstream gradient g != 1, so overwriting (=) and a missing upstream factor are both visible.
     """
-    if Value is not None and not isinstance(Value, type):
-        raise GradingError(f"Value: expected the class itself (`class Value: ...`), got {type(Value).__name__} "
+    if Value is not None and not is_class(Value):
+        raise GradingError(f"Value: expected the class itself (`class Value: ...`), got {type_name(Value)} "
                            f"({brief(Value)}).")
     require_callable(Value, "Value", 1)
     LEAF, FWD, ADD, MUL = ("a new leaf Value(1.5)", "forward values and recorded inputs (_prev)",
@@ -410,14 +306,14 @@ def check_value_ops(Value, *, seed: int = 0, points: float | None = None, thorou
             return None
 
     # a leaf
-    facts = run(LEAF, _leaf_facts, Value, label=f"{name}(1.5)")
+    facts = run(LEAF, _LEAF, Value, label=f"{name}(1.5)")
     if facts is not None:
         if facts["data"] != 1.5:
             rep.fail(LEAF, f"{name}(1.5).data is {brief(facts['data'])}, expected 1.5.")
-        if facts["grad"] == "missing":
+        if facts["grad_missing"]:
             rep.fail(LEAF, f"{name}(1.5) has no .grad: set self.grad = 0.0 in __init__.")
-        elif real_number(facts["grad"]) != 0.0:
-            rep.fail(LEAF, f"{name}(1.5).grad is {brief(facts['grad'])}, expected 0.0 (no gradient before backward).")
+        elif facts["grad"] != 0.0:
+            rep.fail(LEAF, f"{name}(1.5).grad is {facts['grad_brief']}, expected 0.0 (no gradient before backward).")
         if facts["prev"] is None:
             rep.fail(LEAF, f"{name}(1.5) has no ._prev: a leaf has no inputs, self._prev = ().")
         elif facts["prev"] != 0:
@@ -425,7 +321,7 @@ def check_value_ops(Value, *, seed: int = 0, points: float | None = None, thorou
         if not facts["backward_callable"]:
             rep.fail(LEAF, f"{name}(1.5)._backward must be a function that does nothing (self._backward = lambda: "
                            f"None): backward() will call it on every node, leaves included.")
-        elif real_number(facts["grad"]) == 0.0 and real_number(facts["grad_after"]) != 0.0:
+        elif facts["grad"] == 0.0 and facts["grad_after"] != 0.0:
             rep.fail(LEAF, f"calling a leaf's _backward() changed its .grad; for a leaf it must do nothing.")
 
     # forward values and _prev
@@ -434,7 +330,7 @@ def check_value_ops(Value, *, seed: int = 0, points: float | None = None, thorou
             break
         a, b, c = _distinct(rng, 3, 0.4, 2.5)
         for expr in _OPS:
-            got = run(FWD, _forward, Value, expr, a, b, c, label=f"{name}: `{expr}`")
+            got = run(FWD, _FORWARD, Value, expr, a, b, c, label=f"{name}: `{expr}`")
             if got is None:
                 continue
             where = f"`{expr}` with a = {a:g}, b = {b:g}, c = {c:g} (a plain number)"
@@ -470,7 +366,7 @@ def check_value_ops(Value, *, seed: int = 0, points: float | None = None, thorou
         for sub, expr in cases:
             if stopped:
                 break
-            got = run(sub, _local_backward, Value, expr, a, b, c, g, s_a, s_b,
+            got = run(sub, _LOCAL_BACKWARD, Value, expr, a, b, c, g, s_a, s_b,
                       label=f"{name}: `out = {expr}; out._backward()`")
             if got is None:
                 continue
@@ -536,17 +432,18 @@ def _judge_local(rep: Report, sub: str, expr: str, got: dict, a: float, b: float
 
 
 def _fd_funcs():
-    """(text, f, exact gradient) test functions of several scalars, written with + - * / ** and math."""
+    """(text, name, exact gradient) test functions of several scalars, written with + - * / ** and math; the
+    functions themselves are graders.remote.catalogue.numeric.SCALAR_FUNCTIONS[name]."""
     return [
-        ("f(w, x, b, y) = (w*x + b - y)**2", lambda w, x, b, y: (w * x + b - y) ** 2,
+        ("f(w, x, b, y) = (w*x + b - y)**2", "squared_residual",
          lambda w, x, b, y: [2 * (w * x + b - y) * x, 2 * (w * x + b - y) * w, 2 * (w * x + b - y),
                              -2 * (w * x + b - y)]),
-        ("f(x, y) = x**3 * y + y**2", lambda x, y: x ** 3 * y + y ** 2,
+        ("f(x, y) = x**3 * y + y**2", "cubic_times",
          lambda x, y: [3 * x ** 2 * y, x ** 3 + 2 * y]),
-        ("f(x, y, z) = (x + y) * z + exp(x * z)", lambda x, y, z: (x + y) * z + math.exp(x * z),
+        ("f(x, y, z) = (x + y) * z + exp(x * z)", "sum_times_exp",
          lambda x, y, z: [z + z * math.exp(x * z), z, x + y + x * math.exp(x * z)]),
-        ("f(x) = x**4 - 2*x", lambda x: x ** 4 - 2 * x, lambda x: [4 * x ** 3 - 2]),
-        ("f(a, b, c, d, e) = a*b*c + d**3/e", lambda a, b, c, d, e: a * b * c + d ** 3 / e,
+        ("f(x) = x**4 - 2*x", "quartic", lambda x: [4 * x ** 3 - 2]),
+        ("f(a, b, c, d, e) = a*b*c + d**3/e", "product_ratio",
          lambda a, b, c, d, e: [b * c, a * c, a * b, 3 * d ** 2 / e, -d ** 3 / e ** 2]),
     ]
 
@@ -566,20 +463,6 @@ def _fd(f: Callable, xs: Sequence[float], h: float, kind: str = "centred") -> np
         elif kind == "times_h":
             out[i] = (f(*plus) - f(*minus)) / 2 * h
     return out
-
-
-def _counted(f: Callable, n: int) -> tuple[Callable, list[int]]:
-    """f wrapped so the check can count its calls (a plain function: call_student's deep copy keeps it)."""
-    calls = [0]
-
-    def wrapped(*args):
-        calls[0] += 1
-        if len(args) != n:
-            raise TypeError(f"f takes {n} numbers, f(x0, ..., x{n - 1}); it was called with {len(args)} "
-                            f"argument(s). Unpack the point: f(*point).")
-        return f(*[float(a) for a in args])
-
-    return wrapped, calls
 
 
 def check_numeric_gradient(fn, *, seed: int = 0, points: float | None = None, thorough: bool = False):
@@ -602,14 +485,14 @@ def check_numeric_gradient(fn, *, seed: int = 0, points: float | None = None, th
     funcs = _fd_funcs()
     picks = [0, 1, 2] + ([3, 4] if thorough else [])
     for k in picks:
-        text, f, exact = funcs[k]
-        n = f.__code__.co_argcount
+        text, name, exact = funcs[k]
+        n, f = SCALAR_FUNCTIONS[name]
         xs = [round(float(v), 3) for v in rng.uniform(0.5, 1.5, n) * rng.choice([-1.0, 1.0], n)]
         if k == 4:
             xs[4] = abs(xs[4]) + 0.5
         for sub, h, tol in ((SMALL, 1e-5, 1e-6), (LARGE, 0.1 if k % 2 == 0 else 0.05, 1e-9)):
             where = f"{text} at ({', '.join(f'{v:g}' for v in xs)}), h = {h:g}"
-            counted, calls = _counted(f, n)
+            counted = catalogue.item("scalar_function", name=name)  # counts its calls; checks the arity
             try:
                 got = call_student(fn, counted, list(xs), h, label=f"numeric_gradient(f, xs, h={h:g})",
                                    notes=rep.notes)
@@ -644,8 +527,9 @@ def check_numeric_gradient(fn, *, seed: int = 0, points: float | None = None, th
                 if not hint and n > 1 and abs(g[0] - want[0]) <= 1e-6 * max(1.0, abs(want[0])):
                     hint = ("\n      The first entry is right and a later one is not: after shifting x_i, put it back "
                             "(work on a copy of the point for each evaluation, e.g. plus = list(xs)).")
-            if calls[0] and calls[0] < 2 * n and not hint:
-                hint = (f"\n      f was called {calls[0]} times for n = {n} inputs; the centred difference needs "
+            calls = counted.state.get("calls", 0)
+            if calls and calls < 2 * n and not hint:
+                hint = (f"\n      f was called {calls} times for n = {n} inputs; the centred difference needs "
                         f"2 calls per input (x_i + h and x_i - h).")
             rep.fail(sub, f"{where}: {problem}{hint}")
     return rep.finish()

@@ -25,12 +25,12 @@ from __future__ import annotations
 
 import math
 import numbers
-import tracemalloc
 
 import numpy as np
 
 from graders.core import (Report, StudentCodeError, StudentTimeout, array_problem, call_student,
                           close, require_callable)
+from graders.remote import catalogue
 from reference_impl import losses as ref_losses
 
 MEMORY_N = 2000          # length of the vector in the memory sub-check of check_softmax_vjp
@@ -78,19 +78,11 @@ def _vjp_mistake(got: np.ndarray, z: np.ndarray, u: np.ndarray, expected: np.nda
 
 
 def _peak_bytes(fn, *args, label: str, notes: list[str]) -> tuple[object, int]:
-    """Run the student's function under tracemalloc; (result, peak bytes allocated above the start)."""
-    was_tracing = tracemalloc.is_tracing()
-    if not was_tracing:
-        tracemalloc.start()
-    try:
-        tracemalloc.reset_peak()
-        start, _ = tracemalloc.get_traced_memory()
-        result = call_student(fn, *args, label=label, notes=notes)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        if not was_tracing:
-            tracemalloc.stop()
-    return result, max(0, peak - start)
+    """Run the student's function under tracemalloc where it lives (the catalogue runner ``peak_memory``);
+    (result, peak bytes allocated above the start)."""
+    meter = catalogue.item("peak_memory")
+    result = call_student(meter, fn, *args, label=label, notes=notes)
+    return result, int(meter.state.get("peak", 0))
 
 
 def check_softmax_vjp(softmax_vjp, *, seed: int = 0, points: float | None = None, thorough: bool = False,

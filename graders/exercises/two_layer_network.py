@@ -1,7 +1,7 @@
 """Checks specific to notebook 03 (deriving backpropagation for a two-layer network).
 
 The generic checks (softmax, softmax cross-entropy, the two-layer loss and gradients, MSE variant, training,
-gradient checking, affine and ReLU layers) live in graders/network.py and graders/layers.py. This module holds
+gradient checking, affine and ReLU layers) live in graders/network/ and graders/layers.py. This module holds
 what only notebook 03 asks:
 
 - :func:`check_gradient_shapes`: ``gradient_shapes(N, D, H, C) -> {name: shape tuple}``, the shape table of the

@@ -1,6 +1,6 @@
 """Checks specific to notebook 08 (vanishing and exploding gradients).
 
-Generic checks (sigmoid, residual, He/Xavier init) live in graders/layers.py and graders/network.py; this
+Generic checks (sigmoid, residual, He/Xavier init) live in graders/layers.py and graders/network/; this
 module holds what only this notebook asks:
 
 - :func:`check_sigmoid_slope`: sigmoid'(x) as a SymPy expression, where it peaks and its maximum 1/4;

@@ -3,10 +3,12 @@
 A check never touches a student object: it holds a :class:`RemoteFunction`, :class:`RemoteClass` or
 :class:`RemoteObject` whose every use (call, attribute, operator, ``isinstance``) is a request over the socket
 with data in and data out. ``graders.core.call_student`` recognises proxies and asks the link, so the same
-check code grades in one process (self-study) and across the sandbox (cohort grading).
+check code grades in one process (self-study) and across the sandbox (cohort grading). An operator whose student
+code raised a built-in TypeError, ValueError, ... raises that class here too (``float(proxy)`` behaves).
 
 What the grader sends: data, references to the student's own objects, catalogue items
-(graders.remote.catalogue), a numpy Generator (as its state), and callbacks: a plain grader function passed to
+(graders.remote.catalogue: name, parameters and ``state``; the state comes back after the call), a numpy
+Generator (as its state), and callbacks: a plain grader function passed to
 student code (e.g. the reference forward a student's gradient checker calls) becomes an id the student can call
 while that call lasts; its arguments and result are data. Nothing else of the grader's can be reached.
 
@@ -16,6 +18,7 @@ then (an alarm ignored, a crash) makes the link dead, and every later request fa
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import contextvars
 import inspect
@@ -33,6 +36,9 @@ GRACE = 5.0
 DEFAULT_TIMEOUT = 10.0
 MAX_CALLBACKS = 200_000
 MISSING = object()
+# built-in errors an operator on a proxy re-raises as themselves (see _Proxy._op)
+PROTOCOL_ERRORS = {e.__name__: e for e in (TypeError, ValueError, AttributeError, KeyError, IndexError, LookupError,
+                                           ZeroDivisionError, ArithmeticError, OverflowError, NotImplementedError)}
 
 _active_links = 0
 # (deadline, label, seconds, notes) of the call_student that is running a grader-side function now
@@ -50,6 +56,37 @@ class Unreadable(Exception):
 def active() -> bool:
     """Whether this process has an open link (the cohort grader): grader-side time limits then use deadlines."""
     return _active_links > 0
+
+
+def link_of(*values: Any) -> "Link | None":
+    """The link of the first live proxy found in ``values`` (lists, tuples, dicts and catalogue items' parameters
+    are searched), or None: a catalogue runner called with the student's objects must run where they live."""
+    queue, seen = collections.deque(values), 0
+    while queue and seen < 10_000:  # breadth first: the arguments themselves before what they contain
+        v = queue.popleft()
+        seen += 1
+        if isinstance(v, _Proxy):
+            if not v._released:
+                return v._link
+        elif isinstance(v, catalogue.Item):
+            queue.extend(v.params.values())
+        elif type(v) in (list, tuple):
+            queue.extend(v)
+        elif type(v) is dict:
+            queue.extend(v.values())
+    return None
+
+
+def type_name(obj: Any) -> str:
+    """``type(obj).__name__``; for a proxy, the name of the student's type it stands for."""
+    if isinstance(obj, _Proxy):
+        return str(obj._info.get("type") or "object")
+    return type(obj).__name__
+
+
+def is_class(obj: Any) -> bool:
+    """Whether ``obj`` is a class: a local one or a student's class seen through the link."""
+    return isinstance(obj, (type, RemoteClass))
 
 
 @contextlib.contextmanager
@@ -120,7 +157,9 @@ class Link:
             return {"R": ["ref", obj._hid]}
         if isinstance(obj, catalogue.Item):
             params, _ = protocol.encode(obj.params, lambda o: self._ref(o, buffers, opened), buffers)
-            return {"K": [obj.uid, obj.name, params]}
+            state, _ = protocol.encode(obj.state, None, buffers)
+            opened.append(("item", obj.uid))  # only the items sent may have their state updated by the reply
+            return {"K": [obj.uid, obj.name, params, state]}
         if isinstance(obj, np.random.Generator):
             state = obj.bit_generator.state
             if state.get("bit_generator") != "PCG64":
@@ -262,19 +301,22 @@ class Link:
             raise RuntimeError(f"grader bug: {exc}") from None
         header["timeout"] = seconds
         header["label"] = label
-        header["callbacks"] = opened
+        header["callbacks"] = [c for c in opened if type(c) is int]
+        items_sent = {c[1] for c in opened if type(c) is tuple}
+        if after is not None:
+            header["after"] = True
         try:
             try:
                 reply, rbufs = self._exchange(header, buffers, seconds)
             except LinkDead as exc:
                 raise StudentCodeError(f"{label}: {exc}") from None
         finally:
-            for cb in opened:
+            for cb in header["callbacks"]:
                 self.callbacks.pop(cb, None)
         out = reply.get("stdout")
         if isinstance(out, str) and out:
             sys.stdout.write(out)
-        self._apply_state(reply.get("state"), rbufs)
+        self._apply_state(reply.get("state"), rbufs, items_sent)
         if not reply.get("ok"):
             err = reply.get("error") or {}
             message = str(err.get("message", "failed"))[:6000] if isinstance(err, dict) else str(err)[:6000]
@@ -286,7 +328,9 @@ class Link:
                 raise StudentTimeout(message)
             if kind == "protocol":
                 raise StudentCodeError(f"{label} returned something that cannot be graded: {message}")
-            raise StudentCodeError(message)
+            error = StudentCodeError(message)
+            error.student_type = err.get("type") if isinstance(err, dict) else None
+            raise error
         try:
             value = self.decode(reply.get("value"), rbufs)
         except protocol.ProtocolError as exc:
@@ -301,6 +345,7 @@ class Link:
                 after["args"], after["kwargs"] = tuple(state[0]), state[1]
             else:  # unchanged (or unreadable): the arguments as sent
                 after["args"], after["kwargs"] = tuple(values.get("args", [])), dict(values.get("kwargs", {}))
+            after["aliased"] = reply.get("aliased") is True
         if notes is not None:
             for n in reply.get("notes") or []:
                 if isinstance(n, str):
@@ -310,7 +355,8 @@ class Link:
                 notes.append(mutation_note(label))
         return value
 
-    def _apply_state(self, tree: Any, bufs: list) -> None:
+    def _apply_state(self, tree: Any, bufs: list, items_sent: set) -> None:
+        """Copy the states the reply brought back into the grader's items (only those this request sent)."""
         if not tree:
             return
         try:
@@ -320,7 +366,8 @@ class Link:
         if type(states) is not dict:
             return
         for key, new in states.items():
-            item = catalogue.LIVE.get(int(key)) if isinstance(key, str) and key.isdigit() else None
+            uid = int(key) if isinstance(key, str) and key.isdigit() else None
+            item = catalogue.LIVE.get(uid) if uid in items_sent else None
             if item is not None and isinstance(new, dict):
                 item.state.clear()
                 item.state.update(new)
@@ -385,9 +432,20 @@ class _Proxy:
                            label=f"setting .{name}", timeout=None)
 
     def _op(self, name: str, *args: Any) -> Any:
+        """An operator on student objects. When the student's code raised one of the built-in errors by which
+        Python's protocols say "not supported" (TypeError from float(), ValueError, ZeroDivisionError...), the
+        same class is raised here, so that grader and library code that catches it treats a proxy like the
+        object; anything else is a StudentCodeError."""
         self._check()
-        return self._link.request({"op": "op", "name": name}, {"args": list(args)},
-                                  label=f"{self._info.get('type', 'object')} operation {name}", timeout=None)
+        StudentCodeError, _ = _errors()
+        try:
+            return self._link.request({"op": "op", "name": name}, {"args": list(args)},
+                                      label=f"{self._info.get('type', 'object')} operation {name}", timeout=None)
+        except StudentCodeError as exc:
+            builtin = PROTOCOL_ERRORS.get(getattr(exc, "student_type", None))
+            if builtin is not None:
+                raise builtin(str(exc)) from None
+            raise
 
 
 class RemoteFunction(_Proxy):

@@ -5,13 +5,15 @@ notebook's cells: the grader sends an execute request that calls :func:`serve`, 
 sends ``release``, then the kernel goes on with the next cell. Requests (all data, see graders.remote.protocol):
 
     lookup name                      the value of a name: data as data, anything else as a reference
-    call target args kwargs timeout  call a function, class or method; result as data or as a handle
+    call target args kwargs timeout  call a function, class, method or catalogue runner; result as data or as a
+                                     handle (``after``: also whether the result aliases an argument)
     getattr / setattr / op           attribute access and operators on handles (x.grad, a + b, len(a), ...)
     isinstance obj cls               for the grader's isinstance() on proxies
     release                          end this serve() call (handles are dropped)
 
 During a call, an argument that is a grader callback (``{"C": id}``) becomes a function that asks the grader to
-compute it; a catalogue item (``{"K": ...}``) is built from graders.remote.catalogue. Student code runs with a
+compute it; a catalogue item (``{"K": [uid, name, params, state]}``) is built from graders.remote.catalogue with
+a copy of the grader's state, and every item's state goes back with the reply. Student code runs with a
 time limit (SIGALRM, re-firing), stdout and stderr captured, warnings recorded and inputs compared before and
 after. Nothing here is trusted by the grader: it only ever receives data it decodes strictly.
 
@@ -21,7 +23,6 @@ This module imports nothing from graders except graders.remote.protocol and grad
 from __future__ import annotations
 
 import contextlib
-import copy
 import io
 import operator
 import os
@@ -129,6 +130,42 @@ def same(a: Any, b: Any) -> bool:
     return a is b
 
 
+def aliases(result: Any, arguments: Any, limit: int = 2_000) -> bool:
+    """Whether ``result`` is, holds, or shares memory with one of the arrays, lists or dicts in ``arguments``
+    (a function that hands back its input instead of a new object). Looks at ``limit`` objects per side."""
+    def parts(value: Any) -> list:
+        found, stack = [], [value]
+        while stack and len(found) < limit:
+            v = stack.pop()
+            if isinstance(v, np.ndarray):
+                found.append(v)
+            elif type(v) in (list, tuple, dict):
+                if type(v) is not tuple:
+                    found.append(v)
+                stack.extend(v.values() if type(v) is dict else v)
+        return found
+
+    mine = parts(arguments)
+    ids = {id(v) for v in mine if not isinstance(v, np.ndarray)}
+    arrays = [v for v in mine if isinstance(v, np.ndarray) and v.size]
+    for v in parts(result):
+        if isinstance(v, np.ndarray):
+            if v.size and any(_share(v, a) for a in arrays):
+                return True
+        elif id(v) in ids:
+            return True
+    return False
+
+
+def _share(a: np.ndarray, b: np.ndarray) -> bool:
+    if not np.may_share_memory(a, b):
+        return False
+    try:
+        return bool(np.shares_memory(a, b, max_work=100_000))
+    except Exception:  # too hard to decide exactly: the bounds overlap, count it
+        return True
+
+
 # ============================================================================================ time limit
 
 
@@ -194,7 +231,7 @@ class Server:
         self.ids: dict[int, int] = {}
         self.next_id = 1
         self.callbacks_open: set[int] = set()
-        self.items: dict[int, Any] = {}          # catalogue items built during the current call, by uid
+        self.items: dict[int, tuple] = {}        # catalogue items built during the current call: uid -> (obj, state)
         self.in_call = 0
 
     # ------------------------------------------------------------------ references
@@ -230,13 +267,17 @@ class Server:
                 raise protocol.ProtocolError("malformed callback")
             return self._callback(body)
         if tag == "K":
-            if type(body) is not list or len(body) != 3 or type(body[0]) is not int or type(body[1]) is not str:
+            if type(body) is not list or len(body) not in (3, 4) or type(body[0]) is not int \
+                    or type(body[1]) is not str:
                 raise protocol.ProtocolError("malformed catalogue item")
-            uid, name, params = body
+            uid, name, params = body[:3]
             if uid not in self.items:
                 params = protocol.decode(params, self._buffers, self._resolve)
-                self.items[uid] = catalogue.build(name, params)
-            return self.items[uid]
+                state = protocol.decode(body[3], self._buffers) if len(body) == 4 else {}
+                if type(state) is not dict:
+                    raise protocol.ProtocolError("a catalogue item's state must be a dict")
+                self.items[uid] = (catalogue.build(name, params, state), state)
+            return self.items[uid][0]
         raise protocol.ProtocolError(f"unexpected tag {tag}")
 
     def _encode(self, value: Any) -> tuple[Any, list[bytes]]:
@@ -322,7 +363,7 @@ class Server:
         if op == "call":
             return self._call(dec(h.get("target")), dec(h.get("args")), dec(h.get("kwargs")),
                               float(h.get("timeout") or 10.0), str(h.get("label") or "your function")[:200],
-                              h.get("callbacks") or [])
+                              h.get("callbacks") or [], h.get("after") is True)
         if op == "getattr":
             target, name = dec(h.get("target")), h.get("name")
             if type(name) is not str or not name.isidentifier():
@@ -365,7 +406,7 @@ class Server:
         return self._value_reply(value, {"stdout": out.text()})
 
     def _call(self, target: Any, args: Any, kwargs: Any, timeout: float, label: str,
-              callbacks: list) -> tuple[dict, list]:
+              callbacks: list, want_after: bool = False) -> tuple[dict, list]:
         if type(args) is not list or type(kwargs) is not dict or not all(type(k) is str for k in kwargs):
             raise protocol.ProtocolError("call needs a list of arguments and a dict of keyword arguments")
         if not callable(target):
@@ -401,6 +442,8 @@ class Server:
             notes.append(f"{label} wrote to stderr: {err.text().strip()[:300]}")
         mutated = not (same(args, before[0]) and same(kwargs, before[1]))
         extra = {"stdout": out.text(), "notes": notes, "mutated": mutated, "state": self._states()}
+        if want_after:
+            extra["aliased"] = aliases(value, (args, kwargs))
         reply, bufs = self._value_reply(value, extra)
         if mutated:  # the grader may grade what changed: send the arguments as the function left them
             try:
@@ -412,8 +455,7 @@ class Server:
     def _states(self) -> dict:
         states = {}
         items = self.items if self.in_call else getattr(self, "_finished_items", {})
-        for uid, item in items.items():
-            state = getattr(item, "state", None)
+        for uid, (_, state) in items.items():
             if isinstance(state, dict):
                 try:
                     protocol.encode(state)

@@ -1,0 +1,36 @@
+"""Checks for the "two-layer network" and "initialization" notebooks.
+
+Losses (losses)                    check_softmax, check_softmax_cross_entropy, check_mse_loss
+Two-layer network (two_layer)      check_two_layer_loss_and_grads, check_two_layer_single_example,
+                                   check_two_layer_mse_loss_and_grads
+Training (training)                check_train_two_layer
+Gradient checking (gradcheck)      check_numeric_gradient, check_rel_error
+Initialization (initialization)    check_init
+
+Every check follows graders/layers.py: callable and signature, then structure (tuple length, dict keys), exact
+shape and float64, finite values, values against reference_impl with the likely mistake named, and where the
+student's function returns both a loss and its gradient, the gradient is compared with finite differences of
+the student's OWN loss ("fix the loss first" / "the mistake is in the gradient"). The shared machinery is in
+``grading``: a grader whose calls fail named sub-checks instead of raising, and calls that report what the
+student's function changed in its (copied) arguments, read from ``call_student``'s ``after`` so that it works
+in one process and across the cohort link alike.
+
+Network parameters are a dict {"W1": (D, H), "b1": (H,), "W2": (H, C), "b2": (C,)}; hidden pre-activations
+are kept at least 0.02 away from the ReLU kink, and N, D, H, C differ from each other so that a transpose or
+a sum over the wrong axis shows as a wrong shape. ``thorough=True`` (hidden tests) adds a batch of one,
+larger shapes and, for the softmax losses, output scores around 1e3 (the stability test).
+"""
+
+from graders.network.gradcheck import check_numeric_gradient, check_rel_error
+from graders.network.grading import INIT_MIN_DRAWS, INIT_Z, KINK_MARGIN, LARGE_LOGIT, PARAM_KEYS
+from graders.network.initialization import SCHEME_NAMES, check_init
+from graders.network.losses import check_mse_loss, check_softmax, check_softmax_cross_entropy
+from graders.network.training import check_train_two_layer
+from graders.network.two_layer import (check_two_layer_loss_and_grads, check_two_layer_mse_loss_and_grads,
+                                       check_two_layer_single_example)
+
+__all__ = [
+    "check_softmax", "check_softmax_cross_entropy", "check_mse_loss", "check_two_layer_loss_and_grads",
+    "check_two_layer_single_example", "check_two_layer_mse_loss_and_grads", "check_train_two_layer",
+    "check_numeric_gradient", "check_rel_error", "check_init",
+]

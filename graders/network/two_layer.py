@@ -1,0 +1,330 @@
+"""The two-layer network (affine - ReLU - affine): loss and gradients, single example, MSE variant.
+
+Cases keep every hidden pre-activation at least KINK_MARGIN from 0, use N, D, H, C that differ, and name the
+usual mistakes by comparing with variants of the reference (a missing 1/N, a ReLU mask from the wrong array, a
+missing bias gradient...). The gradient of each parameter is also compared with finite differences of the
+student's own loss.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from graders import diagnoses
+from graders.core import StudentCodeError, array_problem, brief, describe, diagnose, require_callable, unpack
+from graders.network.grading import (KINK_MARGIN, LARGE_LOGIT, PARAM_KEYS, _consistency, _finite, _Grader, _name,
+                                     _number_problem, _Stop, _unstable_hint)
+from graders.network.losses import _own_loss_grad
+from reference_impl import losses as ref_losses
+from reference_impl import network as ref_net
+
+
+# =============================================================================================== two-layer network
+
+
+@dataclass
+class _NetCase:
+    label: str
+    params: dict
+    X: np.ndarray               # (N, D); (D,) for the single-example check
+    target: Any                 # y (N,) int, Y (N, K) float, or one int label
+    large: bool = False
+    info: dict = field(default_factory=dict)
+
+
+def _inputs_away(rng: np.random.Generator, N: int, W1: np.ndarray, b1: np.ndarray) -> np.ndarray | None:
+    """Inputs (N, D) whose hidden pre-activations all sit at least KINK_MARGIN away from 0, with both signs
+    present (so that the ReLU mask matters); None when these weights make that hard (draw new ones)."""
+    X = rng.standard_normal((N, W1.shape[0]))
+    for _ in range(200):
+        z = X @ W1 + b1
+        bad = np.any(np.abs(z) < KINK_MARGIN, axis=1)
+        if not bad.any():
+            if (z > 0).any() and (z < 0).any():
+                return X
+            bad[:] = True
+        X[bad] = rng.standard_normal((int(bad.sum()), W1.shape[0]))
+    return None
+
+
+def _net_draw(rng: np.random.Generator, N: int, D: int, H: int, C: int) -> tuple[dict, np.ndarray]:
+    """Parameters and inputs (N, D) with every hidden pre-activation away from the kink and both signs present."""
+    for _ in range(1000):
+        params = _net_params(rng, D, H, C)
+        X = _inputs_away(rng, N, params["W1"], params["b1"])
+        if X is not None:
+            return params, X
+    raise RuntimeError("could not draw inputs away from the ReLU kink (grader bug)")
+
+
+def _net_params(rng: np.random.Generator, D: int, H: int, C: int) -> dict:
+    return {"W1": rng.standard_normal((D, H)) / math.sqrt(D), "b1": 0.5 * rng.standard_normal(H),
+            "W2": 1.5 * rng.standard_normal((H, C)) / math.sqrt(H), "b2": 0.5 * rng.standard_normal(C)}
+
+
+def _net_cases(rng: np.random.Generator, thorough: bool, kind: str) -> list[_NetCase]:
+    """kind: "softmax" (y ints), "mse" (Y floats) or "single" (one example, int label)."""
+    if kind == "single":
+        shapes = [(1, 4, 6, 3), (1, 4, 6, 3), (1, 5, 3, 4)] + ([(1, 1, 2, 3), (1, 7, 9, 5)] if thorough else [])
+    else:
+        shapes = [(5, 4, 6, 3), (7, 5, 3, 4)] + ([(1, 3, 4, 2), (12, 6, 10, 5)] if thorough else [])
+    cases = []
+    for N, D, H, C in shapes:
+        params, X = _net_draw(rng, N, D, H, C)
+        if kind == "mse":
+            cases.append(_NetCase(f"N={N}, D={D}, H={H}, K={C}", params, X, rng.standard_normal((N, C))))
+        elif kind == "softmax":
+            cases.append(_NetCase(f"N={N}, D={D}, H={H}, C={C}", params, X, rng.integers(0, C, N)))
+        else:
+            cases.append(_NetCase(f"example {len(cases) + 1}, D={D}, H={H}, C={C}", params, X[0],
+                                  int(rng.integers(0, C))))
+    if thorough and kind != "mse":
+        N, D, H, C = (6, 4, 5, 3) if kind == "softmax" else (1, 4, 5, 3)
+        params, X = _net_draw(rng, N, D, H, C)
+        params["b2"] = params["b2"] + LARGE_LOGIT  # every score near 1e3: exp overflows unless stabilized
+        if kind == "softmax":
+            cases.append(_NetCase(f"N={N}, D={D}, H={H}, C={C}, scores around 1e3", params, X,
+                                  rng.integers(0, C, N), large=True))
+        else:
+            cases.append(_NetCase(f"D={D}, H={H}, C={C}, scores around 1e3", params, X[0], int(rng.integers(0, C)),
+                                  large=True))
+    return cases
+
+
+def _net_variant(params: dict, X: np.ndarray, t: Any, loss_kind: str, *, dscale: str = "ok", mask: str = "ok",
+                 out_relu: bool = False) -> tuple[float, dict]:
+    """The two-layer network's loss and gradients, optionally with one planted mistake (for diagnoses)."""
+    W1, b1, W2, b2 = (params[k] for k in PARAM_KEYS)
+    z1 = X @ W1 + b1
+    h = np.maximum(z1, 0.0)
+    s = h @ W2 + b2
+    so = np.maximum(s, 0.0) if out_relu else s
+    N = X.shape[0]
+    if loss_kind == "softmax":
+        loss, ds = ref_losses.softmax_cross_entropy(so, t)
+        if dscale == "no_onehot":
+            ds = ref_losses.softmax(so) / N
+    else:
+        loss, ds = ref_losses.mse_loss(so, t)
+    if out_relu:
+        ds = ds * (s > 0)
+    dh = ds @ W2.T
+    dz1 = {"ok": dh * (z1 > 0), "none": dh, "dout": dh * (dh > 0), "inverted": dh * (z1 < 0), "times_h": dh * h,
+           "no_bias": dh * (X @ W1 > 0), "mask_only": (z1 > 0).astype(float)}[mask]
+    grads = {"W1": X.T @ dz1, "b1": dz1.sum(axis=0), "W2": h.T @ ds, "b2": ds.sum(axis=0)}
+    return loss, {"grads": grads, "ds": ds, "dz1": dz1}
+
+
+_MASKS = ("none", "dout", "inverted", "times_h", "no_bias", "mask_only")
+
+
+def _net_candidates(case: _NetCase, X2: np.ndarray, t2: Any, loss_kind: str, e_loss: float, e_grads: dict):
+    """Planted-mistake candidates: ({"loss": {...}}, {key: {code: arrays}})."""
+    p = case.params
+    N = X2.shape[0]
+    _, ok = _net_variant(p, X2, t2, loss_kind)
+    r_loss, relu_out = _net_variant(p, X2, t2, loss_kind, out_relu=True)
+    loss_c: dict[str, Any] = {"SIGN_FLIP": -e_loss, "RELU_ON_OUTPUT": r_loss}
+    if N > 1:
+        loss_c.update({"MISSING_1_OVER_N": e_loss * N, "EXTRA_1_OVER_N": e_loss / N})
+    grad_c: dict[str, dict[str, Any]] = {k: {} for k in PARAM_KEYS}
+    variants = {"RELU_ON_OUTPUT": [relu_out]}
+    if loss_kind == "softmax":
+        variants["SOFTMAX_GRAD_NO_ONEHOT"] = [_net_variant(p, X2, t2, loss_kind, dscale="no_onehot")[1]]
+    else:
+        K = t2.shape[1]
+        loss_c.update({"MSE_FACTOR_TWO": 2 * e_loss, "MSE_MEAN_ALL": [e_loss / K, 2 * e_loss / K]})
+        for k in PARAM_KEYS:
+            grad_c[k].update({"MSE_FACTOR_TWO": 2 * e_grads[k], "MSE_MEAN_ALL": [e_grads[k] / K, 2 * e_grads[k] / K]})
+    variants["RELU_MASK"] = [_net_variant(p, X2, t2, loss_kind, mask=m)[1] for m in _MASKS]
+    for code, vs in variants.items():
+        for k in PARAM_KEYS:
+            if code == "RELU_MASK" and k in ("W2", "b2"):
+                continue
+            grad_c[k].setdefault(code, []).extend(v["grads"][k] for v in vs)
+    grad_c["W1"]["MISSING_TRANSPOSE"] = ok["dz1"].T @ X2
+    grad_c["W2"]["MISSING_TRANSPOSE"] = ok["ds"].T @ np.maximum(X2 @ p["W1"] + p["b1"], 0.0)
+    for bk, up in (("b1", ok["dz1"]), ("b2", ok["ds"])):
+        grad_c[bk]["BIAS_SUM_AXIS"] = up.sum(axis=1)
+        grad_c[bk]["BIAS_KEEPDIMS"] = up.sum(axis=0, keepdims=True)
+    return loss_c, grad_c
+
+
+def _grads_dict(grads: Any, keys: Sequence[str]) -> tuple[dict | None, str | None, str | None]:
+    """(grads as a dict or None, why not a dict, note about extra keys)."""
+    if not isinstance(grads, dict):
+        hint = ""
+        if isinstance(grads, (tuple, list)):
+            hint = (" Return a dict keyed like params, e.g. {'W1': dW1, 'b1': db1, 'W2': dW2, 'b2': db2}, not a "
+                    f"{type(grads).__name__}.")
+        elif isinstance(grads, (int, float, np.number)):
+            hint = " Did you return (grads, loss)? The order is (loss, grads)."
+        return None, (f"grads must be a dict with keys {list(keys)}, got {type(grads).__name__} "
+                      f"({brief(grads)}).{hint}"), None
+    extra = [k for k in grads if k not in keys]
+    note = None
+    if extra:
+        note = (f"grads has extra key(s) {brief(list(extra), 100)} that params does not have; return exactly "
+                f"the keys of params ({', '.join(keys)}).")
+    return grads, None, note
+
+
+def _missing_key_message(grads: dict, key: str) -> str:
+    have = brief(list(grads), 100)
+    text = f"grads has no key {key!r} (its keys: {have})."
+    if f"d{key}" in grads:
+        text += f" Name each gradient after its parameter: grads[{key!r}], not grads['d{key}']."
+    return text
+
+
+def _check_net(fn: Callable, *, kind: str, exercise: str, default_name: str, seed: int, points, thorough: bool):
+    """Shared body of the three loss-and-gradients checks. kind: "softmax", "mse" or "single"."""
+    label = f"{_name(fn, default_name)}()"
+    grad_subs = {k: f"grads[{k!r}]" for k in PARAM_KEYS}
+    names = ["loss"] + list(grad_subs.values()) + ["inputs not modified"]
+    g = _Grader(exercise, points, seed, names)
+    loss_kind = "mse" if kind == "mse" else "softmax"
+    target_name = "Y" if kind == "mse" else "y"
+    x_name = "x" if kind == "single" else "X"
+    own_done: set[str] = set()
+    try:
+        for case in _net_cases(np.random.default_rng(seed), thorough, kind):
+            where = f"case {case.label}"
+            out_subs = names[:-1]
+            ok, res, changed = g.call(fn, case.params, case.X, case.target, label=label, where=where, fail=out_subs,
+                                      watch=("params", x_name, target_name),
+                                      hint=_unstable_hint if case.large else None)
+            if changed:
+                what = ", ".join(c[0] for c in changed)
+                g.fail("inputs not modified", f"{where}: {label} modified {what} in place. A loss function must "
+                       f"leave params and the data untouched (the caller keeps using them): compute new arrays "
+                       f"(z = X @ W1 + b1, h = np.maximum(z, 0)) instead of updating in place (+=, out=, slicing "
+                       f"assignment).")
+            if not ok:
+                continue
+            try:
+                loss, grads = unpack(res, ("loss", "grads"), label)
+            except StudentCodeError as exc:
+                for n in out_subs:
+                    g.fail(n, f"{where}: {exc}")
+                continue
+            _grade_net_case(g, fn, case, loss, grads, kind, loss_kind, label, where, grad_subs, own_done)
+    except _Stop:
+        pass
+    return g.finish(gated="inputs not modified")
+
+
+def _grade_net_case(g: _Grader, fn, case: _NetCase, loss, grads, kind, loss_kind, label, where, grad_subs,
+                    own_done: set) -> None:
+    if kind == "single":
+        X2, t2 = case.X[None, :], np.array([case.target])
+    else:
+        X2, t2 = case.X, case.target
+    N = X2.shape[0]
+    e_loss, e_grads = ref_net.mlp_loss_and_grads(case.params, X2, t2, loss=loss_kind)
+    loss_c, grad_c = _net_candidates(case, X2, t2, loss_kind, e_loss, e_grads)
+    unstable = case.large and (not _finite(loss) or all(g.passed(n) for n in g.names[:-1]))
+    unstable_diag = describe(diagnoses.get("SOFTMAX_UNSTABLE")) if case.large else ""
+
+    structure: list[str | None] = []
+    if isinstance(loss, dict) and not isinstance(grads, dict):
+        g.fail("loss", f"{where}: the first value returned is a dict: return (loss, grads) in that order.")
+        loss_ok = False
+        structure.append("swapped")
+    else:
+        problem = _number_problem(loss, e_loss)
+        structure.append(problem)
+        loss_ok = problem is None
+        if problem:
+            diag = diagnose(loss, e_loss, loss_c, generic=False)
+            extra = describe(diag) if diag else (unstable_diag if unstable or not _finite(loss) else "")
+            g.fail("loss", f"{where}: loss {problem}{extra}")
+
+    gd, why, note = _grads_dict(grads, PARAM_KEYS)
+    if gd is None:
+        for k in PARAM_KEYS:
+            g.fail(grad_subs[k], f"{where}: {why}")
+        return
+    if note:
+        g.report.notes.append(note)
+    for k in PARAM_KEYS:
+        sub = grad_subs[k]
+        if k not in gd:
+            g.fail(sub, f"{where}: {_missing_key_message(gd, k)}")
+            structure.append("missing")
+            continue
+        got = gd[k]
+        problem = array_problem(got, e_grads[k])
+        structure.append(problem)
+        if problem is None:
+            continue
+        diag = diagnose(got, e_grads[k], grad_c[k], batch_size=N)
+        extra = describe(diag)
+        if diag is None and case.large and (unstable or not _finite(got)):
+            extra = unstable_diag
+        if kind == "single" and k == "b1" and np.shape(got) == case.params["W1"].shape[:1] \
+                and case.params["W1"].shape[0] != case.params["W1"].shape[1]:
+            extra += (f"\n      dL/db1 has b1's shape (H,) = {e_grads[k].shape}; (D,) is the shape of x (some notes "
+                      f"list it wrongly). For one example db1 = dz1, the gradient at the hidden pre-activation.")
+        text = f"{where}: grads[{k!r}] {problem}{extra}"
+        if sub not in own_done and not case.large:
+            own_done.add(sub)
+            numeric = _own_param_grad(fn, case, k, label)
+            text += _consistency(got, numeric, loss_ok, f"grads[{k!r}]")
+        g.fail(sub, text)
+    g.note_usable(*structure)
+
+
+def _own_param_grad(fn: Callable, case: _NetCase, key: str, label: str) -> np.ndarray | None:
+    def loss_of(v):
+        p = {k: np.array(a, copy=True) for k, a in case.params.items()}
+        p[key] = v
+        return fn(p, case.X.copy(), copy.deepcopy(case.target))[0]
+
+    return _own_loss_grad(loss_of, case.params[key], label)
+
+
+def check_two_layer_loss_and_grads(fn, *, seed: int = 0, points: float | None = None, thorough: bool = False):
+    """Grade ``two_layer_loss_and_grads(params, X, y) -> (loss, grads)``.
+
+    Contract: params is a dict {"W1": (D, H), "b1": (H,), "W2": (H, C), "b2": (C,)} of float64 arrays,
+    X float64 (N, D), y int (N,) labels in [0, C). The network is scores = relu(X @ W1 + b1) @ W2 + b2
+    followed by softmax cross-entropy averaged over the N examples. Returns loss (a Python float, NumPy
+    float64 or 0-d float64 array) and grads, a dict with exactly the keys of params and arrays of the same
+    shapes (float64). params, X and y are not modified. Sub-checks (weight 1 each): "loss", one per gradient
+    "grads['W1']" ... "grads['b2']", and "inputs not modified".
+    """
+    require_callable(fn, "two_layer_loss_and_grads", 3)
+    return _check_net(fn, kind="softmax", exercise="two-layer network loss and gradients",
+                      default_name="two_layer_loss_and_grads", seed=seed, points=points, thorough=thorough)
+
+
+def check_two_layer_single_example(fn, *, seed: int = 0, points: float | None = None, thorough: bool = False):
+    """Grade ``two_layer_single_example(params, x, y) -> (loss, grads)`` for ONE example.
+
+    Contract: params as in check_two_layer_loss_and_grads, x float64 (D,), y a Python int in [0, C). Same
+    network (ReLU hidden layer, softmax cross-entropy). grads is a dict with the keys of params and their
+    shapes: dW1 (D, H) = outer(x, dz1), db1 (H,) = dz1 (b1's shape, not x's), dW2 (H, C), db2 (C,).
+    Inputs are not modified. Sub-checks: "loss", one per gradient, "inputs not modified".
+    """
+    require_callable(fn, "two_layer_single_example", 3)
+    return _check_net(fn, kind="single", exercise="two-layer network, one example",
+                      default_name="two_layer_single_example", seed=seed, points=points, thorough=thorough)
+
+
+def check_two_layer_mse_loss_and_grads(fn, *, seed: int = 0, points: float | None = None, thorough: bool = False):
+    """Grade ``two_layer_mse_loss_and_grads(params, X, Y) -> (loss, grads)``.
+
+    Contract: params {"W1": (D, H), "b1": (H,), "W2": (H, K), "b2": (K,)}, X float64 (N, D), Y float64 (N, K).
+    scores = relu(X @ W1 + b1) @ W2 + b2 (no activation on the output), loss = sum((scores - Y)**2) / (2N).
+    Returns (loss, grads) with grads keyed and shaped like params (float64). Inputs are not modified.
+    Sub-checks: "loss", one per gradient, "inputs not modified".
+    """
+    require_callable(fn, "two_layer_mse_loss_and_grads", 3)
+    return _check_net(fn, kind="mse", exercise="two-layer network with MSE loss",
+                      default_name="two_layer_mse_loss_and_grads", seed=seed, points=points, thorough=thorough)

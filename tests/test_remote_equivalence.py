@@ -1,0 +1,79 @@
+"""The grader suites pass unchanged when the student's code runs in another process (cohort grading's seam).
+
+Each grader and exercise test module runs in a pytest subprocess with tests/remote_plugin.py, which hands every
+``check_*`` proxies of the student's functions, classes and objects served by a forked process: the correct
+answers, planted mistakes and garbage of the whole suite then cross the data-only link and must give the same
+verdicts and messages as in one process. Tests marked ``in_process`` (they read objects the student's code
+fills in its own process) are left out; everything else must pass, so the two settings cannot drift apart.
+A sample of planted mistakes is also compared word for word (the whole report) in both settings.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MODULES = sorted(p.name for p in (ROOT / "tests").glob("test_graders_*.py")) + \
+    sorted(p.name for p in (ROOT / "tests").glob("test_exercises_*.py"))
+
+
+def test_the_suites_are_found():
+    assert "test_graders_autodiff.py" in MODULES and "test_exercises_computational_graphs.py" in MODULES
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_module_passes_with_the_student_code_in_another_process(module):
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "tests.remote_plugin", f"tests/{module}", "-m", "not in_process", "-q",
+         "-p", "no:cacheprovider", "-x", "--no-header"],
+        cwd=ROOT, capture_output=True, text=True, timeout=1800)
+    tail = "\n".join(proc.stdout.splitlines()[-60:])
+    assert proc.returncode in (0, 5), f"{module} fails across the link:\n{tail}\n{proc.stderr[-2000:]}"
+    assert " passed" in proc.stdout or proc.returncode == 5, tail
+
+
+# ------------------------------------------------------------------------------- the same text, word for word
+
+
+def _text(check, *args, **kwargs) -> str:
+    import contextlib
+    import io
+    import re
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        try:
+            result = check(*args, **kwargs)
+        except AssertionError as exc:
+            result = f"AssertionError: {exc}"
+    return re.sub(r"0x[0-9a-f]+", "0x?", f"{result}\n{out.getvalue()}")
+
+
+def _planted():
+    import tests.test_graders_autodiff as T
+    from graders import autodiff as A
+
+    return [
+        ("Value overwrites", A.check_value_class, (T.make_value(overwrite=True),), {"points": 6}),
+        ("Value breadth-first order", A.check_value_class, (T.make_value(topo="bfs"),), {"points": 6}),
+        ("Value recursive sort", A.check_value_class, (T.make_value(topo="recursive"),), {"points": 6}),
+        ("Value without a reflected lift", A.check_value_class, (T.make_value(no_lift=True),), {"points": 6}),
+        ("Dual product rule", A.check_dual_class, (T.make_dual(product_wrong=True),), {"points": 3}),
+        ("topological order without visited set", A.check_topological_order, (T.topo_no_visited,), {"points": 3}),
+        ("partial derivative by finite differences", A.check_partial_derivative, (T.pd_finite_differences,),
+         {"points": 2}),
+        ("VJP row by row", A.check_vjp, (T.vjp_row_by_row,), {"points": 3}),
+        ("checkpointing that keeps everything", A.check_checkpointed_backward, (T.ckpt_store_all,), {"points": 4}),
+    ]
+
+
+@pytest.mark.parametrize("case", range(9))
+def test_a_planted_mistake_reads_the_same_in_both_settings(case):
+    from tests.remote_harness import proxied
+
+    name, check, args, kwargs = _planted()[case]
+    assert _text(proxied(check), *args, **kwargs) == _text(check, *args, **kwargs), name
