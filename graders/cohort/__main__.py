@@ -112,6 +112,7 @@ def grade(args) -> int:
         ledger.clear()
     max_score = register_assignment(course)
     sandbox.sweep_stale_cgroups()
+    sandbox.sweep_stale_uids()
     run_dir = out / "sandbox"
     execute.install_kernelspec(run_dir / "jupyter")
     execute.prepare_opt(run_dir / "opt")

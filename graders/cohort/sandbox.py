@@ -368,6 +368,35 @@ class Box:
                    masked=[Path(p) for p in spec.get("masked", [])], unsafe=bool(spec.get("unsafe")))
 
 
+def sweep_stale_uids() -> None:
+    """Forget uid claims left by graders that were killed (their pid is gone and nothing runs as that uid)."""
+    uids = STATE_DIR / "uids"
+    if os.geteuid() != 0 or not uids.is_dir():
+        return
+    for lock in uids.iterdir():
+        try:
+            owner = int((lock / "pid").read_text())
+            os.kill(owner, 0)
+            continue
+        except (OSError, ValueError):
+            pass
+        if lock.name.isdigit() and not _uid_has_processes(int(lock.name)):
+            shutil.rmtree(lock, ignore_errors=True)
+
+
+def live_claims() -> list[int]:
+    """Per-submission uids claimed by a grader that is still running."""
+    uids = STATE_DIR / "uids"
+    found = []
+    for lock in uids.iterdir() if uids.is_dir() else []:
+        try:
+            os.kill(int((lock / "pid").read_text()), 0)
+            found.append(int(lock.name))
+        except (OSError, ValueError):
+            pass
+    return found
+
+
 def sweep_stale_cgroups() -> None:
     """Remove empty cgroups left by graders that were killed (run at the start of a cohort run)."""
     for ctl in ("memory", "pids"):
