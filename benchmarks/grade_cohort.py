@@ -1,6 +1,6 @@
 """Cohort grading throughput: plain sequential `nbgrader autograde` against `python -m graders.cohort grade`.
 
-    .venv/bin/python benchmarks/grade_cohort.py [--n 200] [--workers 2] [--keep DIR]
+    .venv/bin/python benchmarks/grade_cohort.py [--n 200] [--workers N] [--keep DIR]
 
 Builds a synthetic cohort (graders.cohort.synthetic: honest, broken, unreadable and hostile submissions), makes
 two identical copies, grades one with a single sequential `nbgrader autograde ASSIGNMENT` call (student code
@@ -27,6 +27,7 @@ import warnings
 from pathlib import Path
 
 from graders.cohort import synthetic
+from graders.cohort.__main__ import default_workers
 
 TIMED_KINDS = list(synthetic.HONEST) + ["corrupt", "renamed", "frame_walk", "trace_and_patch", "code_swap",
                                          "public_helpers", "import_reference", "dunder_answer", "env_probe",
@@ -60,7 +61,7 @@ def scores(root: Path) -> dict[str, float | None]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=200, help="submissions (default 200)")
-    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=None, help="default: the cohort command's own default")
     ap.add_argument("--timeout", type=int, default=30, help="cell timeout in seconds")
     ap.add_argument("--keep", help="build the cohorts in this folder and keep them")
     args = ap.parse_args(argv)
@@ -85,8 +86,9 @@ def main(argv=None) -> int:
     t_seq = time.perf_counter() - t
 
     t = time.perf_counter()
+    workers = args.workers or default_workers()
     done = subprocess.run([sys.executable, "-m", "graders.cohort", "grade", synthetic.ASSIGNMENT, "--workers",
-                           str(args.workers), "--timeout", str(args.timeout), "--no-feedback", "--quiet"],
+                           str(workers), "--timeout", str(args.timeout), "--no-feedback", "--quiet"],
                           cwd=par, env=env, capture_output=True, text=True)
     t_par = time.perf_counter() - t
     if done.returncode != 0 or "bubblewrap sandbox" not in done.stdout:
@@ -98,7 +100,7 @@ def main(argv=None) -> int:
     same = all(s_seq[k] == s_par.get(k) == synthetic.HONEST_SCORE[k.split("_", 1)[1]] for k in honest)
     n = args.n
     print(f"sequential nbgrader autograde (no sandbox)     : {t_seq:8.1f} s  {n / t_seq:6.2f} submissions/s")
-    print(f"graders.cohort ({args.workers} workers, bubblewrap, tests out of the sandbox): {t_par:8.1f} s  "
+    print(f"graders.cohort ({workers} workers, bubblewrap, tests out of the sandbox): {t_par:8.1f} s  "
           f"{n / t_par:6.2f} submissions/s")
     print(f"speed-up: {t_seq / t_par:.2f}x on {os.cpu_count()} cores")
     print(f"honest students' scores identical in both gradebooks (and equal to what their answers earn): {same} "
