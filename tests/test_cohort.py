@@ -503,6 +503,28 @@ def test_static_scan_leaves_honest_code_alone():
     assert static_scan.scan(honest) == []
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="per-submission uids need root")
+def test_concurrent_uid_claims_never_collide():
+    import threading
+
+    got: list = []
+
+    def claim():
+        for _ in range(25):
+            got.append(sandbox._claim_uid("same student"))
+
+    threads = [threading.Thread(target=claim) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        assert len(got) == len(set(got)) == 100 and all(u is not None for u in got)
+    finally:
+        for uid in got:
+            sandbox._release_uid(uid)
+
+
 def test_the_sandbox_command_binds_nothing_of_the_course(tmp_path):
     box = sandbox.Box(work=tmp_path / "w", kernel_dir=tmp_path / "k", opt=tmp_path / "opt", limits=sandbox.Limits(),
                       name="unit", uid=61999)

@@ -31,6 +31,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,34 +93,44 @@ def _probe() -> tuple[bool, str]:
 
 
 def _claim_uid(name: str) -> int | None:
-    """A free uid from the per-submission range (root only); None when not root."""
+    """A free uid from the per-submission range (root only); None when not root.
+
+    A claim is a folder ``STATE_DIR/uids/<uid>`` holding the claimer's pid, created whole by renaming a prepared
+    folder onto that name (atomic: two graders, or two threads, never get the same uid). A claim whose pid is gone
+    and whose uid runs nothing is stale (its grader was killed) and is taken over.
+    """
     if os.geteuid() != 0:
         return None
     uids = STATE_DIR / "uids"
     uids.mkdir(parents=True, exist_ok=True)
     os.chmod(STATE_DIR, 0o700)
-    start = (os.getpid() * 7919 + hash(name)) % UID_COUNT
+    start = (os.getpid() * 7919 + threading.get_ident() + hash(name)) % UID_COUNT
     for k in range(UID_COUNT):
         uid = UID_BASE + (start + k) % UID_COUNT
         lock = uids / str(uid)
+        if lock.exists():
+            if not _stale(lock, uid):
+                continue
+            shutil.rmtree(lock, ignore_errors=True)
+        prepared = Path(tempfile.mkdtemp(prefix=".claim-", dir=uids))
+        (prepared / "pid").write_text(str(os.getpid()))
         try:
-            lock.mkdir()
-        except FileExistsError:
-            try:
-                owner = int((lock / "pid").read_text())
-                os.kill(owner, 0)
-                continue  # in use by a live grader
-            except (OSError, ValueError):
-                if _uid_has_processes(uid):
-                    continue
-                shutil.rmtree(lock, ignore_errors=True)  # left by a grader that was killed
-                try:
-                    lock.mkdir()
-                except FileExistsError:
-                    continue
-        (lock / "pid").write_text(str(os.getpid()))
+            os.rename(prepared, lock)  # fails when another claim got there first (the folder is not empty)
+        except OSError:
+            shutil.rmtree(prepared, ignore_errors=True)
+            continue
         return uid
     raise RuntimeError(f"no free sandbox uid in {UID_BASE}..{UID_BASE + UID_COUNT - 1}")
+
+
+def _stale(lock: Path, uid: int) -> bool:
+    try:
+        os.kill(int((lock / "pid").read_text()), 0)
+        return False  # a live grader holds it
+    except ProcessLookupError:
+        return not _uid_has_processes(uid)
+    except (OSError, ValueError):
+        return False  # unreadable: leave it alone
 
 
 def _release_uid(uid: int | None) -> None:
@@ -374,6 +385,10 @@ def sweep_stale_uids() -> None:
     if os.geteuid() != 0 or not uids.is_dir():
         return
     for lock in uids.iterdir():
+        if lock.name.startswith(".claim-"):
+            if time.time() - lock.stat().st_mtime > 60:  # a claim prepared by a grader killed before its rename
+                shutil.rmtree(lock, ignore_errors=True)
+            continue
         try:
             owner = int((lock / "pid").read_text())
             os.kill(owner, 0)
