@@ -37,6 +37,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from graders.batchnorm import _quiet_vjp, _silently, grade_pair_case, own_forward_vjps
+from graders.remote import catalogue
 from graders.core import (GradingError, Report, StudentCodeError, StudentTimeout, array_problem, call_student,
                           close, describe, diagnose, require_callable, unpack)
 from graders import diagnoses
@@ -264,42 +265,13 @@ def _backward_cases(rng: np.random.Generator, thorough: bool, k: int | None) -> 
 
 
 def _windowed_vjps(forward: Callable, case: Case, k: int, scheme: str = "sliding") -> dict[int, np.ndarray]:
-    """Finite-difference truncated gradients of the student's OWN forward.
-
-    The loss term at t is computed by the student's forward run from a start s to t, beginning at the state
-    h[:, s-1] of the unperturbed forward (a constant), or at h0 (a variable) when s = 0. Sliding (TBPTT(1, k)):
-    s = max(t-k+1, 0); chunked (TBPTT(k, k)): s = (t // k) * k, the start of t's chunk.
-    """
-    x, h0, Wx, Wh, b = case.args
-    N, T, _ = x.shape
-    try:
-        res = _silently(forward, *copy.deepcopy(case.args))
-        frozen = np.asarray(res[0] if isinstance(res, (tuple, list)) else res, dtype=np.float64)
-        if frozen.shape != (N, T, h0.shape[1]):
-            return {}
-    except Exception:
-        return {}
-
-    def make(pos):
-        def f(v):
-            args = list(copy.deepcopy(case.args))
-            args[pos] = v
-            xs, h0s, Wxs, Whs, bs = args
-            out = np.empty((N, T, h0.shape[1]))
-            for t in range(T):
-                start = (t // k) * k if scheme == "chunked" else max(t - k + 1, 0)
-                state = frozen[:, start - 1] if start > 0 else h0s
-                r = forward(xs[:, start:t + 1], state.copy(), Wxs, Whs, bs)
-                out[:, t] = np.asarray(r[0] if isinstance(r, (tuple, list)) else r)[:, -1]
-            return out
-        return f
-
-    result = {}
-    for i in range(5):
-        vjp = _quiet_vjp(make(i), case.args[i], case.dout)
-        if vjp is not None:
-            result[i] = vjp
-    return result
+    """Finite-difference truncated gradients of the student's OWN forward, computed where the forward runs
+    (graders.remote.catalogue "windowed_vjps"): the loss term at t is computed by the student's forward run from a
+    start s to t, beginning at the state h[:, s-1] of the unperturbed forward (a constant), or at h0 (a variable)
+    when s = 0. Sliding (TBPTT(1, k)): s = max(t-k+1, 0); chunked (TBPTT(k, k)): s = (t // k) * k."""
+    result = call_student(catalogue.item("windowed_vjps"), forward, tuple(case.args), case.dout, int(k), scheme,
+                          label="finite differences of your forward")
+    return result if isinstance(result, dict) else {}
 
 
 def _require_truncate_keyword(fn: Callable, name: str) -> None:

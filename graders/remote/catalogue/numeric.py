@@ -121,3 +121,101 @@ def _stages(params: dict, state: dict):
     if type(names) not in (list, tuple) or any(k not in STAGES for k in names):
         raise protocol.ProtocolError("stages needs a list of stage names")
     return [STAGES[k] for k in names]
+
+
+# ============================================================================================ the learner's own forward
+
+# When a backward is wrong, a check asks whether it at least matches the learner's OWN forward (then the forward is
+# the mistake) by finite differences of that forward: hundreds of calls, so they run where the forward lives.
+
+
+def _centred_vjp(f, x: np.ndarray, dout: np.ndarray, h: float = 1e-5):
+    """sum(dout * df/dx) by centred differences; None when f raises, changes shape or gives non-finite values."""
+    x = np.array(x, dtype=np.float64)
+    grad = np.zeros_like(x)
+    try:
+        with np.errstate(all="ignore"):
+            for i in np.ndindex(x.shape):
+                old = x[i]
+                x[i] = old + h
+                plus = np.asarray(f(x.copy()), dtype=np.float64)
+                x[i] = old - h
+                minus = np.asarray(f(x.copy()), dtype=np.float64)
+                x[i] = old
+                if plus.shape != np.shape(dout):
+                    return None
+                grad[i] = np.sum((plus - minus) * dout) / (2 * h)
+    except Exception:
+        return None
+    return grad if np.all(np.isfinite(grad)) else None
+
+
+def _first(res):
+    return res[0] if isinstance(res, (tuple, list)) else res
+
+
+@register("forward_vjps")
+def _forward_vjps(params: dict, state: dict):
+    """A runner: ``run(forward, args, wrt, dout, kwargs)`` -> {k: VJP of forward's first output w.r.t. args[wrt[k]]}
+    (entries whose finite differences fail are left out)."""
+    import contextlib
+    import copy
+    import io
+
+    def run(forward, args, wrt, dout, kwargs):
+        result = {}
+        with contextlib.redirect_stdout(io.StringIO()):  # hundreds of calls must not flood the output
+            for k, pos in enumerate(wrt):
+                def f(v, pos=pos):
+                    a = list(copy.deepcopy(args))
+                    a[pos] = v
+                    return _first(forward(*a, **copy.deepcopy(dict(kwargs or {}))))
+                vjp = _centred_vjp(f, np.asarray(args[pos], dtype=np.float64), np.asarray(dout, dtype=np.float64))
+                if vjp is not None:
+                    result[k] = vjp
+        return result
+
+    return run
+
+
+@register("windowed_vjps")
+def _windowed_vjps(params: dict, state: dict):
+    """A runner for truncated BPTT: ``run(forward, args, dout, k, scheme)`` -> {i: VJP w.r.t. args[i]} where the loss
+    term at t comes from the learner's forward run from a start s to t, beginning at the unperturbed state
+    h[:, s-1] (a constant) or at h0 when s = 0; sliding: s = max(t-k+1, 0), chunked: s = (t // k) * k."""
+    import contextlib
+    import copy
+    import io
+
+    def run(forward, args, dout, k, scheme):
+        x, h0 = np.asarray(args[0]), np.asarray(args[1])
+        N, T, _ = x.shape
+        with contextlib.redirect_stdout(io.StringIO()):
+            try:
+                frozen = np.asarray(_first(forward(*copy.deepcopy(args))), dtype=np.float64)
+            except Exception:
+                return {}
+            if frozen.shape != (N, T, h0.shape[1]):
+                return {}
+
+            def make(pos):
+                def f(v):
+                    a = list(copy.deepcopy(args))
+                    a[pos] = v
+                    xs, h0s, Wxs, Whs, bs = a
+                    out = np.empty((N, T, h0.shape[1]))
+                    for t in range(T):
+                        start = (t // k) * k if scheme == "chunked" else max(t - k + 1, 0)
+                        s0 = frozen[:, start - 1] if start > 0 else h0s
+                        out[:, t] = np.asarray(_first(forward(xs[:, start:t + 1], s0.copy(), Wxs, Whs, bs)))[:, -1]
+                    return out
+                return f
+
+            result = {}
+            for i in range(5):
+                vjp = _centred_vjp(make(i), np.asarray(args[i], dtype=np.float64), np.asarray(dout, dtype=np.float64))
+                if vjp is not None:
+                    result[i] = vjp
+        return result
+
+    return run
