@@ -44,6 +44,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 
 from graders import diagnoses
+from graders.core import own_forward_vjps  # noqa: F401 (re-exported for rnn and gated_rnn)
 from graders.core import (GradingError, Report, StudentCodeError, StudentTimeout, array_problem, call_student,
                           close, describe, diagnose, numeric_vjp_safe, rel_error, require_callable, unpack)
 from graders.layers import Case, LayerSpec, check_layer
@@ -78,15 +79,6 @@ def _quiet_vjp(f: Callable[[np.ndarray], Any], x: np.ndarray, dout: np.ndarray) 
     """numeric_vjp_safe with the student's prints swallowed (hundreds of calls must not flood the output)."""
     with contextlib.redirect_stdout(io.StringIO()):
         return numeric_vjp_safe(f, x, dout)
-
-
-def own_forward_vjps(forward: Callable, args: tuple, wrt: Sequence[int], dout: np.ndarray,
-                     kwargs: Mapping[str, Any] | None = None) -> dict[int, np.ndarray]:
-    """Finite-difference VJPs of the student's forward (first output) w.r.t. the arguments at ``wrt``, computed
-    where the forward runs (graders.remote.catalogue "forward_vjps": one request, not hundreds)."""
-    result = call_student(catalogue.item("forward_vjps"), forward, tuple(args), list(wrt), dout, dict(kwargs or {}),
-                          label="finite differences of your forward")
-    return result if isinstance(result, dict) else {}
 
 
 def grade_pair_case(report: Report, *, where: str, forward: Callable, backward: Callable, fwd_args: tuple,

@@ -43,6 +43,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from graders import diagnoses
+from graders.core import own_forward_vjps
 from graders.core import (MUTATION_CHECK as core_mutation_check, Report, StudentCodeError, StudentTimeout,
                           array_problem, call_student, close, describe, diagnose, require_callable, unpack)
 from reference_impl import conv as ref
@@ -270,27 +271,10 @@ def _numeric_message(label: str, case: _Case, budget: float, seconds_forward: fl
 
 
 def _own_forward_vjps(forward, args: tuple, dout: np.ndarray, wrt: Sequence[int]) -> dict[int, np.ndarray]:
-    """Centred differences of the student's forward (first output) along dout, w.r.t. args[k] for k in wrt
-    (runs inside call_student, so one time limit covers all the calls)."""
-    result = {}
-    for k in wrt:
-        base = np.array(args[k], dtype=np.float64)
-        grad = np.zeros_like(base)
-        for idx in np.ndindex(base.shape):
-            vals = []
-            for h in (1e-5, -1e-5):
-                a = list(args)
-                pert = base.copy()
-                pert[idx] += h
-                a[k] = pert
-                res = forward(*a)
-                out = np.asarray(res[0] if isinstance(res, (tuple, list)) else res, dtype=np.float64)
-                if out.shape != dout.shape:
-                    return result
-                vals.append(float(np.sum(out * dout)))
-            grad[idx] = (vals[0] - vals[1]) / 2e-5
-        result[k] = grad
-    return result
+    """Centred differences of the student's forward (first output) along dout, w.r.t. args[k] for k in wrt, keyed
+    by k (computed where the forward runs: core.own_forward_vjps)."""
+    got = own_forward_vjps(forward, args, list(wrt), dout)
+    return {wrt[i]: v for i, v in got.items()}
 
 
 def _pair(rep: Report, forward, backward, cases: list[_Case], *, fwd_name: str, bwd_name: str, grad_subs: dict,

@@ -519,6 +519,36 @@ def unpack(result: Any, names: Sequence[str], label: str) -> tuple:
     return tuple(result)
 
 
+def own_forward_vjps(forward: Callable, args: Sequence, wrt: Sequence[int], dout: np.ndarray,
+                     kwargs: Mapping[str, Any] | None = None, label: str = "finite differences of your forward"
+                     ) -> dict[int, np.ndarray]:
+    """Finite-difference VJPs of the student's forward (first output) w.r.t. args[wrt[k]], keyed by k, computed where
+    the forward runs (one request across the cohort link, not hundreds). Entries that cannot be computed are left
+    out; a forward that raises or times out gives {}."""
+    try:
+        result = call_student(catalogue.item("forward_vjps"), forward, tuple(args), list(wrt), dout,
+                              dict(kwargs or {}), label=label)
+    except StudentCodeError:
+        return {}
+    return result if isinstance(result, dict) else {}
+
+
+def own_numeric_vjp(fn: Callable, args: Sequence, target: Sequence, dout: Any, *,
+                    kwargs: Mapping[str, Any] | None = None, outputs: int = 1,
+                    label: str = "finite differences of your function") -> np.ndarray | None:
+    """sum(dout * d fn(...) / d target) by centred differences of the STUDENT's ``fn``, computed where it runs.
+
+    ``target``: (i,) for args[i], (i, key) for args[i][key], ("kw", name) for kwargs[name]; ``outputs``: 0 for the
+    whole result, n >= 1 for the first n outputs (stacked). None when the function fails or gives non-finite values.
+    """
+    try:
+        result = call_student(catalogue.item("fd_vjp"), fn, tuple(args), dict(kwargs or {}), list(target), dout,
+                              int(outputs), label=label)
+    except StudentCodeError:
+        return None
+    return result if isinstance(result, np.ndarray) else None
+
+
 def numeric_vjp_safe(f: Callable[[np.ndarray], Any], x: np.ndarray, dout: np.ndarray, h: float = 1e-5) -> np.ndarray | None:
     """Centred-difference VJP of a student's function, or None when the function misbehaves."""
     x = np.array(x, dtype=np.float64)

@@ -43,7 +43,7 @@ import numpy as np
 from graders import diagnoses
 from graders.batchnorm import _quiet_vjp
 from graders.core import (Report, StudentCodeError, StudentTimeout, array_problem, call_student, close, describe,
-                          diagnose, require_callable, unpack)
+                          diagnose, own_numeric_vjp, require_callable, unpack)
 from reference_impl import gated_rnn as _ref
 
 __all__ = ["check_lstm_step_forward", "check_lstm_step_backward", "check_lstm_step", "check_lstm_forward",
@@ -422,20 +422,11 @@ def _own_vjps(forward: Callable, case: _Case, n_outputs: int, wanted: set) -> Ca
     wrt = [(pos, pos) for pos in range(len(case.args))] + ([("c0", 5)] if "c0" in case.kwargs else [])
     wrt = [(pos, index) for pos, index in wrt if index in wanted]
 
-    def run() -> dict[int, np.ndarray]:
+    def run() -> dict[int, np.ndarray]:  # each VJP is computed where the forward runs (core.own_numeric_vjp)
         result = {}
         for pos, index in wrt:
-            def f(v, pos=pos):
-                a, kw = list(copy.deepcopy(case.args)), copy.deepcopy(case.kwargs)
-                if pos == "c0":
-                    kw["c0"] = v
-                else:
-                    a[pos] = v
-                res = forward(*a, **kw)
-                if n_outputs == 1:
-                    return res[0]
-                return np.stack([np.asarray(r, dtype=np.float64) for r in res[:n_outputs]])
-            vjp = _quiet_vjp(f, case.kwargs["c0"] if pos == "c0" else case.args[pos], dout)
+            vjp = own_numeric_vjp(forward, case.args, ("kw", "c0") if pos == "c0" else (pos,), dout,
+                                  kwargs=case.kwargs, outputs=n_outputs, label="finite differences of your forward")
             if vjp is not None:
                 result[index] = vjp
         return result

@@ -16,7 +16,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from graders.core import (Report, StudentCodeError, StudentTimeout, array_problem, call_student, close, describe,
-                          diagnose, numeric_vjp_safe, require_callable, unpack)
+                          diagnose, numeric_vjp_safe, own_forward_vjps, require_callable, unpack)
 from reference_impl import layers as ref
 
 
@@ -126,17 +126,7 @@ def _run_case(spec: LayerSpec, forward: Callable, backward: Callable, case: Case
 
 def _own_forward_vjps(spec: LayerSpec, forward: Callable, case: Case) -> dict[int, np.ndarray]:
     """Finite-difference VJPs of the student's forward w.r.t. each differentiable argument."""
-    result = {}
-    for k, pos in enumerate(case.wrt):
-        def f(v, pos=pos):
-            args = list(copy.deepcopy(case.args))
-            args[pos] = v
-            res = forward(*args)
-            return res[0] if isinstance(res, (tuple, list)) else res
-        vjp = numeric_vjp_safe(f, case.args[pos], case.dout)
-        if vjp is not None:
-            result[k] = vjp
-    return result
+    return own_forward_vjps(forward, case.args, case.wrt, case.dout)
 
 
 # ------------------------------------------------------------------------------------------- affine

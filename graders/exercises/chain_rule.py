@@ -34,7 +34,7 @@ import sympy as sp
 
 from graders import answers, concepts, diagnoses
 from graders.core import (Report, StudentCodeError, StudentTimeout, array_problem, brief,
-                          call_student, close, describe, diagnose, numeric_vjp_safe, real_number, require_callable)
+                          call_student, close, describe, diagnose, own_numeric_vjp, real_number, require_callable)
 from graders.public.chain_rule import NEURON_POINT, PATHS_X
 from graders.remote import catalogue
 from graders.remote.catalogue import numeric as catalogue_numeric
@@ -265,7 +265,7 @@ def check_lsq_grad(lsq_loss_and_grad, *, seed: int = 0, points: float | None = N
                 extra = ("\n      Likely mistake: a column vector; return shape (D,) like w (do not reshape y or "
                          "the residual to (N, 1)).")
             elif diag is None and loss_val is not None:
-                numeric = numeric_vjp_safe(lambda ww: real_number(lsq_loss_and_grad(X, ww, y)[0]), w, np.float64(1.0))
+                numeric = own_numeric_vjp(lsq_loss_and_grad, (X, w, y), (1,), np.float64(1.0))
                 if numeric is not None and close(got_dw, numeric, 1e-5):
                     extra = ("\n      Your gradient matches finite differences of your own L: fix the loss first."
                              if not loss_ok else "")

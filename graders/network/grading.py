@@ -147,14 +147,6 @@ def _finite(*arrays: Any) -> bool:
         return False
 
 
-def _safe_numeric(f: Callable[[np.ndarray], Any], x: np.ndarray, label: str) -> np.ndarray | None:
-    """Finite-difference gradient of the student's scalar function f at x, or None (error, timeout, NaN)."""
-    try:
-        return call_student(lambda: numeric_vjp_safe(f, x, np.float64(1.0)), label=label)
-    except StudentCodeError:
-        return None
-
-
 def _consistency(got: Any, numeric: np.ndarray | None, loss_ok: bool, what: str) -> str:
     """The layers.py sentence telling a wrong loss from a wrong gradient."""
     if numeric is None:

@@ -12,8 +12,8 @@ from typing import Any, Callable
 import numpy as np
 
 from graders import diagnoses
-from graders.core import StudentCodeError, array_problem, describe, diagnose, require_callable, unpack
-from graders.network.grading import (LARGE_LOGIT, _consistency, _finite, _Grader, _name, _number_problem, _safe_numeric,
+from graders.core import StudentCodeError, array_problem, describe, diagnose, own_numeric_vjp, require_callable, unpack
+from graders.network.grading import (LARGE_LOGIT, _consistency, _finite, _Grader, _name, _number_problem,
                                      _Stop, _unstable_hint)
 from reference_impl import losses as ref_losses
 
@@ -142,7 +142,7 @@ def check_softmax_cross_entropy(fn, *, seed: int = 0, points: float | None = Non
                 text = f"{where}: dscores {ds_problem}{describe(diag)}"
                 if not large and not own_done:
                     own_done = True
-                    numeric = _own_loss_grad(lambda v: fn(v, y.copy())[0], s, label)
+                    numeric = own_numeric_vjp(fn, (s, y), (0,), np.float64(1.0), label=label)
                     text += _consistency(ds, numeric, loss_problem is None, "dscores")
                 msgs.append(("dscores", text))
             for sub, text in msgs:
@@ -150,15 +150,6 @@ def check_softmax_cross_entropy(fn, *, seed: int = 0, points: float | None = Non
     except _Stop:
         pass
     return g.finish()
-
-
-def _own_loss_grad(loss_of: Callable[[np.ndarray], Any], x: np.ndarray, label: str) -> np.ndarray | None:
-    """Finite differences of the student's own loss, if it gives a finite number at x."""
-    def f(v):
-        value = loss_of(v)
-        return np.float64(value) if np.ndim(value) == 0 else np.asarray(value)
-
-    return _safe_numeric(f, x, label)
 
 
 def _mse_cases(rng: np.random.Generator, thorough: bool):
@@ -204,7 +195,7 @@ def check_mse_loss(fn, *, seed: int = 0, points: float | None = None, thorough: 
                 text = f"{where}: dpred {problem}{describe(diag)}"
                 if not own_done:
                     own_done = True
-                    numeric = _own_loss_grad(lambda v: fn(v, target.copy())[0], pred, label)
+                    numeric = own_numeric_vjp(fn, (pred, target), (0,), np.float64(1.0), label=label)
                     text += _consistency(dpred, numeric, loss_problem is None, "dpred")
                 g.fail("dpred", text)
     except _Stop:

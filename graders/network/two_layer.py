@@ -16,10 +16,10 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from graders import diagnoses
-from graders.core import StudentCodeError, array_problem, brief, describe, diagnose, require_callable, unpack
+from graders.core import (StudentCodeError, array_problem, brief, describe, diagnose, own_numeric_vjp, require_callable,
+                          unpack)
 from graders.network.grading import (KINK_MARGIN, LARGE_LOGIT, PARAM_KEYS, _consistency, _finite, _Grader, _name,
                                      _number_problem, _Stop, _unstable_hint)
-from graders.network.losses import _own_loss_grad
 from reference_impl import losses as ref_losses
 from reference_impl import network as ref_net
 
@@ -281,12 +281,8 @@ def _grade_net_case(g: _Grader, fn, case: _NetCase, loss, grads, kind, loss_kind
 
 
 def _own_param_grad(fn: Callable, case: _NetCase, key: str, label: str) -> np.ndarray | None:
-    def loss_of(v):
-        p = {k: np.array(a, copy=True) for k, a in case.params.items()}
-        p[key] = v
-        return fn(p, case.X.copy(), copy.deepcopy(case.target))[0]
-
-    return _own_loss_grad(loss_of, case.params[key], label)
+    """Finite differences of the student's own loss with respect to params[key] (computed where it runs)."""
+    return own_numeric_vjp(fn, (case.params, case.X, case.target), (0, key), np.float64(1.0), label=label)
 
 
 def check_two_layer_loss_and_grads(fn, *, seed: int = 0, points: float | None = None, thorough: bool = False):

@@ -219,3 +219,47 @@ def _windowed_vjps(params: dict, state: dict):
         return result
 
     return run
+
+
+@register("fd_vjp")
+def _fd_vjp(params: dict, state: dict):
+    """A runner: ``run(fn, args, kwargs, target, dout, outputs)`` -> sum(dout * d out / d target) by centred
+    differences of the learner's ``fn`` (None when that fails). ``target``: [i] for args[i], [i, key] for the entry
+    ``key`` of the dict args[i], ["kw", name] for kwargs[name]. ``outputs``: 0 for the whole result, n >= 1 for the
+    first n outputs of a tuple (stacked when n > 1)."""
+    import contextlib
+    import copy
+    import io
+
+    def run(fn, args, kwargs, target, dout, outputs):
+        def put(a, kw, v):
+            if target[0] == "kw":
+                kw[target[1]] = v
+            elif len(target) == 2:
+                a[target[0]][target[1]] = v
+            else:
+                a[target[0]] = v
+
+        def get():
+            if target[0] == "kw":
+                return kwargs[target[1]]
+            return args[target[0]][target[1]] if len(target) == 2 else args[target[0]]
+
+        def f(v):
+            a, kw = list(copy.deepcopy(args)), copy.deepcopy(dict(kwargs or {}))
+            put(a, kw, v)
+            res = fn(*a, **kw)
+            if outputs == 0:
+                return res
+            if outputs == 1:
+                return _first(res)
+            return np.stack([np.asarray(r, dtype=np.float64) for r in res[:outputs]])
+
+        with contextlib.redirect_stdout(io.StringIO()):
+            try:
+                x = np.asarray(get(), dtype=np.float64)
+            except Exception:
+                return None
+            return _centred_vjp(f, x, np.asarray(dout, dtype=np.float64))
+
+    return run
