@@ -50,22 +50,20 @@ def _course_copy(tmp_path: Path) -> Path:
         shutil.copy(ROOT / name, course / name)
     bindir = lab.venv_python(course).parent
     bindir.mkdir(parents=True)
-    for exe in ("python", "jupyter"):
+    for exe in ("python", "jupyter", "alembic", "nbgrader"):  # nbgrader's gradebook runs `alembic` from PATH
         (bindir / exe).symlink_to(Path(sys.executable).parent / exe)
     (course / ".venv" / lab.STAMP).write_text(lab.requirements_hash(course) + "\n")
     return course
 
 
-@pytest.fixture()
-def student_lab(tmp_path):
-    course = _course_copy(tmp_path)
+def _start_lab(tmp_path, course: Path, *args: str):
     token, port = secrets.token_hex(16), _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("MPLBACKEND", "JUPYTER_CONFIG_DIR", "DISPLAY",
                                                              "WAYLAND_DISPLAY")}
     env.update(JUPYTER_RUNTIME_DIR=str(tmp_path / "rt"), BACKPROP_DRILL_DB=str(tmp_path / "drill.sqlite3"),
                PYTHONPATH=str(ROOT))
     launch = (f"from pathlib import Path; from tools import lab; "
-              f"lab.main(['--', '--ServerApp.port={port}', '--ServerApp.ip=127.0.0.1', "
+              f"lab.main({list(args)!r} + ['--', '--ServerApp.port={port}', '--ServerApp.ip=127.0.0.1', "
               f"'--IdentityProvider.token={token}'], root=Path({str(course)!r}))")
     log = open(tmp_path / "lab.log", "w")
     proc = subprocess.Popen([sys.executable, "-c", launch], cwd=tmp_path, env=env, stdout=log,
@@ -81,13 +79,56 @@ def student_lab(tmp_path):
                 proc.kill()
                 raise RuntimeError("JupyterLab did not start:\n" + (tmp_path / "lab.log").read_text()[-3000:])
             time.sleep(0.5)
-    yield base, token, course, tmp_path
+    return proc, log, base, token
+
+
+def _stop(proc, log) -> None:
     proc.terminate()
     try:
         proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
         proc.kill()
     log.close()
+
+
+def test_formgrader_preview_opens_the_release_folder_in_the_instructor_launch(tmp_path):
+    """Formgrader's Preview links to /tree/notebooks/<assignment>; in the instructor launch it must open that folder
+    in JupyterLab (Notebook 7 read the path as a notebook to open and showed "File Load Error")."""
+    from playwright.sync_api import expect, sync_playwright
+
+    course = _course_copy(tmp_path)
+    shutil.copytree(ROOT / "solutions" / NOTEBOOK.split("/")[0], course / "solutions" / NOTEBOOK.split("/")[0])
+    proc, log, base, token = _start_lab(tmp_path, course, "--instructor")
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
+            page = browser.new_page(viewport={"width": 1300, "height": 900})
+            try:
+                page.goto(f"{base}/formgrader?token={token}")
+                page.wait_for_selector("text=01_chain_rule", timeout=90_000)
+                links = page.eval_on_selector_all("a", "els => els.map(e => e.href)")
+                preview = [h for h in links if "/tree/notebooks/01_chain_rule" in h]
+                assert preview, links
+                page.goto(preview[0])
+                expect(page.locator(".jp-BreadCrumbs")).to_contain_text("01_chain_rule", timeout=60_000)
+                expect(page.get_by_text("chain_rule.ipynb").first).to_be_visible(timeout=30_000)
+                page.screenshot(path=str(tmp_path / "preview.png"))
+                assert "/lab/tree/notebooks/01_chain_rule" in page.url
+                assert page.get_by_text("File Load Error").count() == 0
+                menus = page.locator(".lm-MenuBar-itemLabel").all_inner_texts()
+                assert "Nbgrader" in menus, menus  # the instructor's tools are on
+            finally:
+                browser.close()
+    finally:
+        _stop(proc, log)
+
+
+@pytest.fixture()
+def student_lab(tmp_path):
+    course = _course_copy(tmp_path)
+    proc, log, base, token = _start_lab(tmp_path, course)
+    yield base, token, course, tmp_path
+    _stop(proc, log)
 
 
 def _set_cell(page, old: str, new: str) -> None:

@@ -242,15 +242,17 @@ def write_config(root: Path, instructor: bool) -> Path:
     (cfg / "labconfig").mkdir(parents=True, exist_ok=True)
     disabled = {} if instructor else {p: True for p in INSTRUCTOR_PLUGINS}
     (cfg / "labconfig" / "page_config.json").write_text(json.dumps({"disabledExtensions": disabled}, indent=1) + "\n")
-    server = {"ServerApp": {"jpserver_extensions": {} if instructor else
+    # instructor: Notebook 7's /tree misreads formgrader's links into notebooks/ (graders/instructor_lab.py)
+    server = {"ServerApp": {"jpserver_extensions": {"notebook": False, "graders.instructor_lab": True} if instructor else
                             {e: False for e in INSTRUCTOR_SERVER_EXTENSIONS}}}
     (cfg / "jupyter_server_config.json").write_text(json.dumps(server, indent=1) + "\n")
     if instructor:
         exchange = root / ".lab" / "exchange"
         exchange.mkdir(parents=True, exist_ok=True)
         (cfg / "nbgrader_config.py").write_text(
-            "# Written by tools/lab.py: a course-local exchange, so nbgrader's exchange views find one.\n"
-            f"c = get_config()  # noqa: F821\nc.Exchange.root = {str(exchange)!r}\n")
+            "# Written by tools/lab.py: the course root whatever folder Lab was started from, and a course-local\n"
+            "# exchange, so nbgrader's exchange views find one.\n"
+            f"c = get_config()  # noqa: F821\nc.CourseDirectory.root = {str(root)!r}\nc.Exchange.root = {str(exchange)!r}\n")
     else:
         (cfg / "nbgrader_config.py").unlink(missing_ok=True)
     news = cfg / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
