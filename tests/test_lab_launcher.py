@@ -181,9 +181,12 @@ def test_student_config_turns_off_instructor_tools_but_keeps_validate(course):
 def test_instructor_config_keeps_every_tool_and_has_an_exchange(course):
     cfg = lab.write_config(course, instructor=True)
     assert json.loads((cfg / "labconfig" / "page_config.json").read_text())["disabledExtensions"] == {}
-    assert json.loads((cfg / "jupyter_server_config.json").read_text())["ServerApp"]["jpserver_extensions"] == {}
+    # every nbgrader extension stays on; Notebook 7's /tree gives way to Lab (formgrader's links open there)
+    assert json.loads((cfg / "jupyter_server_config.json").read_text())["ServerApp"]["jpserver_extensions"] == {
+        "notebook": False, "graders.instructor_lab": True}
     assert (course / ".lab" / "exchange").is_dir()
-    assert repr(str(course / ".lab" / "exchange")) in (cfg / "nbgrader_config.py").read_text()
+    text = (cfg / "nbgrader_config.py").read_text()
+    assert repr(str(course / ".lab" / "exchange")) in text and f"c.CourseDirectory.root = {str(course)!r}" in text
 
 
 @pytest.mark.parametrize("as_root,display", [(True, False), (False, True), (True, True), (False, False)])
