@@ -27,15 +27,17 @@ overlapping windows, ...), and the visible test (``thorough=False``) has a case 
 test (``thorough=True``) tries; hidden tests draw new inputs and add sizes.
 
 No shortcut: every backward is also run once on a larger input where perturbing the n inputs one at a time needs
-2n forward passes: it gets ``COST_FACTOR`` times the time the student's own forward took on that input (between
-``COST_FLOOR`` and ``COST_CAP`` seconds), so finite differences run out of time and are named
-``[NUMERIC_NOT_ANALYTIC]`` in every gradient sub-check, while a real backward (about one forward pass) has a margin
-of 10x or more. The identities, which take no forward, get ``IDENTITY_BUDGET`` seconds on a large input.
+2n forward passes, and the bias is 1e8, so that centred differences at any small step lose the digits the
+gradient needs (dx, dw and db do not depend on b). The backward's calls of the student's own forward are COUNTED there (graders.remote.catalogue
+"count_calls", on the student's side): more than ``FORWARD_CALLS`` calls and it is stopped and named
+``[NUMERIC_NOT_ANALYTIC]`` in every gradient sub-check. A count, not a clock, so the verdict does not depend on how
+busy the machine is; a time limit of ``BACKSTOP`` seconds (finite differences there need about a minute, a real
+backward a few hundredths of a second) stops a forward called under another name. The identities, which take no
+forward, get the same backstop on a large input.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -44,17 +46,16 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from graders import diagnoses
 from graders.core import own_forward_vjps
+from graders.remote import catalogue
 from graders.core import (MUTATION_CHECK as core_mutation_check, Report, StudentCodeError, StudentTimeout,
-                          array_problem, call_student, close, describe, diagnose, require_callable, unpack)
+                          array_problem, call_student, close, describe, diagnose, rel_error, require_callable, unpack)
 from reference_impl import conv as ref
 
 __all__ = ["check_conv_forward", "check_conv_backward", "check_correlate_convolve", "check_conv_identities",
-           "check_im2col_col2im", "check_conv_im2col", "COST_FACTOR", "COST_FLOOR", "COST_CAP", "IDENTITY_BUDGET"]
+           "check_im2col_col2im", "check_conv_im2col", "FORWARD_CALLS", "BACKSTOP"]
 
-COST_FACTOR = 30.0
-COST_FLOOR = 0.08
-COST_CAP = 0.2
-IDENTITY_BUDGET = 0.2
+FORWARD_CALLS = 2    # calls of the student's own forward a backward may make on the large case
+BACKSTOP = 3.0       # seconds for a large case (finite differences need ~2n forward passes there: about a minute)
 GRADS = ("dx", "dw", "db")
 
 
@@ -201,8 +202,13 @@ class _Case:
     label: str = ""
 
 
+LARGE_OFFSET = 1e8  # the cost case's bias: a constant part the gradient ignores and finite differences cannot
+
+
 def _conv_case(rng, kind, xs, ws, s, p, cost=False) -> _Case:
     x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
+    if cost:  # out carries 1e8: centred differences at any small step lose the digits the gradient needs
+        b = b + LARGE_OFFSET
     Ho, Wo = _sizes(xs, ws[2], ws[3], s, p)
     return _Case(kind, (x, w, b, s, p), rng.standard_normal((xs[0], ws[0], Ho, Wo)), cost,
                  f"x {xs}, w {ws}, stride {s}, pad {p}")
@@ -258,16 +264,20 @@ def _compare(rep: Report, sub: str, where: str, what: str, got, want, mistakes: 
     return False
 
 
-def _budget(seconds_forward: float) -> float:
-    return float(min(COST_CAP, max(COST_FLOOR, COST_FACTOR * seconds_forward)))
+def _near_miss(got, want) -> bool:
+    """Right in shape and to a few digits, but not to the last ones: what finite differences give on the large case
+    (an analytic gradient does not depend on its 1e8 offset and is exact there)."""
+    try:
+        got = np.asarray(got, dtype=np.float64)
+    except (TypeError, ValueError):
+        return False
+    return got.shape == np.shape(want) and bool(np.all(np.isfinite(got))) and 1e-12 < rel_error(got, want) < 1e-2
 
 
-def _numeric_message(label: str, case: _Case, budget: float, seconds_forward: float | None) -> str:
+def _numeric_message(label: str, case: _Case, why: str) -> str:
     n = sum(a.size for a in case.args if isinstance(a, np.ndarray))
-    took = (f" (your forward took {seconds_forward * 1e3:.1f} ms on it; the backward was given {budget:.2f} s)"
-            if seconds_forward is not None else f" (it was given {budget:.2f} s)")
-    return (f"case {case.label}: {label} did not finish in time{took}. Perturbing each of the n = {n} inputs one "
-            f"at a time needs 2n = {2 * n} forward passes." + describe(diagnoses.get("NUMERIC_NOT_ANALYTIC")))
+    return (f"case {case.label}: {label} {why}. Perturbing each of the n = {n} inputs one at a time needs 2n = "
+            f"{2 * n} forward passes." + describe(diagnoses.get("NUMERIC_NOT_ANALYTIC")))
 
 
 def _own_forward_vjps(forward, args: tuple, dout: np.ndarray, wrt: Sequence[int]) -> dict[int, np.ndarray]:
@@ -294,9 +304,7 @@ def _pair(rep: Report, forward, backward, cases: list[_Case], *, fwd_name: str, 
         ref_grads = ref_pair[1](case.dout, ref_cache)
         ref_grads = ref_grads if isinstance(ref_grads, tuple) else (ref_grads,)
         subs = grad_subs(case)
-        t0 = time.perf_counter()
         res, err = _outcome(rep, forward, case.args, fwd_name)
-        seconds = time.perf_counter() - t0
         if err is None:
             try:
                 out, cache = unpack(res, ("out", "cache"), fwd_name)
@@ -312,13 +320,20 @@ def _pair(rep: Report, forward, backward, cases: list[_Case], *, fwd_name: str, 
         forward_ok = _compare(rep, fwd_sub, where, "out", out, ref_out, lambda: out_mistakes(case))
         if skip_backward:
             continue
-        budget = _budget(seconds) if case.cost else None
-        res, err = _outcome(rep, backward, (case.dout, cache), bwd_name, timeout=budget)
-        if isinstance(err, StudentTimeout) and case.cost:
-            for sub in cost_subs:
-                rep.fail(sub, _numeric_message(bwd_name, case, budget, seconds))
-            skip_backward = True
-            continue
+        if case.cost:  # count the backward's calls of the student's forward (on the student's side)
+            res, err = _outcome(rep, catalogue.item("count_calls", limit=FORWARD_CALLS),
+                                (backward, forward, (case.dout, cache)), bwd_name, timeout=BACKSTOP)
+            calls = res[1] if err is None and isinstance(res, (list, tuple)) and len(res) == 2 else 0
+            if isinstance(err, StudentTimeout) or calls > FORWARD_CALLS:
+                why = (f"called your forward more than {FORWARD_CALLS} times" if calls > FORWARD_CALLS else
+                       f"did not finish in {BACKSTOP:g} s")
+                for sub in cost_subs:
+                    rep.fail(sub, _numeric_message(bwd_name, case, why))
+                skip_backward = True
+                continue
+            res = res[0] if err is None else None
+        else:
+            res, err = _outcome(rep, backward, (case.dout, cache), bwd_name)
         if err is None:
             try:
                 grads = unpack(res, grad_names, bwd_name)
@@ -349,6 +364,9 @@ def _pair(rep: Report, forward, backward, cases: list[_Case], *, fwd_name: str, 
                          "fix the forward first.")
             elif numeric_own is not None and forward_ok:
                 extra = "\n      Your forward is right, so the mistake is in the backward."
+            if case.cost and _near_miss(got, want):
+                rep.fail(subs[name], _numeric_message(bwd_name, case, f"is right only to a few digits on it ({name})"))
+                continue
             _compare(rep, subs[name], where, name, got, want, lambda: grad_mistakes(case, name), extra)
 
 
@@ -552,7 +570,7 @@ def check_conv_identities(dw_fn, dx_fn, *, seed: int = 0, points: float | None =
     ``dx_by_full_convolution(dout, w, x_shape, stride, pad) -> dx (N, C, H, W)`` (``x_shape`` a tuple of ints).
 
     Sub-checks (weight 1 each): "dw, stride 1", "dw, stride > 1", "dx, stride 1", "dx, stride > 1" (every group
-    has a padded case), inputs left unchanged. A large case gets IDENTITY_BUDGET seconds per function. Mistakes
+    has a padded case), inputs left unchanged. A large case gets BACKSTOP seconds per function. Mistakes
     named: KERNEL_FLIP, CONV_PAD_NOT_CROPPED, STRIDE_OFF_BY_ONE (dilated with stride zeros), STRIDE_IGNORED (not
     dilated), NUMERIC_NOT_ANALYTIC.
     """
@@ -578,10 +596,10 @@ def check_conv_identities(dw_fn, dx_fn, *, seed: int = 0, points: float | None =
             if label in slow:
                 continue
             targets = [subs[(name, "stride 1")], subs[(name, "stride 2")]] if case.cost else [subs[(name, case.kind)]]
-            res, err = _outcome(rep, fn, args, label, timeout=IDENTITY_BUDGET if case.cost else None)
+            res, err = _outcome(rep, fn, args, label, timeout=BACKSTOP if case.cost else None)
             if isinstance(err, StudentTimeout) and case.cost:
                 for t in targets:
-                    rep.fail(t, _numeric_message(label, case, IDENTITY_BUDGET, None))
+                    rep.fail(t, _numeric_message(label, case, f"did not finish in {BACKSTOP:g} s"))
                 slow.add(label)
                 continue
             if err is not None:

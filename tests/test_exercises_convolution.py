@@ -309,7 +309,10 @@ def test_finite_differences_are_named_and_lose_every_gradient_sub_check(fd, gid)
     (_, points, check, names), = [c for c in CHECKS if c[0] == gid]
     score, text = _run(check, fd, names, seed=0, points=points)
     assert "[NUMERIC_NOT_ANALYTIC]" in text, text
-    assert "did not finish in time" in text
+    # caught without a clock: by counting the backward's calls of the forward, or by the large case's 1e8 offset (the
+    # finite differences here use a forward under another name); the identities have a backstop of their own
+    assert any(why in text for why in ("called your forward more than", "is right only to a few digits",
+                                       "did not finish in"))
     failed = [line for line in text.splitlines() if line.startswith("  ✗ ")]
     if gid in ("conv_backward", "conv_im2col"):
         assert {"backward dx", "backward dw", "backward db"} <= {ln[4:].split(":")[0] for ln in failed}
@@ -321,9 +324,20 @@ def test_finite_differences_are_named_and_lose_every_gradient_sub_check(fd, gid)
     assert score < points
 
 
-def test_the_backward_budget_is_relative_to_the_forward_and_bounded():
-    assert gconv._budget(0.0) == gconv.COST_FLOOR and gconv._budget(1.0) == gconv.COST_CAP
-    assert gconv._budget(0.004) == pytest.approx(gconv.COST_FACTOR * 0.004)
+def test_a_slow_but_analytic_backward_is_not_mistaken_for_finite_differences(sol):
+    """The verdict comes from counting forward calls, not from a clock: a correct backward written with slow scalar
+    loops (ten times slower than the reference) keeps every point on the large case."""
+    import time as _time
+
+    fwd, bwd = sol["conv2d_forward_naive"], sol["conv2d_backward_naive"]
+
+    def slow_backward(dout, cache):
+        _time.sleep(0.4)  # far slower than any budget a clock-based rule could allow on a loaded machine
+        return bwd(dout, cache)
+
+    score, text = _run(gconv.check_conv_backward, {"conv2d_forward_naive": fwd, "conv2d_backward_naive": slow_backward},
+                       ("conv2d_forward_naive", "conv2d_backward_naive"), seed=0, points=3)
+    assert score == 3, text
 
 
 # ============================================================================================ garbage
