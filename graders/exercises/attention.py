@@ -294,6 +294,7 @@ def check_score_derivation(derivs, *, seed: int = 0, points: float | None = None
 # =============================================================================================== variance law
 
 
+@functools.cache
 def _variance_expected() -> tuple[dict, dict, dict]:
     d = sp.Symbol("d", positive=True, integer=True)
     qi, ki = sps.Normal("q_i", 0, 1), sps.Normal("k_i", 0, 1)
