@@ -28,6 +28,7 @@ from typing import Any, Callable
 import numpy as np
 import sympy as sp
 
+from graders import typed
 from graders.core import (GradingError, brief, real_number, Report, StudentCodeError, StudentTimeout, call_student, close, describe,
                           diagnose, require_callable)
 from graders.remote import catalogue
@@ -65,8 +66,8 @@ def check_reverse_trace(answers, *, seed: int = 0, points: float | None = None, 
     """Grade the reverse-mode trace of f = x1 * x2 + sin(x1) at (x1, x2) = (2, 3).
 
     The trace is v1 = x1, v2 = x2, v3 = v1 * v2, v4 = sin(v1), v5 = v3 + v4 (= f). ``answers`` maps
-    "v5", "v4", "v3", "v2", "v1" to the adjoints d f / d v_i (numbers; 4 significant digits are enough,
-    relative tolerance 1e-3). One sub-check per entry. ``seed``/``thorough`` are accepted for uniformity.
+    "v5", "v4", "v3", "v2", "v1" to the adjoints d f / d v_i (numbers, or numeric strings such as "2.584";
+    four significant digits are enough, the course's precision for typed numbers). One sub-check per entry. ``seed``/``thorough`` are accepted for uniformity.
     """
     if answers is None or not isinstance(answers, dict):
         got = "None (assign the dict in the cell above)" if answers is None else type(answers).__name__
@@ -94,14 +95,14 @@ def check_reverse_trace(answers, *, seed: int = 0, points: float | None = None, 
         if key not in answers:
             rep.fail(name, f"answers['{key}'] is missing.")
             continue
-        got = real_number(answers[key])
+        got = typed.number(answers[key])
         if got is None:
             rep.fail(name, f"answers['{key}'] = {brief(answers[key])}: give a number (e.g. 0.5 or np.cos(1.0)).")
             continue
-        if _rel_close(got, want[key], 1e-3) or abs(got - want[key]) < 1e-9:
+        if _rel_close(got, want[key], typed.REL_TOL) or abs(got - want[key]) < typed.ABS_TOL:
             continue
-        hint = next((h for wrong, h in hints.get(key, {}).items() if _rel_close(got, wrong, 1e-3)), "")
-        if not hint and _rel_close(got, -want[key], 1e-3):
+        hint = next((h for wrong, h in hints.get(key, {}).items() if _rel_close(got, wrong, typed.REL_TOL)), "")
+        if not hint and _rel_close(got, -want[key], typed.REL_TOL):
             hint = "the sign is flipped."
         rep.fail(name, f"answers['{key}'] = {got:.6g} is not d f / d {key}."
                        + (f"\n      Likely mistake: {hint}" if hint else
@@ -423,7 +424,7 @@ def check_best_steps(h_forward, h_centred, *, seed: int = 0, points: float | Non
     rep = Report("best finite-difference steps", points, seed)
     for kind in ("forward", "centred"):
         rep.declare(f"best h for the {kind} difference")
-    values = {k: real_number(v) for k, v in given.items()}
+    values = {k: typed.number(v) for k, v in given.items()}
     if all(v is None for v in values.values()):
         raise GradingError(f"h_best_forward = {brief(h_forward)}, h_best_centred = {brief(h_centred)}: give two "
                            f"positive numbers (read them off the plot above, e.g. 1e-3).")

@@ -43,7 +43,7 @@ import numpy as np
 import sympy as sp
 import sympy.stats as sps
 
-from graders import answers, concepts, diagnoses
+from graders import answers, concepts, diagnoses, typed
 from graders.core import (MUTATION_CHECK, GradingError, Report, StudentCodeError, StudentTimeout, array_problem,
                           brief, call_student, close, describe, diagnose, require_callable, unpack)
 from graders.public import attention as pub
@@ -195,8 +195,8 @@ def check_one_query_trace(values, *, seed: int = 0, points: float | None = None,
     scalar values v, upstream g = dL/dout.
 
     ``values``: a dict with "s" (the 3 scaled scores), "p" (the 3 weights), "out" (a number), "dv" (dL/dv_j),
-    "ds" (dL/ds_j) and "dq" (dL/dq, 4 numbers); lists, tuples or arrays. One sub-check per key, relative
-    tolerance 1e-4; known wrong values are named. The inputs are fixed (seed and thorough are accepted for
+    "ds" (dL/ds_j) and "dq" (dL/dq, 4 numbers); lists, tuples or arrays (numbers typed as strings are read).
+    One sub-check per key; four significant digits are enough (graders.typed); known wrong values are named. The inputs are fixed (seed and thorough are accepted for
     uniformity).
     """
     want, mistakes = _trace_expected()
@@ -217,6 +217,13 @@ def check_one_query_trace(values, *, seed: int = 0, points: float | None = None,
             continue
         target = np.asarray(want[key], dtype=np.float64)
         got = values[key]
+        if isinstance(got, str) or (isinstance(got, (list, tuple)) and any(isinstance(g, str) for g in got)):
+            read = [typed.number(g) if isinstance(g, str) else g for g in ([got] if isinstance(got, str) else got)]
+            bad = next((g for g, r in zip([got] if isinstance(got, str) else got, read) if r is None), None)
+            if bad is not None:
+                rep.fail(key, f"'{key}': {typed.number_problem(bad)}")
+                continue
+            got = read[0] if isinstance(got, str) else read
         try:
             arr = np.asarray(got, dtype=np.float64)
         except (TypeError, ValueError):
@@ -232,18 +239,19 @@ def check_one_query_trace(values, *, seed: int = 0, points: float | None = None,
         if not np.all(np.isfinite(arr)):
             rep.fail(key, f"'{key}': the values are not finite ({brief(got)}).")
             continue
-        if np.allclose(arr, target, rtol=1e-4, atol=1e-9):
+        if np.allclose(arr, target, rtol=typed.REL_TOL, atol=typed.ABS_TOL):
             continue
         named = ""
         for code, variants in mistakes.get(key, {}).items():
             for wrong in variants if isinstance(variants, list) else [variants]:
                 w = np.asarray(wrong, dtype=np.float64)
-                if np.allclose(arr, w, rtol=1e-4, atol=1e-9) and not np.allclose(w, target, rtol=1e-4, atol=1e-9):
+                if np.allclose(arr, w, rtol=typed.REL_TOL, atol=typed.ABS_TOL) and not np.allclose(
+                        w, target, rtol=typed.REL_TOL, atol=typed.ABS_TOL):
                     named = describe(diagnoses.get(code))
                     break
             if named:
                 break
-        rep.fail(key, f"'{key}': got {np.round(arr, 6).tolist()}, which is not right (relative tolerance 1e-4)."
+        rep.fail(key, f"'{key}': got {np.round(arr, 6).tolist()}, which is not right ({typed.PRECISION.lower()})."
                       f"{named}{' Hint: ' + hints[key] if key in hints and not named else ''}")
     return rep.finish()
 
@@ -360,12 +368,11 @@ def check_memory_answers(values, *, seed: int = 0, points: float | None = None, 
     """Grade the cost question on ``graders.public.attention.MEMORY_QUESTION``: a dict with "score_gib" (GiB of ONE
     (B, h, T, T) score array), "growth_when_T_doubles" (its factor when T doubles), "all_layers_gib" (one P per
     attention layer kept for the backward) and "attention_tflop" (forward flops of QK^T and PV, in 1e12).
-    Relative tolerance 1e-3; known wrong values named."""
+    Four significant digits are enough (graders.typed); known wrong values named."""
     want, mistakes = _memory_expected()
     hints = {"score_gib": "one value per (batch, head, query, key): B * h * T * T values of 2 bytes; 1 GiB = 2**30.",
              "attention_tflop": "an (m, k) @ (k, n) product costs 2 m n k flops; per head QK^T is (T, d) @ (d, T)."}
-    return concepts.check_trace_table(values, want, exercise="cost of the score matrix", rel_tol=1e-3, abs_tol=0.0,
-                                      hints=hints, mistakes=mistakes, points=points, seed=seed)
+    return concepts.check_trace_table(values, want, exercise="cost of the score matrix", hints=hints, mistakes=mistakes, points=points, seed=seed)
 
 
 # =============================================================================================== softmax over the keys
