@@ -8,10 +8,10 @@ graded test cell the VISIBLE part (the source above ``### BEGIN HIDDEN TESTS``) 
 
 - ``right``: on the namespace as the instructor's answers left it;
 - ``wrong``: on a copy of the namespace where the answer the check reads (every plain name passed to the check
-  call) is replaced by a plausible wrong one: a letter becomes another letter, a symbolic string or SymPy
-  expression changes sign, a number changes sign (an integer grows by one), an array changes sign, a dict or a
-  list gets its first entry planted, a function returns its output with the first array sign-flipped, a class
-  gets ``*`` computing ``+``.
+  call) is replaced by a plausible wrong one: a letter becomes another letter, a symbolic string, SymPy
+  expression or matrix changes sign, a number changes sign (an integer grows by one), an array changes sign, a
+  dict or a list gets its first entry planted, a function returns its output with the first array doubled (a
+  list of non-numbers reversed), a class gets ``*`` computing ``+``.
 
 A check is a test cell's visible part; its time includes whatever the check prints and, for a wrong answer, the
 failure it raises. The table lists the ten slowest, with the outcome (score, or the exception that a wrong
@@ -58,7 +58,7 @@ def _plant_value(value):
         return int(value) + 1
     if isinstance(value, (float, np.floating)):
         return -float(value) if value != 0 else 1.0
-    if isinstance(value, sp.Basic):
+    if isinstance(value, (sp.Basic, sp.MatrixBase)):
         return -value
     if isinstance(value, np.ndarray):
         if value.dtype.kind in "fc":
@@ -99,11 +99,12 @@ def _plant_value(value):
 
 
 def _plant_output(out):
-    """A function's output with its first array (or number) sign-flipped; caches are left alone."""
+    """A function's output with its first array (or number) doubled, a list of other things reversed; caches are
+    left alone. (Doubling, not a sign flip: a random initialisation with its sign flipped is still right.)"""
     if isinstance(out, np.ndarray) and out.dtype.kind == "f":
-        return -out if np.any(out != 0) else out + 1.0
+        return 2.0 * out if np.any(out != 0) else out + 1.0
     if isinstance(out, (float, np.floating)) and not isinstance(out, bool):
-        return -float(out) if out != 0 else 1.0
+        return 2.0 * float(out) if out != 0 else 1.0
     if isinstance(out, tuple):
         items = list(out)
         for i, item in enumerate(items):
@@ -114,6 +115,8 @@ def _plant_output(out):
         return None
     if isinstance(out, list):
         planted = _plant_output(tuple(out))
+        if planted is None and len(out) > 1:
+            return out[::-1]
         return None if planted is None else list(planted)
     if isinstance(out, dict):
         for key in out:
