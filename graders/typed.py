@@ -119,8 +119,8 @@ def number_problem(x: Any) -> str:
     return f"expected a number, got {brief(x)} ({type(x).__name__}); give {NUMBER_FORMS}."
 
 
-_PREFIX = re.compile(r"^(?:the\s+)?(?:right\s+|correct\s+|best\s+)?(?:option|answer|choice|letter)(?:\s+is)?\s*[:=\-]?\s*",
-                     re.IGNORECASE)
+_PREFIX = re.compile(r"^(?:the\s+)?(?:right\s+|correct\s+|best\s+)?(?:option|answer|choice|letter)"
+                     r"(?:\s+is)?\s*[:=\-]?\s*", re.IGNORECASE)
 _ONE = re.compile(r"[(\[]?\s*([A-Za-z])\s*[)\]]?\s*[.:;!]?")
 _LONE_LETTER = re.compile(r"(?<![A-Za-z])([A-Za-z])(?![A-Za-z])")
 

@@ -493,6 +493,7 @@ def _allowed_point(syms: list[sp.Symbol], point: np.ndarray) -> np.ndarray | Non
 
 _COMPILED: "OrderedDict[tuple, object]" = OrderedDict()
 _COMPILED_SIZE = 512
+_COMPILED_LOCK = threading.Lock()  # the cohort grader runs checks in threads
 
 
 def _compiled(expr: sp.Expr, syms: list[sp.Symbol], module: str):
@@ -503,16 +504,19 @@ def _compiled(expr: sp.Expr, syms: list[sp.Symbol], module: str):
     of the terms does not change the value.
     """
     key = (module, expr, tuple(syms))
-    fn = _COMPILED.get(key)
-    if fn is not None:
-        _COMPILED.move_to_end(key)
-        return fn
+    with _COMPILED_LOCK:
+        fn = _COMPILED.get(key)
+        if fn is not None:
+            _COMPILED.move_to_end(key)
+            return fn
     printer = (NumPyPrinter if module == "numpy" else MpmathPrinter)(
         {"fully_qualified_modules": False, "inline": True, "allow_unknown_functions": True, "user_functions": {},
          "order": "none"})
-    fn = _COMPILED[key] = sp.lambdify(syms, expr, modules=module, printer=printer, docstring_limit=0)
-    if len(_COMPILED) > _COMPILED_SIZE:
-        _COMPILED.popitem(last=False)
+    fn = sp.lambdify(syms, expr, modules=module, printer=printer, docstring_limit=0)
+    with _COMPILED_LOCK:
+        _COMPILED[key] = fn
+        if len(_COMPILED) > _COMPILED_SIZE:
+            _COMPILED.popitem(last=False)
     return fn
 
 

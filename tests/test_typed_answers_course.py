@@ -95,9 +95,14 @@ def _four_digits(v):
 
 
 def _as_text(v):
-    """Every scalar number of a dict (or a lone number) written as the string a learner would type."""
+    """Every number of a dict (or a lone number, or a flat list of numbers) written as the string a learner
+    would type."""
     if isinstance(v, dict):
         return {k: _as_text(x) for k, x in v.items()}
+    if isinstance(v, np.ndarray) and v.ndim == 1:
+        return [_as_text(x) for x in v.tolist()]
+    if isinstance(v, (list, tuple)) and all(isinstance(x, (int, float, np.number)) for x in v):
+        return [_as_text(x) for x in v]
     if isinstance(v, (bool, np.bool_)):
         return v
     if isinstance(v, (int, np.integer)):

@@ -68,7 +68,8 @@ def check_reverse_trace(answers, *, seed: int = 0, points: float | None = None, 
 
     The trace is v1 = x1, v2 = x2, v3 = v1 * v2, v4 = sin(v1), v5 = v3 + v4 (= f). ``answers`` maps
     "v5", "v4", "v3", "v2", "v1" to the adjoints d f / d v_i (numbers, or numeric strings such as "2.584";
-    four significant digits are enough, the course's precision for typed numbers). One sub-check per entry. ``seed``/``thorough`` are accepted for uniformity.
+    four significant digits are enough, the course's precision for typed numbers). One sub-check per entry.
+    ``seed``/``thorough`` are accepted for uniformity.
     """
     if answers is None or not isinstance(answers, dict):
         got = "None (assign the dict in the cell above)" if answers is None else type(answers).__name__

@@ -190,14 +190,29 @@ def _trace_expected() -> tuple[dict, dict]:
     return want, mistakes
 
 
+def _typed_strings(got: Any) -> list[str]:
+    """The strings in ``got`` (a number, or a list of numbers) that are not numbers typed as text."""
+    items = [got] if isinstance(got, str) else list(got) if isinstance(got, (list, tuple)) else []
+    return [g for g in items if isinstance(g, str) and typed.number(g) is None]
+
+
+def _read_typed(got: Any) -> Any:
+    """``got`` with numbers typed as strings read (graders.typed.number)."""
+    if isinstance(got, str):
+        return typed.number(got)
+    if isinstance(got, (list, tuple)):
+        return [typed.number(g) if isinstance(g, str) else g for g in got]
+    return got
+
+
 def check_one_query_trace(values, *, seed: int = 0, points: float | None = None, thorough: bool = False):
     """Grade the hand trace of ``graders.public.attention.one_query_example()``: one query q (d = 4), three keys,
     scalar values v, upstream g = dL/dout.
 
     ``values``: a dict with "s" (the 3 scaled scores), "p" (the 3 weights), "out" (a number), "dv" (dL/dv_j),
     "ds" (dL/ds_j) and "dq" (dL/dq, 4 numbers); lists, tuples or arrays (numbers typed as strings are read).
-    One sub-check per key; four significant digits are enough (graders.typed); known wrong values are named. The inputs are fixed (seed and thorough are accepted for
-    uniformity).
+    One sub-check per key; four significant digits are enough (graders.typed); known wrong values are named. The
+    inputs are fixed (seed and thorough are accepted for uniformity).
     """
     want, mistakes = _trace_expected()
     if values is None:
@@ -217,13 +232,11 @@ def check_one_query_trace(values, *, seed: int = 0, points: float | None = None,
             continue
         target = np.asarray(want[key], dtype=np.float64)
         got = values[key]
-        if isinstance(got, str) or (isinstance(got, (list, tuple)) and any(isinstance(g, str) for g in got)):
-            read = [typed.number(g) if isinstance(g, str) else g for g in ([got] if isinstance(got, str) else got)]
-            bad = next((g for g, r in zip([got] if isinstance(got, str) else got, read) if r is None), None)
-            if bad is not None:
-                rep.fail(key, f"'{key}': {typed.number_problem(bad)}")
-                continue
-            got = read[0] if isinstance(got, str) else read
+        unread = _typed_strings(got)
+        if unread:
+            rep.fail(key, f"'{key}': {typed.number_problem(unread[0])}")
+            continue
+        got = _read_typed(got)
         try:
             arr = np.asarray(got, dtype=np.float64)
         except (TypeError, ValueError):
@@ -372,7 +385,8 @@ def check_memory_answers(values, *, seed: int = 0, points: float | None = None, 
     want, mistakes = _memory_expected()
     hints = {"score_gib": "one value per (batch, head, query, key): B * h * T * T values of 2 bytes; 1 GiB = 2**30.",
              "attention_tflop": "an (m, k) @ (k, n) product costs 2 m n k flops; per head QK^T is (T, d) @ (d, T)."}
-    return concepts.check_trace_table(values, want, exercise="cost of the score matrix", hints=hints, mistakes=mistakes, points=points, seed=seed)
+    return concepts.check_trace_table(values, want, exercise="cost of the score matrix", hints=hints,
+                                      mistakes=mistakes, points=points, seed=seed)
 
 
 # =============================================================================================== softmax over the keys

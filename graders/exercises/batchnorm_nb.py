@@ -134,7 +134,8 @@ def check_bn_trace(values, *, seed: int = 0, points: float | None = None, thorou
              "dxhat_0": "out = gamma * xhat + beta, so dL/dxhat = gamma * dout.",
              "dx_0": "gamma / (N sigma) * (N dout_0 - sum dout - xhat_0 sum(dout xhat)), i.e. (N dxhat_0 - "
                      "sum dxhat - xhat_0 sum(dxhat xhat)) / (N sigma)."}
-    return concepts.check_trace_table(values, want, exercise="batchnorm hand trace", hints=hints, mistakes=mistakes, points=points, seed=seed)
+    return concepts.check_trace_table(values, want, exercise="batchnorm hand trace", hints=hints, mistakes=mistakes,
+                                      points=points, seed=seed)
 
 
 # ============================================================================================ gradient checker

@@ -77,10 +77,12 @@ def check_two_step_trace(table: Any, *, seed: int = 0, points: float | None = No
     """Grade the hand-traced BPTT table of the two-step scalar RNN in ``TRACE_PROBLEM``.
 
     ``table`` maps each key of ``TRACE_KEYS`` to a number (four significant digits are enough: the course's
-    precision for typed numbers, graders.typed). One sub-check per key; BPTT_NO_CARRY, BPTT_NO_TIME_SUM and TANH_DERIVATIVE are named.
+    precision for typed numbers, graders.typed). One sub-check per key; BPTT_NO_CARRY, BPTT_NO_TIME_SUM and
+    TANH_DERIVATIVE are named.
     """
     right, mistakes = _trace_values()
-    return concepts.check_trace_table(table, right, exercise="two-step BPTT by hand", hints=TRACE_HINTS, mistakes=mistakes, points=points, seed=seed,
+    return concepts.check_trace_table(table, right, exercise="two-step BPTT by hand", hints=TRACE_HINTS,
+                                      mistakes=mistakes, points=points, seed=seed,
                                       thorough=thorough)
 
 

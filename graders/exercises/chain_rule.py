@@ -399,7 +399,8 @@ def check_paths_table(answers_dict: Any, *, seed: int = 0, points: float | None 
         "path_direct": "along x -> p -> L the edge x -> p has local derivative dp/dx = g (g held fixed).",
         "dL/dx": "add the three path products.",
     }
-    return concepts.check_trace_table(answers_dict, ref, exercise=f"sum over paths at x = {PATHS_X:g}", hints=hints, mistakes=mistakes, points=points, seed=seed,
+    return concepts.check_trace_table(answers_dict, ref, exercise=f"sum over paths at x = {PATHS_X:g}", hints=hints,
+                                      mistakes=mistakes, points=points, seed=seed,
                                       thorough=thorough)
 
 
@@ -439,7 +440,8 @@ def check_neuron_chain(answers_dict: Any, *, seed: int = 0, points: float | None
     }
     hints = {"da/dz": "sigmoid'(z) = a (1 - a), written with the forward output a.",
              "dL/dw": "multiply the three local derivatives: dL/da * da/dz * dz/dw."}
-    return concepts.check_trace_table(answers_dict, ref, exercise="one sigmoid neuron, step by step", hints=hints, mistakes=mistakes, points=points, seed=seed,
+    return concepts.check_trace_table(answers_dict, ref, exercise="one sigmoid neuron, step by step", hints=hints,
+                                      mistakes=mistakes, points=points, seed=seed,
                                       thorough=thorough)
 
 
@@ -449,8 +451,9 @@ DEEP_CHAIN_LAYERS = 4
 def check_deep_chain(answer: Any, *, seed: int = 0, points: float | None = None, thorough: bool = False):
     """Grade d a_4 / d z_1 for four sigmoid layers with weight 1 whose pre-activations are all 0.
 
-    Expected sigmoid'(0)**4 = 0.25**4 = 0.00390625 (four significant digits are enough, "1/256" or "0.25**4" too). Named mistakes: the local
-    derivatives added (4 * 0.25 = 1), sigmoid(0) = 0.5 used instead of sigmoid'(0).
+    Expected sigmoid'(0)**4 = 0.25**4 = 0.00390625 (four significant digits are enough, "1/256" or "0.25**4"
+    too). Named mistakes: the local derivatives added (4 * 0.25 = 1), sigmoid(0) = 0.5 used instead of
+    sigmoid'(0).
     """
     k = DEEP_CHAIN_LAYERS
     d = _sig(0.0) * (1.0 - _sig(0.0))

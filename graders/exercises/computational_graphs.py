@@ -116,8 +116,8 @@ def _check_table(answers: Any, want: dict[str, float], *, exercise: str, what: s
             continue
         if _close(got, w, typed.REL_TOL):
             continue
-        hint = next((h for wrong, h in hints.get(key, []) if _close(got, wrong, typed.REL_TOL) and not _close(wrong, w)),
-                    "")
+        hint = next((h for wrong, h in hints.get(key, [])
+                     if _close(got, wrong, typed.REL_TOL) and not _close(wrong, w)), "")
         if not hint and _close(got, -w, typed.REL_TOL):
             hint = "the sign is flipped: check the sign of each local derivative (d(a - b)/db = -1)."
         rep.fail(name, f"answers['{key}'] = {got:.6g} is not right." +
