@@ -19,8 +19,10 @@ How equality is decided (fast on a wrong answer)
     1. Both sides are evaluated at random points (vectorised NumPy code from ``lambdify``, cached per
        expression). A point where both are finite and real and differ by more than
        ``1e-8 * max(|a|, |b|) + 1e-11`` is moved into what the symbols' assumptions allow (``positive=True``:
-       its absolute value; ``integer=True``: rounded) and both sides are evaluated there in 40-digit
-       arithmetic; a difference confirmed there means "not equal" (simplify could not prove it zero).
+       its absolute value; ``integer=True``: rounded) and confirmed there: by the same compiled code run in
+       float64 and in 80-bit long double (the difference must exceed the tolerance plus ten times the float64
+       rounding error this estimates), else by both sides evaluated in 40-digit arithmetic (mpmath). A
+       confirmed difference means "not equal" (simplify could not prove the difference zero).
     2. If the expressions agree at every compared point (at least ``ceil(n_points / 2)`` valid ones), they are
        equal.
     3. Only when the points decide nothing (too few valid points, or a difference that high precision does not
@@ -520,6 +522,38 @@ def _compiled(expr: sp.Expr, syms: list[sp.Symbol], module: str):
     return fn
 
 
+_EXTENDED = np.finfo(np.longdouble).nmant >= 63  # x86 80-bit long double: 11 more bits than float64
+
+
+def _extended_difference(ea: sp.Expr, eb: sp.Expr, syms: list[sp.Symbol], point: np.ndarray, rtol: float,
+                         atol: float) -> bool:
+    """The two expressions differ at ``point`` by more than the tolerance plus ten times their float64 rounding
+    error, estimated by running the same compiled code in float64 and in 80-bit long double.
+
+    Cheap (no new compilation); False, i.e. not confirmed, when long double is not wider than float64 here, when
+    a function does not keep the long double, or when the values are not finite and real. An expression whose
+    float64 value is unstable at the point has a large estimated error, so it is never confirmed here.
+    """
+    if not _EXTENDED:
+        return False
+    fa, fb = _compiled(ea, syms, "numpy"), _compiled(eb, syms, "numpy")
+    p64, p80 = [np.array([v]) for v in point], [np.array([v], dtype=np.longdouble) for v in point]
+    try:
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = [np.asarray(f(*args)) for f in (fa, fb) for args in (p64, p80)]
+    except Exception:
+        return False
+    if out[1].dtype != np.longdouble or out[3].dtype != np.longdouble:
+        return False
+    a64, a80, b64, b80 = (complex(np.ravel(v)[0]) for v in out)
+    if not all(math.isfinite(z.real) and z.imag == 0 for z in (a64, a80, b64, b80)):
+        return False
+    a, b = np.longdouble(out[1].ravel()[0]), np.longdouble(out[3].ravel()[0])
+    err = abs(a64.real - a80.real) + abs(b64.real - b80.real)
+    return float(abs(a - b)) > rtol * max(abs(a80.real), abs(b80.real)) + atol + 10 * err
+
+
 def _confirmed_difference(ea: sp.Expr, eb: sp.Expr, syms: list[sp.Symbol], point: np.ndarray, rtol: float,
                           atol: float) -> bool:
     """The two expressions differ at ``point`` in 40-digit arithmetic (so not by a float64 rounding effect)."""
@@ -557,7 +591,8 @@ def _numeric_verdict(ea: sp.Expr, eb: sp.Expr, syms: list[sp.Symbol], *, n_point
     unconfirmed = False
     for i in bad[:3]:
         point = _allowed_point(syms, points[i])
-        if point is not None and _confirmed_difference(ea, eb, syms, point, rtol, atol):
+        if point is not None and (_extended_difference(ea, eb, syms, point, rtol, atol)
+                                  or _confirmed_difference(ea, eb, syms, point, rtol, atol)):
             return False
         unconfirmed = True
     if unconfirmed or len(bad) or len(idx) < max(1, math.ceil(n_points / 2)):

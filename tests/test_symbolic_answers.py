@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import sympy as sp
 
@@ -252,3 +253,18 @@ def test_compiled_expressions_are_reused(monkeypatch):
         with pytest.raises(AssertionError):
             ga.check_expression("3 sech(3xy)^2", expected, XY, exercise="e", mistakes={"dropped exp": 3 * y})
     assert len(builds) == first
+
+
+def test_a_plain_wrong_answer_is_confirmed_without_40_digit_arithmetic(monkeypatch):
+    # float64 against 80-bit long double with the code already compiled settles it; mpmath stays for the
+    # cases where float64 is unstable (test_a_float64_rounding_difference_is_not_taken_for_a_wrong_answer)
+    if np.finfo(np.longdouble).nmant < 63:
+        pytest.skip("long double is not wider than float64 on this platform")
+    modules = []
+    real = sp.lambdify
+    monkeypatch.setattr(sp, "lambdify", lambda *a, **k: modules.append(k.get("modules")) or real(*a, **k))
+    expected = sp.diff(sp.tanh(5 * x * y) * sp.exp(-y) * sp.sin(x), x)
+    with pytest.raises(AssertionError, match="not equal"):
+        ga.check_expression("5 y sech(5xy)^2 exp(-y) sin(x)", expected, XY, exercise="e",
+                            mistakes={"dropped the product rule": 5 * y * sp.sech(5 * x * y) ** 2})
+    assert modules and "mpmath" not in modules
