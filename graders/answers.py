@@ -4,8 +4,8 @@ A learner may write ``"2*(3*x + 2)*3"``, ``"6(3x+2)"`` (implicit multiplication,
 ``"y cos(xy)(x+y)"`` (symbols written together multiply), ``"sech(x)^2"`` or a SymPy expression built from the
 notebook's symbols. :func:`check_expression` accepts any mathematically equal form, decided by
 ``reference_impl.symbolic.are_equivalent``: both sides are compared at random points first (a difference is
-confirmed in 40-digit arithmetic), and ``simplify(answer - expected) == 0``, under a time cap (3 s by default),
-runs only when the points decide nothing. Known wrong forms (a dropped inner derivative, a sum where the chain
+confirmed in extended precision, so float64 rounding is never taken for a mistake), and
+``simplify(answer - expected) == 0``, under a time cap (3 s by default), runs only when the points decide nothing. Known wrong forms (a dropped inner derivative, a sum where the chain
 rule multiplies, ...) are named in the message when the answer equals one of them; they are compared the same
 way, so a wrong answer costs milliseconds, not a simplify per known mistake.
 
