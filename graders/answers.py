@@ -1,14 +1,17 @@
 """Symbolic answers: a derivation answered as a SymPy expression or a string, checked against SymPy.
 
-A learner may write ``"2*(3*x + 2)*3"``, ``"6(3x+2)"`` (implicit multiplication, ``^`` for powers) or a SymPy
-expression built from the notebook's symbols. :func:`check_expression` accepts any mathematically equal form:
-``reference_impl.symbolic.are_equivalent`` first tries ``simplify(answer - expected) == 0`` under a time cap
-(3 s by default), then falls back to evaluating both at random float64 points. Known wrong forms (a dropped
-inner derivative, a sum where the chain rule multiplies, ...) are named in the message when the answer equals
-one of them.
+A learner may write ``"2*(3*x + 2)*3"``, ``"6(3x+2)"`` (implicit multiplication, ``^`` or ``**`` for powers),
+``"y cos(xy)(x+y)"`` (symbols written together multiply), ``"sech(x)^2"`` or a SymPy expression built from the
+notebook's symbols. :func:`check_expression` accepts any mathematically equal form, decided by
+``reference_impl.symbolic.are_equivalent``: both sides are compared at random points first (a difference is
+confirmed in extended precision, so float64 rounding is never taken for a mistake), and
+``simplify(answer - expected) == 0``, under a time cap (3 s by default), runs only when the points decide nothing. Known wrong forms (a dropped inner derivative, a sum where the chain
+rule multiplies, ...) are named in the message when the answer equals one of them; they are compared the same
+way, so a wrong answer costs milliseconds, not a simplify per known mistake.
 
-Strings are parsed without evaluating code (see ``reference_impl.symbolic.parse_answer``): only the
-exercise's symbols and exp log sin cos tanh sqrt Abs Max sigmoid are allowed.
+Strings are parsed without evaluating code (see ``reference_impl.symbolic_answers.parse_answer``): only the
+exercise's symbols, the constants pi and e, and elementary functions under their SymPy names or the names
+students type (ln, arcsin, abs, max, sigmoid, softplus, relu, log(x, base), ...) are allowed.
 """
 
 from __future__ import annotations

@@ -13,7 +13,9 @@ Multiple choice
 Numbers
     :func:`check_number` compares one number with a tolerance and names known wrong values
     (``mistakes={"forgot the 1/N": value}``); :func:`check_trace_table` compares a dict of hand-traced
-    numbers entry by entry with partial credit per entry.
+    numbers entry by entry with partial credit per entry. Both read numbers typed as strings (``"1/256"``,
+    ``"1e6"``, ``"0.25^4"``: :func:`graders.typed.number`) and default to the course's precision for typed
+    numbers, four significant digits (:data:`graders.typed.REL_TOL` 5e-4, :data:`graders.typed.ABS_TOL` 1e-8).
 
 Every check is a pure function of its arguments: it returns ``float(points)`` when right, a partial score when
 some entries are right and ``points`` is given, and raises :class:`graders.core.GradingError` otherwise.
@@ -29,8 +31,8 @@ import pkgutil
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-from graders import diagnoses
-from graders.core import GradingError, Report, brief, real_number
+from graders import diagnoses, typed
+from graders.core import GradingError, Report
 
 __all__ = ["Question", "digest", "questions", "show_question", "check_choice", "check_choices", "check_number",
            "check_trace_table"]
@@ -90,16 +92,11 @@ def show_question(qid: str) -> None:
     print("\n".join(lines))
 
 
-def _letter(x: Any, letters: set[str]) -> str | None:
-    if not isinstance(x, str):
-        return None
-    s = x.strip().strip("()").strip().lower()
-    return s if s in letters else None
-
-
 def check_choice(qid: str, answer: Any, *, points: float | None = None, seed: int = 0,
                  thorough: bool = False) -> float | None:
-    """Grade one multiple-choice answer (a letter such as ``"b"``; ``"(b)"`` and ``"B"`` are accepted)."""
+    """Grade one multiple-choice answer: one letter such as ``"b"``; ``"B"``, ``"b."``, ``"(b)"``, ``"b)"``,
+    ``"Option b"``, ``"answer: b"`` are read as ``"b"`` (:func:`graders.typed.letter`); ``"a or b"`` is refused
+    with a message saying one letter only."""
     rep = Report(f"question {qid}", points, seed)
     rep.declare("choice")
     rep.record("choice", _choice_problem(qid, answer))
@@ -111,10 +108,9 @@ def _choice_problem(qid: str, answer: Any, what: str = "") -> str | None:
     letters = sorted(q.options)
     if answer is None:
         return f"{what}no answer yet: set your choice to one letter, e.g. 'a'."
-    letter = _letter(answer, set(letters))
+    letter = typed.letter(answer, letters)
     if letter is None:
-        return (f"{what}{brief(answer)} is not one of the options; answer with one letter of "
-                f"{', '.join(repr(x) for x in letters)}.")
+        return f"{what}{typed.letter_problem(answer, letters)}"
     if digest(qid, letter) != q.answer_digest:
         why = q.feedback.get(digest(qid, letter)) or "read the options again."
         return f"{what}({letter}) is not the best answer: {why}"
@@ -149,24 +145,29 @@ def _number_problem(answer: Any, expected: float, *, rel_tol: float, abs_tol: fl
                     mistakes: Mapping[str, float] | None, what: str) -> str | None:
     if answer is None:
         return f"{what}: no answer yet (the variable is still None)."
-    value = real_number(answer)
+    value = typed.number(answer)
     if value is None:
-        if isinstance(answer, float) and not math.isfinite(answer):
-            return f"{what}: got {answer}, a number that is not finite."
-        return f"{what}: expected a real number, got {brief(answer)} ({type(answer).__name__})."
+        return f"{what}: {typed.number_problem(answer)}"
     if math.isclose(value, expected, rel_tol=rel_tol, abs_tol=abs_tol):
         return None
     for code, wrong in (mistakes or {}).items():
         if math.isclose(value, wrong, rel_tol=rel_tol, abs_tol=abs_tol) and not math.isclose(
                 wrong, expected, rel_tol=rel_tol, abs_tol=abs_tol):
             return f"{what}: got {value:.6g}; this is what you get when {_diagnosed(code)}"
+    if rel_tol < 1e-2 and math.isclose(value, expected, rel_tol=1e-2):
+        return (f"{what}: got {value:.6g}: close, but not to the precision asked (relative tolerance {rel_tol:g}); "
+                f"give four significant digits or more.")
     return f"{what}: got {value:.6g}, which is not right (relative tolerance {rel_tol:g})."
 
 
-def check_number(answer: Any, expected: float, *, exercise: str, rel_tol: float = 1e-6, abs_tol: float = 0.0,
+def check_number(answer: Any, expected: float, *, exercise: str, rel_tol: float = typed.REL_TOL,
+                 abs_tol: float = typed.ABS_TOL,
                  mistakes: Mapping[str, float] | None = None, hint: str | None = None, points: float | None = None,
                  seed: int = 0, thorough: bool = False) -> float | None:
     """Grade one number against ``expected`` (a float computed by the grader, never typed in a notebook).
+
+    answer: a number, or a string of arithmetic on numbers (``"1/256"``, ``"2**-8"``). The tolerance defaults to
+    the course's precision for typed numbers (four significant digits).
 
     mistakes: diagnosis code (graders.diagnoses) or a short description -> the value that mistake produces; a
     matching answer is named in the message. hint: appended to a wrong answer's message.
@@ -181,13 +182,15 @@ def check_number(answer: Any, expected: float, *, exercise: str, rel_tol: float 
     return rep.finish()
 
 
-def check_trace_table(answers: Any, expected: Mapping[str, float], *, exercise: str, rel_tol: float = 1e-6,
-                      abs_tol: float = 1e-9, hints: Mapping[str, str] | None = None,
+def check_trace_table(answers: Any, expected: Mapping[str, float], *, exercise: str, rel_tol: float = typed.REL_TOL,
+                      abs_tol: float = typed.ABS_TOL, hints: Mapping[str, str] | None = None,
                       mistakes: Mapping[str, Mapping[str, float]] | None = None, points: float | None = None,
                       seed: int = 0, thorough: bool = False) -> float | None:
     """Grade a dict of hand-traced numbers, one sub-check (equal weight) per key of ``expected``.
 
-    answers: dict key -> number. hints: key -> a hint shown when that entry is wrong. mistakes: key ->
+    answers: dict key -> number (or a string of arithmetic on numbers). The tolerance defaults to the course's
+    precision for typed numbers (four significant digits). hints: key -> a hint shown when that entry is wrong.
+    mistakes: key ->
     {diagnosis code or description -> wrong value}. Extra keys are reported but cost nothing.
     """
     if answers is None:

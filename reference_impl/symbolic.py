@@ -7,7 +7,8 @@ the first call for a given size pays for the symbolic work.
 Public functions
 ----------------
 - :func:`scalar_gradient`, :func:`jacobian`, :func:`cached_lambdify`
-- :func:`parse_answer`, :func:`are_equivalent` (student answers given as strings or SymPy expressions)
+- :func:`parse_answer`, :func:`are_equivalent` (student answers given as strings or SymPy expressions; defined in
+  :mod:`reference_impl.symbolic_answers`, re-exported here)
 - :func:`two_layer_symbolic`, :func:`batchnorm_symbolic`, :func:`rnn_symbolic` (numeric callables)
 - :func:`sigmoid`, :func:`activation_derivative_max`, :func:`expression_size`, :func:`expression_swell`
 
@@ -17,27 +18,13 @@ builds take well under a second, the largest (an RNN with T=3, D=H=4) about 4 s.
 
 from __future__ import annotations
 
-import math
-import os
-import re
-import select
-import signal
-import threading
-import warnings
 from collections import OrderedDict
 from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import sympy as sp
-from sympy.parsing.sympy_parser import (
-    convert_xor,
-    implicit_multiplication,
-    parse_expr,
-    standard_transformations,
-)
 
 MAX_SIZE = 4  # every dimension of a symbolic build (N, D, H, C, T) is at most this
-MAX_ANSWER_CHARS = 2000
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -103,217 +90,19 @@ def cached_lambdify(exprs, symbols, *, cse: bool = False) -> Callable:
 
 
 # ----------------------------------------------------------------------------------------------------------
-# Student answers: parsing and equivalence
+# Student answers: parsing and equivalence live in reference_impl.symbolic_answers (re-exported here)
 # ----------------------------------------------------------------------------------------------------------
 
-ALLOWED_FUNCTIONS = {
-    "exp": sp.exp, "log": sp.log, "sin": sp.sin, "cos": sp.cos, "tanh": sp.tanh,
-    "sqrt": sp.sqrt, "Abs": sp.Abs, "Max": sp.Max, "sigmoid": sigmoid,
-}
-_TRANSFORMATIONS = standard_transformations + (implicit_multiplication, convert_xor)
-_FORBIDDEN = ("__", "import", "lambda")
-_ATTRIBUTE = re.compile(r"\.\s*[A-Za-z_]")  # "x.subs": attribute access (a float like 1.5 is fine)
+_ANSWER_NAMES = ("parse_answer", "are_equivalent", "FUNCTIONS", "CONSTANTS", "MAX_ANSWER_CHARS", "AnswerError")
 
 
-def _symbol_dict(symbols) -> dict[str, sp.Symbol]:
-    if isinstance(symbols, Mapping):
-        out = dict(symbols)
-        for name, s in out.items():
-            if not isinstance(s, sp.Symbol):
-                raise TypeError(f"symbols[{name!r}] must be a SymPy Symbol, got {type(s).__name__}")
-        return out
-    return {s.name: s for s in _symbol_list(symbols)}
-
-
-def _rebind_symbols(expr: sp.Expr, table: dict[str, sp.Symbol], where: str) -> sp.Expr:
-    """Replace free symbols by the allowed ones of the same name; unknown names raise ValueError."""
-    by_name = {s.name: s for s in table.values()}
-    by_name.update(table)
-    subs = {}
-    for s in expr.free_symbols:
-        target = by_name.get(s.name)
-        if target is None:
-            allowed = ", ".join(sorted(table)) or "(none)"
-            raise ValueError(f"{where}: unknown symbol {s.name!r}; allowed symbols: {allowed}")
-        if target is not s:
-            subs[s] = target
-    undefined = expr.atoms(sp.core.function.AppliedUndef)
-    if undefined:
-        names = sorted({type(f).__name__ for f in undefined})
-        raise ValueError(f"{where}: unknown function(s) {names}; allowed: {sorted(ALLOWED_FUNCTIONS)}")
-    return expr.xreplace(subs) if subs else expr
-
-
-def parse_answer(answer, symbols) -> sp.Expr:
-    """Turn a student answer into a SymPy expression over ``symbols`` only.
-
-    Args:
-        answer: a SymPy expression, a number, or a string such as ``"2x exp(x^2)"`` (implicit multiplication
-            and ``^`` for powers are accepted). Strings may use the given symbols and the functions
-            exp log sin cos tanh sqrt Abs Max sigmoid, nothing else.
-        symbols: dict name -> Symbol (or a list of Symbols, keyed by their names).
-
-    Returns:
-        a SymPy Expr whose free symbols are among ``symbols`` (symbols of an Expr answer are matched by name).
-
-    Raises:
-        ValueError: unparsable text, unknown names, strings longer than 2000 characters, or strings containing
-            ``__``, ``import``, ``lambda`` or attribute access (no arbitrary code is ever evaluated).
-        TypeError: ``answer`` is neither a string nor something SymPy can take as an expression.
-    """
-    table = _symbol_dict(symbols)
-    if isinstance(answer, str):
-        expr = _parse_string(answer, table)
-    else:
-        if isinstance(answer, (bool, np.bool_)) or answer is None:
-            raise TypeError(f"answer must be a SymPy expression or a string, got {type(answer).__name__}")
-        try:
-            expr = sp.sympify(answer, strict=True)
-        except (sp.SympifyError, TypeError) as exc:
-            raise TypeError(f"answer must be a SymPy expression or a string, got {type(answer).__name__}") from exc
-    if not isinstance(expr, sp.Expr):
-        raise ValueError(f"answer must be a scalar expression, got {type(expr).__name__}: {expr}")
-    return _rebind_symbols(expr, table, "answer")
-
-
-def _parse_string(text: str, table: dict[str, sp.Symbol]) -> sp.Expr:
-    if len(text) > MAX_ANSWER_CHARS:
-        raise ValueError(f"answer is {len(text)} characters long; the limit is {MAX_ANSWER_CHARS}")
-    if not text.strip():
-        raise ValueError("answer is empty")
-    lowered = text.lower()
-    for bad in _FORBIDDEN:
-        if bad in lowered:
-            raise ValueError(f"answer may not contain {bad!r}: {text[:80]!r}")
-    if _ATTRIBUTE.search(text):
-        raise ValueError(f"answer may not use attribute access ('.name'): {text[:80]!r}")
-    local_dict = dict(ALLOWED_FUNCTIONS)
-    local_dict.update(table)
-    # Only what the parser's own generated code needs; empty builtins so eval cannot reach open/exec/...
-    global_dict = {
-        "__builtins__": {}, "Integer": sp.Integer, "Float": sp.Float, "Rational": sp.Rational,
-        "Symbol": sp.Symbol, "Function": sp.Function,
-    }
-    try:
-        expr = parse_expr(text, local_dict=local_dict, global_dict=global_dict, transformations=_TRANSFORMATIONS)
-    except Exception as exc:  # SyntaxError, TokenError, TypeError, NameError, ... all mean "bad answer"
-        raise ValueError(f"could not parse answer {text[:80]!r}: {type(exc).__name__}: {exc}") from None
-    if not isinstance(expr, sp.Expr):
-        raise ValueError(f"answer {text[:80]!r} is not a scalar expression (got {type(expr).__name__})")
-    return expr
-
-
-def _fork_available() -> bool:
-    return hasattr(os, "fork")
-
-
-def _simplify_is_zero(diff: sp.Expr, time_limit: float) -> bool | None:
-    """``simplify(diff) == 0`` with a hard time cap. None when the cap was hit or the worker failed.
-
-    Uses a plain forked child (killed on timeout) where the OS can fork, else a daemon thread whose result
-    is abandoned on timeout. ``os.fork`` rather than ``multiprocessing``: a daemonic process (a pool or
-    fork-server worker, such as the cohort recheck) may not start multiprocessing children.
-    """
-    if time_limit <= 0:
-        return None
-    if _fork_available():
-        read_end, write_end = os.pipe()
-        with warnings.catch_warnings():  # Python >= 3.12 warns about fork in threaded processes (kernels)
-            warnings.simplefilter("ignore", DeprecationWarning)
-            pid = os.fork()
-        if pid == 0:  # the child: answer through the pipe and leave without running any parent cleanup
-            try:
-                os.close(read_end)
-                os.write(write_end, b"1" if sp.simplify(diff) == 0 else b"0")
-            finally:
-                os._exit(0)
-        os.close(write_end)
-        try:
-            ready, _, _ = select.select([read_end], [], [], time_limit)
-            answer = os.read(read_end, 1) if ready else b""
-        finally:
-            os.close(read_end)
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            os.waitpid(pid, 0)
-        return {b"1": True, b"0": False}.get(answer)
-    box: list = []
-
-    def work_thread():
-        try:
-            box.append(bool(sp.simplify(diff) == 0))
-        except Exception:
-            box.append(None)
-
-    worker = threading.Thread(target=work_thread, daemon=True)
-    worker.start()
-    worker.join(time_limit)
-    return box[0] if box else None
-
-
-def _numeric_equal(a: sp.Expr, b: sp.Expr, syms: list[sp.Symbol], *, n_points: int, rng: np.random.Generator,
-                   domain: tuple[float, float], rtol: float = 1e-8, atol: float = 1e-11) -> bool:
-    """Compare a and b at random points (float64); points where either side is not finite are skipped."""
-    fa = cached_lambdify(a, syms)
-    fb = cached_lambdify(b, syms)
-    lo, hi = domain
-    need_valid = max(1, math.ceil(n_points / 2))
-    valid = 0
-    with np.errstate(all="ignore"):
-        for _ in range(5 * n_points):
-            point = rng.uniform(lo, hi, size=len(syms))
-            try:
-                va = complex(fa(*point))
-                vb = complex(fb(*point))
-            except (ArithmeticError, ValueError, TypeError):
-                continue
-            if va.imag != 0 or vb.imag != 0 or not (math.isfinite(va.real) and math.isfinite(vb.real)):
-                continue
-            if abs(va.real - vb.real) > rtol * max(abs(va.real), abs(vb.real)) + atol:
-                return False
-            valid += 1
-            if valid >= n_points:
-                break
-    return valid >= need_valid
-
-
-def are_equivalent(a, b, symbols, *, time_limit: float = 3.0, n_points: int = 20, rng=None,
-                   domain: tuple[float, float] = (-2.0, 2.0), positive: bool = False) -> bool:
-    """Whether two scalar expressions are mathematically equal.
-
-    1. ``sympy.simplify(a - b) == 0``, run with a hard cap of ``time_limit`` seconds; True settles it.
-    2. Otherwise (not proved, or timed out) evaluate both at random points drawn uniformly from ``domain``
-       (``positive=True`` keeps only the positive part of it), float64, and require
-       ``|a - b| <= 1e-8 * max(|a|, |b|) + 1e-11`` at every point where both sides are finite. Up to
-       ``5 * n_points`` draws are made; fewer than ``ceil(n_points / 2)`` valid points gives False.
-
-    Args:
-        a, b: SymPy expressions or answer strings (see :func:`parse_answer`).
-        symbols: dict name -> Symbol, or a list of Symbols: the only symbols the expressions may use.
-        rng: ``numpy.random.Generator``, an int seed, or None (a fixed seed: grading is reproducible).
-
-    Returns within about ``time_limit + 0.5`` seconds for expressions of exercise size.
-    """
-    table = _symbol_dict(symbols)
-    ea = parse_answer(a, table)
-    eb = parse_answer(b, table)
-    if n_points < 1:
-        raise ValueError(f"n_points must be >= 1, got {n_points}")
-    lo, hi = float(domain[0]), float(domain[1])
-    if positive:
-        lo = max(lo, 1e-3)
-    if not (math.isfinite(lo) and math.isfinite(hi) and hi > lo):
-        raise ValueError(f"empty sampling domain ({lo}, {hi}) (positive={positive})")
-    if not isinstance(rng, np.random.Generator):
-        rng = np.random.default_rng(12345 if rng is None else rng)
-    if ea == eb:
-        return True
-    syms = sorted(set(table.values()), key=lambda s: s.name)
-    if _simplify_is_zero(ea - eb, time_limit):
-        return True
-    return _numeric_equal(ea, eb, syms, n_points=n_points, rng=rng, domain=(lo, hi))
+def __getattr__(name: str):
+    """``parse_answer``, ``are_equivalent`` and their constants, from reference_impl.symbolic_answers (imported on
+    first use: that module builds on this one)."""
+    if name in _ANSWER_NAMES:
+        from reference_impl import symbolic_answers
+        return getattr(symbolic_answers, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -65,7 +65,7 @@ def test_trace_all_wrong_and_garbage():
     assert "Walk the trace backwards" in msg
     assert "expected a dict" in _fails(ex.check_reverse_trace, None, points=2)
     assert "expected a dict" in _fails(ex.check_reverse_trace, [1, 1, 1, 2, 2.58], points=2)
-    assert "give a number" in _fails(ex.check_reverse_trace, {k: "1" for k in ex.TRACE_KEYS}, points=2)
+    assert "give a number" in _fails(ex.check_reverse_trace, {k: "one" for k in ex.TRACE_KEYS}, points=2)
 
 
 def test_trace_missing_and_unusable_entries(capsys):
@@ -329,7 +329,7 @@ def test_best_steps_mistakes():
     msg = _fails(ex.check_best_steps, 2.2e-16, 1e-2, points=1)
     assert "round-off dominates" in msg and "truncation dominates" in msg
     assert "positive" in _fails(ex.check_best_steps, 0.0, 0, points=1)
-    assert "give two positive numbers" in _fails(ex.check_best_steps, "1e-8", None, points=1)
+    assert "give two positive numbers" in _fails(ex.check_best_steps, "tiny", None, points=1)
 
 
 def test_best_steps_partial_credit(capsys):

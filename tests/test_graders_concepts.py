@@ -81,8 +81,9 @@ def test_number_right_wrong_and_named():
 
 
 @pytest.mark.parametrize("garbage, words", [(None, "no answer yet"), (math.nan, "not finite"),
-                                            ("2", "expected a real number"), (np.array([1.0, 2.0]), "expected a real"),
-                                            (True, "expected a real number")])
+                                            ("two", "could not read 'two' as a number"),
+                                            (np.array([1.0, 2.0]), "expected a number"),
+                                            (True, "expected a number")])
 def test_number_garbage(garbage, words):
     with pytest.raises(AssertionError, match=words):
         concepts.check_number(garbage, 2.0, exercise="n")
@@ -105,8 +106,8 @@ def test_trace_table_all_right_and_garbage():
         concepts.check_trace_table([1.5, -2.0], want, exercise="t")
     with pytest.raises(AssertionError, match="no answer yet"):
         concepts.check_trace_table(None, want, exercise="t")
-    with pytest.raises(AssertionError, match="'a'.*expected a real number"):
-        concepts.check_trace_table({"a": "1.5", "b": math.inf}, want, exercise="t")
+    with pytest.raises(AssertionError, match="'a'.*could not read '1.5 m' as a number"):
+        concepts.check_trace_table({"a": "1.5 m", "b": math.inf}, want, exercise="t")
 
 
 def test_digest_is_salted_and_normalised():
@@ -114,3 +115,73 @@ def test_digest_is_salted_and_normalised():
     assert digest("q", "b") != digest("r", "b")
     assert len(digest("q", "b")) == 64
     assert digest("q", "b") != digest("q", "c")
+
+
+# ------------------------------------------------------------------------------ issue 12: answers as students type them
+
+@pytest.mark.parametrize("answer", ["b", "B", " b ", "b.", "B.", "(b)", "b)", "[b]", "b:", "Option b", "option (b)",
+                                    "Option B.", "answer: b", "Answer: (b)", "answer b", "The answer is B.",
+                                    "choice: b", "the correct option is (b)"])
+def test_a_decorated_right_letter_scores(bank, answer):
+    assert concepts.check_choice("demo", answer, points=1) == 1.0
+
+
+def test_a_decorated_wrong_letter_gets_its_feedback(bank):
+    for answer in ("Option a", "(a).", "answer: a"):
+        with pytest.raises(AssertionError, match="one is too few"):
+            concepts.check_choice("demo", answer, points=1)
+
+
+@pytest.mark.parametrize("answer", ["a or b", "b or c", "a, b", "b and c", "(a) or (b)", "Option b or c"])
+def test_two_letters_are_refused_with_one_letter_only(bank, answer):
+    with pytest.raises(AssertionError, match="one letter only"):
+        concepts.check_choice("demo", answer, points=1)
+
+
+def test_decorated_letters_in_a_dict_of_answers(bank):
+    assert concepts.check_choices({"demo": "Option (b)."}, ["demo"], points=1) == 1.0
+    with pytest.raises(AssertionError, match="one letter only"):
+        concepts.check_choices({"demo": "b or c"}, ["demo"], points=1)
+
+
+@pytest.mark.parametrize("answer, expected", [
+    ("1/256", 0.25 ** 4), ("0.25^4", 0.25 ** 4), ("0.25**4", 0.25 ** 4), ("2**-8", 2.0 ** -8), ("2^-8", 2.0 ** -8),
+    ("0.003906", 0.25 ** 4), ("3.906e-3", 0.25 ** 4), ("1000000", 1e6), ("1e6", 1e6), ("1_000_000", 1e6),
+    ("10**6", 1e6), (" -(3 + 4) / 2 ", -3.5), ("1.5**100", 1.5 ** 100), ("4.066e17", 1.5 ** 100),
+])
+def test_numbers_typed_as_strings_are_read(answer, expected):
+    assert concepts.check_number(answer, expected, exercise="n", points=1) == 1.0
+    assert concepts.check_trace_table({"k": answer}, {"k": expected}, exercise="t", points=1) == 1.0
+
+
+@pytest.mark.parametrize("answer, words", [
+    ("1,000,000", "without commas"), ("x + 1", "'x' is a name"), ("sqrt(2)", "function calls"),
+    ("1/0", "divides by zero"), ("(-8)**(1/3)", "not a real number"), ("9**9**9", "too large"),
+    ("1e999", "not finite"), ("", "empty"), ("__import__('os')", "function calls"), ("2 +", "not arithmetic"),
+    ("1" * 300, "longer than"),
+])
+def test_a_string_that_is_not_a_number_gets_a_clear_message(answer, words):
+    with pytest.raises(AssertionError, match=words):
+        concepts.check_number(answer, 1.0, exercise="n")
+
+
+def test_a_wrong_number_typed_as_a_string_is_still_named():
+    with pytest.raises(AssertionError, match="MISSING_1_OVER_N"):
+        concepts.check_number("8", 2.0, exercise="n", mistakes={"MISSING_1_OVER_N": 8.0})
+
+
+@pytest.mark.parametrize("exact", [1.0005, 0.00390625, -2.5838531634528574, 123456.7, 9.99949, 0.11781, -7e-9, 0.0])
+def test_the_default_precision_accepts_every_value_rounded_to_4_significant_digits(exact):
+    for typed in (float(f"{exact:.4g}"), f"{exact:.4g}"):
+        assert concepts.check_number(typed, exact, exercise="n", points=1) == 1.0
+        assert concepts.check_trace_table({"v": typed}, {"v": exact}, exercise="t", points=1) == 1.0
+
+
+def test_the_default_precision_still_rejects_three_significant_digits_when_they_differ():
+    with pytest.raises(AssertionError, match="relative tolerance 0.0005"):
+        concepts.check_number(0.0039, 0.25 ** 4, exercise="n")
+
+
+def test_a_value_close_but_below_four_significant_digits_is_told_so():
+    with pytest.raises(AssertionError, match="close, but not to the precision asked"):
+        concepts.check_number(0.0039, 0.25 ** 4, exercise="n")

@@ -11,6 +11,7 @@ import pytest
 import sympy as sp
 
 from reference_impl import symbolic as S
+from reference_impl import symbolic_answers as SA
 from reference_impl.gradcheck import numeric_grad, numeric_vjp, rel_error
 
 from .helpers import rng_for
@@ -163,10 +164,26 @@ def test_are_equivalent_time_cap_when_simplify_never_returns(monkeypatch, factor
     assert box[0] is expected
 
 
+def test_are_equivalent_time_cap_on_the_path_that_still_needs_simplify(monkeypatch):
+    # no point is valid (sqrt of a negative number), so only simplify could decide, and it never returns:
+    # the cap must still end the call, with "not proved equal"
+    monkeypatch.setattr(S.sp, "simplify", lambda *a, **k: time.sleep(3600))
+    a, b = _slow_pair()
+    root = sp.sqrt(-1 - x ** 2)
+    box = []
+    worker = threading.Thread(target=lambda: box.append(S.are_equivalent(a * root, b * root, XY, time_limit=0.5)),
+                              daemon=True)
+    worker.start()
+    worker.join(120.0)
+    assert box == [False]
+
+
 def test_are_equivalent_thread_fallback_without_fork(monkeypatch):
-    monkeypatch.setattr(S, "_fork_available", lambda: False)
+    monkeypatch.setattr(SA, "_fork_available", lambda: False)
     assert S.are_equivalent("sigmoid(x)*(1-sigmoid(x))", "exp(-x)/(1+exp(-x))^2", XY)
     assert not S.are_equivalent("2x", "x", XY)
+    # points that decide nothing: simplify runs in a thread and proves this pair equal
+    assert S.are_equivalent("sqrt(-1 - x^2) (1 + x)", "sqrt(-1 - x^2) + x sqrt(-1 - x^2)", XY)
 
 
 def test_are_equivalent_does_not_change_global_rng():

@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from graders import diagnoses
+from graders import diagnoses, typed
 from graders.autodiff.functions import (_TestFunction, _distinct_point, _gradient_of, _one_input_function,
                                         _pass_text, _scalar_function, _vector_function, _worked_example)
 from graders.autodiff.grading import (_array_problem, _as_float, _fmt, _Grading, _scalar_close, _Stop, _vec_text)
@@ -363,16 +363,17 @@ def check_pass_counts(answers, *, n: int, m: int, keys: Sequence[str] = ("grad_f
         if k not in answers:
             g.fail(label, f"answers['{k}'] is missing.")
             continue
-        a = answers[k]
+        given = answers[k]
+        a = typed.number(given) if isinstance(given, str) else given  # "1000000", "1e6", "10**6" are read
         if isinstance(a, bool) or not isinstance(a, numbers.Real) or not float(a).is_integer():
-            hint = f" (with n = {n}, m = {m})" if isinstance(a, str) else ""
-            g.fail(label, f"answers['{k}'] = {brief(a)}: give a whole number{hint}.")
+            hint = f" (with n = {n}, m = {m})" if isinstance(given, str) else ""
+            g.fail(label, f"answers['{k}'] = {brief(given)}: give a whole number{hint}.")
             continue
         a = int(a)
         if a == expected[k]:
             continue
         other = _SWAP[k]
-        swapped = (a == PASS_QUESTIONS[other][1](n, m) and answers.get(other) == expected[k])
+        swapped = (a == PASS_QUESTIONS[other][1](n, m) and typed.number(answers.get(other)) == expected[k])
         g.fail(label, f"answers['{k}'] = {a} is not right for {label} (n = {n}, m = {m})."
                       + (describe(diagnoses.get("AD_MODES_SWAPPED")) if swapped else ""))
     extra = [k for k in answers if k not in keys]

@@ -21,6 +21,7 @@ naming what to fix otherwise.
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from typing import Any, Callable
@@ -28,6 +29,7 @@ from typing import Any, Callable
 import numpy as np
 import sympy as sp
 
+from graders import typed
 from graders.core import (GradingError, brief, real_number, Report, StudentCodeError, StudentTimeout, call_student, close, describe,
                           diagnose, require_callable)
 from graders.remote import catalogue
@@ -65,8 +67,9 @@ def check_reverse_trace(answers, *, seed: int = 0, points: float | None = None, 
     """Grade the reverse-mode trace of f = x1 * x2 + sin(x1) at (x1, x2) = (2, 3).
 
     The trace is v1 = x1, v2 = x2, v3 = v1 * v2, v4 = sin(v1), v5 = v3 + v4 (= f). ``answers`` maps
-    "v5", "v4", "v3", "v2", "v1" to the adjoints d f / d v_i (numbers; 4 significant digits are enough,
-    relative tolerance 1e-3). One sub-check per entry. ``seed``/``thorough`` are accepted for uniformity.
+    "v5", "v4", "v3", "v2", "v1" to the adjoints d f / d v_i (numbers, or numeric strings such as "2.584";
+    four significant digits are enough, the course's precision for typed numbers). One sub-check per entry.
+    ``seed``/``thorough`` are accepted for uniformity.
     """
     if answers is None or not isinstance(answers, dict):
         got = "None (assign the dict in the cell above)" if answers is None else type(answers).__name__
@@ -94,14 +97,14 @@ def check_reverse_trace(answers, *, seed: int = 0, points: float | None = None, 
         if key not in answers:
             rep.fail(name, f"answers['{key}'] is missing.")
             continue
-        got = real_number(answers[key])
+        got = typed.number(answers[key])
         if got is None:
             rep.fail(name, f"answers['{key}'] = {brief(answers[key])}: give a number (e.g. 0.5 or np.cos(1.0)).")
             continue
-        if _rel_close(got, want[key], 1e-3) or abs(got - want[key]) < 1e-9:
+        if _rel_close(got, want[key], typed.REL_TOL) or abs(got - want[key]) < typed.ABS_TOL:
             continue
-        hint = next((h for wrong, h in hints.get(key, {}).items() if _rel_close(got, wrong, 1e-3)), "")
-        if not hint and _rel_close(got, -want[key], 1e-3):
+        hint = next((h for wrong, h in hints.get(key, {}).items() if _rel_close(got, wrong, typed.REL_TOL)), "")
+        if not hint and _rel_close(got, -want[key], typed.REL_TOL):
             hint = "the sign is flipped."
         rep.fail(name, f"answers['{key}'] = {got:.6g} is not d f / d {key}."
                        + (f"\n      Likely mistake: {hint}" if hint else
@@ -144,14 +147,28 @@ def _as_int_list(value: Any) -> list[int] | None:
     return out
 
 
-def _swell_rows(f: Callable, depth: int) -> tuple[list[dict], list[int]]:
-    rows = ref_sym.expression_swell(depth, f)
+@functools.lru_cache(maxsize=None)
+def _swell_rows(case: str) -> list[dict]:
+    """reference_impl.symbolic.expression_swell for one of SWELL_CASES (built once per process)."""
+    f, depth, _ = SWELL_CASES[case]
+    return ref_sym.expression_swell(depth, f)
+
+
+@functools.lru_cache(maxsize=None)
+def _expanded_size(case: str, k: int) -> int:
+    """Size of the derivative of f applied k times after sp.expand (expand is the slow part: built on demand)."""
+    f = SWELL_CASES[case][0]
     x = sp.Symbol("x")
-    expr, simplified = x, []
-    for _ in range(depth):
+    expr = x
+    for _ in range(k):
         expr = f(expr)
-        simplified.append(ref_sym.expression_size(sp.expand(sp.diff(expr, x))))
-    return rows, simplified
+    return ref_sym.expression_size(sp.expand(sp.diff(expr, x)))
+
+
+def _sizes_are_expanded(case: str, sizes: list[int]) -> bool:
+    """Whether ``sizes`` are the sizes of the expanded derivatives, depth by depth, stopping at the first that is
+    not (so a wrong answer of another kind costs one small expand, not the deepest one)."""
+    return all(s == _expanded_size(case, k + 1) for k, s in enumerate(sizes))
 
 
 def check_derivative_sizes(fn, *, seed: int = 0, points: float | None = None, thorough: bool = False):
@@ -172,9 +189,9 @@ def check_derivative_sizes(fn, *, seed: int = 0, points: float | None = None, th
     for case in names:
         rep.declare(case)
     for i, case in enumerate(names):
-        f, depth, text = SWELL_CASES[case]
+        _, depth, text = SWELL_CASES[case]
         where = f"{text}, depth = {depth}"
-        rows, expanded = _swell_rows(f, depth)
+        rows = _swell_rows(case)
         want = [r["derivative_ops"] for r in rows]
         try:
             got = call_student(fn, catalogue.item("sympy_map", name=_MAPS[case]), depth,
@@ -208,9 +225,10 @@ def check_derivative_sizes(fn, *, seed: int = 0, points: float | None = None, th
                                                       "elimination; measure the raw tree that sp.diff returns."),
             ([0] + want[:-1], "shifted by one: entry 0 is for f applied ONCE (k = 1); apply f before you "
                               "differentiate in each step."),
-            (expanded, "the derivative was expanded or simplified; measure it exactly as sp.diff returns it."),
         ]
         hint = next((h for wrong, h in known if sizes == wrong and wrong != want), "")
+        if not hint and _sizes_are_expanded(case, sizes):
+            hint = "the derivative was expanded or simplified; measure it exactly as sp.diff returns it."
         rep.fail(case, f"{where}: sizes {sizes}, expected {want}."
                        + (f"\n      Likely mistake: {hint}" if hint else ""))
     return rep.finish()
@@ -423,7 +441,7 @@ def check_best_steps(h_forward, h_centred, *, seed: int = 0, points: float | Non
     rep = Report("best finite-difference steps", points, seed)
     for kind in ("forward", "centred"):
         rep.declare(f"best h for the {kind} difference")
-    values = {k: real_number(v) for k, v in given.items()}
+    values = {k: typed.number(v) for k, v in given.items()}
     if all(v is None for v in values.values()):
         raise GradingError(f"h_best_forward = {brief(h_forward)}, h_best_centred = {brief(h_centred)}: give two "
                            f"positive numbers (read them off the plot above, e.g. 1e-3).")

@@ -43,7 +43,7 @@ import numpy as np
 import sympy as sp
 import sympy.stats as sps
 
-from graders import answers, concepts, diagnoses
+from graders import answers, concepts, diagnoses, typed
 from graders.core import (MUTATION_CHECK, GradingError, Report, StudentCodeError, StudentTimeout, array_problem,
                           brief, call_student, close, describe, diagnose, require_callable, unpack)
 from graders.public import attention as pub
@@ -190,14 +190,29 @@ def _trace_expected() -> tuple[dict, dict]:
     return want, mistakes
 
 
+def _typed_strings(got: Any) -> list[str]:
+    """The strings in ``got`` (a number, or a list of numbers) that are not numbers typed as text."""
+    items = [got] if isinstance(got, str) else list(got) if isinstance(got, (list, tuple)) else []
+    return [g for g in items if isinstance(g, str) and typed.number(g) is None]
+
+
+def _read_typed(got: Any) -> Any:
+    """``got`` with numbers typed as strings read (graders.typed.number)."""
+    if isinstance(got, str):
+        return typed.number(got)
+    if isinstance(got, (list, tuple)):
+        return [typed.number(g) if isinstance(g, str) else g for g in got]
+    return got
+
+
 def check_one_query_trace(values, *, seed: int = 0, points: float | None = None, thorough: bool = False):
     """Grade the hand trace of ``graders.public.attention.one_query_example()``: one query q (d = 4), three keys,
     scalar values v, upstream g = dL/dout.
 
     ``values``: a dict with "s" (the 3 scaled scores), "p" (the 3 weights), "out" (a number), "dv" (dL/dv_j),
-    "ds" (dL/ds_j) and "dq" (dL/dq, 4 numbers); lists, tuples or arrays. One sub-check per key, relative
-    tolerance 1e-4; known wrong values are named. The inputs are fixed (seed and thorough are accepted for
-    uniformity).
+    "ds" (dL/ds_j) and "dq" (dL/dq, 4 numbers); lists, tuples or arrays (numbers typed as strings are read).
+    One sub-check per key; four significant digits are enough (graders.typed); known wrong values are named. The
+    inputs are fixed (seed and thorough are accepted for uniformity).
     """
     want, mistakes = _trace_expected()
     if values is None:
@@ -217,6 +232,11 @@ def check_one_query_trace(values, *, seed: int = 0, points: float | None = None,
             continue
         target = np.asarray(want[key], dtype=np.float64)
         got = values[key]
+        unread = _typed_strings(got)
+        if unread:
+            rep.fail(key, f"'{key}': {typed.number_problem(unread[0])}")
+            continue
+        got = _read_typed(got)
         try:
             arr = np.asarray(got, dtype=np.float64)
         except (TypeError, ValueError):
@@ -232,18 +252,19 @@ def check_one_query_trace(values, *, seed: int = 0, points: float | None = None,
         if not np.all(np.isfinite(arr)):
             rep.fail(key, f"'{key}': the values are not finite ({brief(got)}).")
             continue
-        if np.allclose(arr, target, rtol=1e-4, atol=1e-9):
+        if np.allclose(arr, target, rtol=typed.REL_TOL, atol=typed.ABS_TOL):
             continue
         named = ""
         for code, variants in mistakes.get(key, {}).items():
             for wrong in variants if isinstance(variants, list) else [variants]:
                 w = np.asarray(wrong, dtype=np.float64)
-                if np.allclose(arr, w, rtol=1e-4, atol=1e-9) and not np.allclose(w, target, rtol=1e-4, atol=1e-9):
+                if np.allclose(arr, w, rtol=typed.REL_TOL, atol=typed.ABS_TOL) and not np.allclose(
+                        w, target, rtol=typed.REL_TOL, atol=typed.ABS_TOL):
                     named = describe(diagnoses.get(code))
                     break
             if named:
                 break
-        rep.fail(key, f"'{key}': got {np.round(arr, 6).tolist()}, which is not right (relative tolerance 1e-4)."
+        rep.fail(key, f"'{key}': got {np.round(arr, 6).tolist()}, which is not right ({typed.PRECISION.lower()})."
                       f"{named}{' Hint: ' + hints[key] if key in hints and not named else ''}")
     return rep.finish()
 
@@ -294,6 +315,7 @@ def check_score_derivation(derivs, *, seed: int = 0, points: float | None = None
 # =============================================================================================== variance law
 
 
+@functools.cache
 def _variance_expected() -> tuple[dict, dict, dict]:
     d = sp.Symbol("d", positive=True, integer=True)
     qi, ki = sps.Normal("q_i", 0, 1), sps.Normal("k_i", 0, 1)
@@ -359,12 +381,12 @@ def check_memory_answers(values, *, seed: int = 0, points: float | None = None, 
     """Grade the cost question on ``graders.public.attention.MEMORY_QUESTION``: a dict with "score_gib" (GiB of ONE
     (B, h, T, T) score array), "growth_when_T_doubles" (its factor when T doubles), "all_layers_gib" (one P per
     attention layer kept for the backward) and "attention_tflop" (forward flops of QK^T and PV, in 1e12).
-    Relative tolerance 1e-3; known wrong values named."""
+    Four significant digits are enough (graders.typed); known wrong values named."""
     want, mistakes = _memory_expected()
     hints = {"score_gib": "one value per (batch, head, query, key): B * h * T * T values of 2 bytes; 1 GiB = 2**30.",
              "attention_tflop": "an (m, k) @ (k, n) product costs 2 m n k flops; per head QK^T is (T, d) @ (d, T)."}
-    return concepts.check_trace_table(values, want, exercise="cost of the score matrix", rel_tol=1e-3, abs_tol=0.0,
-                                      hints=hints, mistakes=mistakes, points=points, seed=seed)
+    return concepts.check_trace_table(values, want, exercise="cost of the score matrix", hints=hints,
+                                      mistakes=mistakes, points=points, seed=seed)
 
 
 # =============================================================================================== softmax over the keys

@@ -126,15 +126,16 @@ def trace_expected() -> tuple[dict[str, float], dict[str, dict[str, float]]]:
 def check_bn_trace(values, *, seed: int = 0, points: float | None = None, thorough: bool = False):
     """Grade the hand trace of :func:`trace_inputs`: a dict with the keys TRACE_KEYS (numbers), one sub-check each.
 
-    The inputs are fixed (``seed`` and ``thorough`` are accepted for uniformity). Relative tolerance 1e-4.
+    The inputs are fixed (``seed`` and ``thorough`` are accepted for uniformity). Four significant digits are
+    enough (the course's precision for typed numbers, graders.typed).
     """
     want, mistakes = trace_expected()
     hints = {"var": "the biased variance: divide by N.",
              "dxhat_0": "out = gamma * xhat + beta, so dL/dxhat = gamma * dout.",
              "dx_0": "gamma / (N sigma) * (N dout_0 - sum dout - xhat_0 sum(dout xhat)), i.e. (N dxhat_0 - "
                      "sum dxhat - xhat_0 sum(dxhat xhat)) / (N sigma)."}
-    return concepts.check_trace_table(values, want, exercise="batchnorm hand trace", rel_tol=1e-4, abs_tol=1e-9,
-                                      hints=hints, mistakes=mistakes, points=points, seed=seed)
+    return concepts.check_trace_table(values, want, exercise="batchnorm hand trace", hints=hints, mistakes=mistakes,
+                                      points=points, seed=seed)
 
 
 # ============================================================================================ gradient checker

@@ -76,12 +76,13 @@ def _trace_values(p: dict = TRACE_PROBLEM) -> tuple[dict[str, float], dict[str, 
 def check_two_step_trace(table: Any, *, seed: int = 0, points: float | None = None, thorough: bool = False):
     """Grade the hand-traced BPTT table of the two-step scalar RNN in ``TRACE_PROBLEM``.
 
-    ``table`` maps each key of ``TRACE_KEYS`` to a number (4 significant digits suffice: relative tolerance
-    1e-3). One sub-check per key; BPTT_NO_CARRY, BPTT_NO_TIME_SUM and TANH_DERIVATIVE are named.
+    ``table`` maps each key of ``TRACE_KEYS`` to a number (four significant digits are enough: the course's
+    precision for typed numbers, graders.typed). One sub-check per key; BPTT_NO_CARRY, BPTT_NO_TIME_SUM and
+    TANH_DERIVATIVE are named.
     """
     right, mistakes = _trace_values()
-    return concepts.check_trace_table(table, right, exercise="two-step BPTT by hand", rel_tol=1e-3, abs_tol=1e-6,
-                                      hints=TRACE_HINTS, mistakes=mistakes, points=points, seed=seed,
+    return concepts.check_trace_table(table, right, exercise="two-step BPTT by hand", hints=TRACE_HINTS,
+                                      mistakes=mistakes, points=points, seed=seed,
                                       thorough=thorough)
 
 
@@ -108,10 +109,10 @@ def _decay_values() -> tuple[dict[str, float], dict[str, dict[str, float]]]:
 
 def check_decay_prediction(answers_: Any, *, seed: int = 0, points: float | None = None, thorough: bool = False):
     """Grade ``{"spectral_radius": max |eigenvalue| of decay_matrix(), "lags_to_1e-6": the smallest integer k
-    with spectral_radius**k < 1e-6}`` (relative tolerance 1e-6; the lag exactly, as an int or float)."""
+    with spectral_radius**k < 1e-6}`` (four significant digits are enough; the lag is a whole number)."""
     right, mistakes = _decay_values()
     return concepts.check_trace_table(answers_, right, exercise="predicted decay of the BPTT gradient",
-                                      rel_tol=1e-6, abs_tol=0.0, mistakes=mistakes, points=points, seed=seed,
+                                      mistakes=mistakes, points=points, seed=seed,
                                       thorough=thorough,
                                       hints={"spectral_radius": "np.max(np.abs(np.linalg.eigvals(W)))",
                                              "lags_to_1e-6": "solve rho**k < 1e-6 for the smallest integer k."})

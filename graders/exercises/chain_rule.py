@@ -399,8 +399,8 @@ def check_paths_table(answers_dict: Any, *, seed: int = 0, points: float | None 
         "path_direct": "along x -> p -> L the edge x -> p has local derivative dp/dx = g (g held fixed).",
         "dL/dx": "add the three path products.",
     }
-    return concepts.check_trace_table(answers_dict, ref, exercise=f"sum over paths at x = {PATHS_X:g}",
-                                      rel_tol=1e-6, hints=hints, mistakes=mistakes, points=points, seed=seed,
+    return concepts.check_trace_table(answers_dict, ref, exercise=f"sum over paths at x = {PATHS_X:g}", hints=hints,
+                                      mistakes=mistakes, points=points, seed=seed,
                                       thorough=thorough)
 
 
@@ -440,8 +440,8 @@ def check_neuron_chain(answers_dict: Any, *, seed: int = 0, points: float | None
     }
     hints = {"da/dz": "sigmoid'(z) = a (1 - a), written with the forward output a.",
              "dL/dw": "multiply the three local derivatives: dL/da * da/dz * dz/dw."}
-    return concepts.check_trace_table(answers_dict, ref, exercise="one sigmoid neuron, step by step", rel_tol=1e-4,
-                                      abs_tol=1e-9, hints=hints, mistakes=mistakes, points=points, seed=seed,
+    return concepts.check_trace_table(answers_dict, ref, exercise="one sigmoid neuron, step by step", hints=hints,
+                                      mistakes=mistakes, points=points, seed=seed,
                                       thorough=thorough)
 
 
@@ -451,12 +451,13 @@ DEEP_CHAIN_LAYERS = 4
 def check_deep_chain(answer: Any, *, seed: int = 0, points: float | None = None, thorough: bool = False):
     """Grade d a_4 / d z_1 for four sigmoid layers with weight 1 whose pre-activations are all 0.
 
-    Expected sigmoid'(0)**4 = 0.25**4 (about 0.0039; relative tolerance 1%). Named mistakes: the local
-    derivatives added (4 * 0.25 = 1), sigmoid(0) = 0.5 used instead of sigmoid'(0).
+    Expected sigmoid'(0)**4 = 0.25**4 = 0.00390625 (four significant digits are enough, "1/256" or "0.25**4"
+    too). Named mistakes: the local derivatives added (4 * 0.25 = 1), sigmoid(0) = 0.5 used instead of
+    sigmoid'(0).
     """
     k = DEEP_CHAIN_LAYERS
     d = _sig(0.0) * (1.0 - _sig(0.0))
-    return concepts.check_number(answer, d ** k, exercise=f"derivative through {k} sigmoid layers", rel_tol=1e-2,
+    return concepts.check_number(answer, d ** k, exercise=f"derivative through {k} sigmoid layers",
                                  mistakes={"CHAIN_RULE_ADDED": k * d,
                                            "sigmoid(0) = 0.5 was used instead of sigmoid'(0)": _sig(0.0) ** k,
                                            "only one layer's local derivative was counted": d},

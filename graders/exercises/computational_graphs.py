@@ -27,7 +27,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from graders import diagnoses
+from graders import diagnoses, typed
 from graders.core import (GradingError, Report, StudentCodeError, StudentTimeout, array_problem, brief,
                           call_student, describe, is_class, real_number, require_callable, type_name)
 from graders.remote import catalogue
@@ -110,14 +110,15 @@ def _check_table(answers: Any, want: dict[str, float], *, exercise: str, what: s
         if key not in answers:
             rep.fail(name, f"answers['{key}'] is missing.")
             continue
-        got = real_number(answers[key])
+        got = typed.number(answers[key])
         if got is None:
             rep.fail(name, f"answers['{key}'] = {brief(answers[key])}: give a number.")
             continue
-        if _close(got, w, 1e-6):
+        if _close(got, w, typed.REL_TOL):
             continue
-        hint = next((h for wrong, h in hints.get(key, []) if _close(got, wrong, 1e-6) and not _close(wrong, w)), "")
-        if not hint and _close(got, -w, 1e-6):
+        hint = next((h for wrong, h in hints.get(key, [])
+                     if _close(got, wrong, typed.REL_TOL) and not _close(wrong, w)), "")
+        if not hint and _close(got, -w, typed.REL_TOL):
             hint = "the sign is flipped: check the sign of each local derivative (d(a - b)/db = -1)."
         rep.fail(name, f"answers['{key}'] = {got:.6g} is not right." +
                  (f"\n      Likely mistake: {hint}" if hint else f" {generic_hint}"))

@@ -21,9 +21,9 @@ from typing import Any, Mapping
 import numpy as np
 import sympy as sp
 
-from graders import diagnoses
+from graders import diagnoses, typed
 from graders.core import (GradingError, Report, StudentCodeError, StudentTimeout, array_problem, brief,
-                          call_student, real_number, require_callable)
+                          call_student, require_callable)
 from graders.public import convolution as pub
 from reference_impl import conv as ref
 from reference_impl import symbolic as ref_symbolic
@@ -83,10 +83,10 @@ def _value_problem(got: Any, want: Any, what: str) -> str | None:
     if got is None:
         return f"{what}: no answer yet (still None)."
     if np.ndim(want) == 0:
-        value = real_number(got)
+        value = typed.number(got)
         if value is None:
-            return f"{what}: expected a number, got {brief(got)}."
-        return None if math.isclose(value, float(want), rel_tol=1e-6, abs_tol=1e-9) else \
+            return f"{what}: {typed.number_problem(got)}"
+        return None if math.isclose(value, float(want), rel_tol=typed.REL_TOL, abs_tol=typed.ABS_TOL) else \
             f"{what}: got {value:.6g}, which is not right."
     try:
         arr = np.asarray(got, dtype=np.float64)
@@ -157,14 +157,14 @@ def _size_problem(got: Any, cfg: Mapping[str, int], what: str) -> str | None:
     if want is None:
         if got is None:
             return None
-        value = real_number(got)
+        value = typed.number(got)
         msg = f"{what} ({numbers}): got {brief(got)}, but (H + 2*pad - K) / stride is not an integer here."
         if value is not None and any(math.isclose(value, v) for v in _size_mistakes(**cfg)["OUTPUT_SIZE_NOT_INTEGER"]):
             msg += f"\n      {_label('OUTPUT_SIZE_NOT_INTEGER')}"
         return msg + " Answer None for a configuration whose windows do not tile the padded input."
     if got is None:
         return f"{what} ({numbers}): got None, but these windows do tile the padded input; give the size."
-    value = real_number(got)
+    value = typed.number(got)
     if value is None:
         return f"{what} ({numbers}): expected a whole number (or None), got {brief(got)}."
     if math.isclose(value, want):

@@ -24,9 +24,9 @@ from typing import Any, Mapping
 import numpy as np
 import sympy as sp
 
-from graders import answers, diagnoses
-from graders.core import (GradingError, Report, StudentCodeError, StudentTimeout, array_problem, brief, call_student,
-                          describe, diagnose, real_number, require_callable, unpack)
+from graders import answers, diagnoses, typed
+from graders.core import (GradingError, Report, StudentCodeError, StudentTimeout, array_problem, call_student,
+                          describe, diagnose, require_callable, unpack)
 from graders.public import gated_rnn as pub
 from reference_impl import gated_rnn as _ref
 from reference_impl import rnn as _ref_rnn
@@ -35,7 +35,7 @@ from reference_impl import symbolic_layers as _sym
 __all__ = ["check_lstm_trace", "check_lstm_derivation", "check_gru_derivation", "check_norms_by_lag",
            "LSTM_DERIVATION_KEYS"]
 
-TRACE_TOL = 1e-3
+TRACE_TOL = typed.REL_TOL  # the course's precision for typed numbers: four significant digits
 SYMPY_SECONDS = 0.05   # simplify's cap per comparison; the comparison at random points decides otherwise
 GRU_SYMPY_SECONDS = 0.0  # the GRU's expressions never simplify that fast: compare at random points directly
 
@@ -105,14 +105,14 @@ def _trace_values(p: Mapping[str, float] = pub.TRACE_STEP) -> tuple[dict[str, fl
 def _number_problem(value: Any, want: float, mistakes: list, what: str) -> str | None:
     if value is None:
         return f"{what}: no answer yet (still None)."
-    got = real_number(value)
+    got = typed.number(value)
     if got is None:
-        return f"{what}: expected a finite real number, got {brief(value)} ({type(value).__name__})."
-    if math.isclose(got, want, rel_tol=TRACE_TOL, abs_tol=1e-6):
+        return f"{what}: {typed.number_problem(value)}"
+    if math.isclose(got, want, rel_tol=TRACE_TOL, abs_tol=typed.ABS_TOL):
         return None
     for code, wrong in mistakes:
-        if math.isclose(got, wrong, rel_tol=TRACE_TOL, abs_tol=1e-6) and not math.isclose(
-                wrong, want, rel_tol=TRACE_TOL, abs_tol=1e-6):
+        if math.isclose(got, wrong, rel_tol=TRACE_TOL, abs_tol=typed.ABS_TOL) and not math.isclose(
+                wrong, want, rel_tol=TRACE_TOL, abs_tol=typed.ABS_TOL):
             return f"{what}: got {got:.6g}, which is what this mistake gives:{describe(diagnoses.get(code))}"
     return f"{what}: got {got:.6g}, which is not right (4 significant digits are enough)."
 
@@ -133,7 +133,7 @@ _TRACE_HINTS = {
 def check_lstm_trace(table: Any, *, seed: int = 0, points: float | None = None, thorough: bool = False):
     """Grade the hand trace of the scalar LSTM step ``graders.public.gated_rnn.TRACE_STEP``: a dict with the keys
     of ``TRACE_KEYS`` (i, f, g, o, c, h, then do, dc_total, dc_prev, da_i, da_f, da_g, da_o, dh_prev), each a
-    number to 4 significant digits (relative tolerance 1e-3). One equally weighted sub-check per key; the
+    number to 4 significant digits (relative tolerance 5e-4, graders.typed). One equally weighted sub-check per key; the
     classic mistakes are named (LSTM_NO_CELL_PATH, LSTM_FORGET_FACTOR, LSTM_OUTPUT_TANH, GATE_DERIVATIVE_POINT).
     Extra keys are reported and cost nothing."""
     keys = pub.TRACE_KEYS

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from graders import concepts, diagnoses
+from graders import concepts, diagnoses, typed
 from graders.core import (GradingError, brief, real_number, Report, StudentCodeError, StudentTimeout, array_problem, call_student,
                           close, describe, require_callable, unpack)
 from reference_impl import network as ref_net
@@ -84,7 +84,7 @@ def check_sigmoid_slope(dsigma, x_star, max_slope, *, seed: int = 0, points: flo
     for name, got, want_v, what in (("where it peaks", x_star, float(ref_x), "x_star"),
                                     ("maximum slope", max_slope, float(ref_max), "max_slope")):
         rep.declare(name)
-        v = real_number(got)
+        v = typed.number(got)
         if v is None:
             rep.fail(name, f"{what} = {brief(got)}: give a number (a Python/NumPy float or a SymPy number).")
         elif abs(v - want_v) > 1e-6:
@@ -147,7 +147,7 @@ def check_depth_estimates(answers, *, seed: int = 0, points: float | None = None
         if key not in answers:
             rep.fail(key, f"answers['{key}'] is missing.")
             continue
-        v = real_number(answers[key])
+        v = typed.number(answers[key])
         if v is None:
             rep.fail(key, f"answers['{key}'] = {brief(answers[key])}: give a number.")
             continue
