@@ -17,7 +17,7 @@ import numpy as np
 
 from graders.core import (Report, StudentCodeError, StudentTimeout, array_problem, call_student, close, describe,
                           diagnose, numeric_vjp_safe, require_callable, unpack)
-from reference_impl import layers as ref
+from reference_impl import layers as _ref
 
 
 @dataclass
@@ -170,13 +170,13 @@ def _affine_backward_mistakes(case, grads):
     return out
 
 
-AFFINE = LayerSpec("affine", ("dx", "dW", "db"), ref.affine_forward, ref.affine_backward, _affine_cases,
+_AFFINE = LayerSpec("affine", ("dx", "dW", "db"), _ref.affine_forward, _ref.affine_backward, _affine_cases,
                    _affine_forward_mistakes, _affine_backward_mistakes, n_forward_args=3)
 
 
 def check_affine(forward, backward, *, seed=0, points=None, thorough=False):
     """affine_forward(x (N,D), W (D,M), b (M,)) -> (out (N,M), cache); affine_backward -> (dx, dW, db)."""
-    return check_layer(AFFINE, forward, backward, seed=seed, points=points, thorough=thorough)
+    return check_layer(_AFFINE, forward, backward, seed=seed, points=points, thorough=thorough)
 
 
 # ------------------------------------------------------------------------------------------- activations
@@ -194,13 +194,13 @@ def _relu_backward_mistakes(case, grads):
                    "CHAIN_RULE_ADDED": d + (x > 0)}}
 
 
-RELU = LayerSpec("relu", ("dx",), ref.relu_forward, ref.relu_backward, _elementwise_cases,
+_RELU = LayerSpec("relu", ("dx",), _ref.relu_forward, _ref.relu_backward, _elementwise_cases,
                  lambda c: {"RELU_MASK": np.abs(c.args[0])}, _relu_backward_mistakes)
 
 
 def check_relu(forward, backward, *, seed=0, points=None, thorough=False):
     """relu_forward(x (any shape)) -> (out, cache); relu_backward(dout, cache) -> dx."""
-    return check_layer(RELU, forward, backward, seed=seed, points=points, thorough=thorough)
+    return check_layer(_RELU, forward, backward, seed=seed, points=points, thorough=thorough)
 
 
 def _leaky_cases(rng, thorough):
@@ -216,13 +216,13 @@ def _leaky_backward_mistakes(case, grads):
     return {"dx": {"LEAKY_SLOPE": d * (x > 0), "RELU_MASK": d * np.where(d > 0, 1.0, alpha)}}
 
 
-LEAKY_RELU = LayerSpec("leaky_relu", ("dx",), ref.leaky_relu_forward, ref.leaky_relu_backward, _leaky_cases,
+_LEAKY_RELU = LayerSpec("leaky_relu", ("dx",), _ref.leaky_relu_forward, _ref.leaky_relu_backward, _leaky_cases,
                        lambda c: {}, _leaky_backward_mistakes, n_forward_args=2)
 
 
 def check_leaky_relu(forward, backward, *, seed=0, points=None, thorough=False):
     """leaky_relu_forward(x, alpha) -> (out, cache); leaky_relu_backward(dout, cache) -> dx."""
-    return check_layer(LEAKY_RELU, forward, backward, seed=seed, points=points, thorough=thorough)
+    return check_layer(_LEAKY_RELU, forward, backward, seed=seed, points=points, thorough=thorough)
 
 
 def _sig(z):
@@ -242,13 +242,13 @@ def _sigmoid_mistakes(case, grads):
                    "CHAIN_RULE_ADDED": d + s * (1 - s)}}
 
 
-SIGMOID = LayerSpec("sigmoid", ("dx",), ref.sigmoid_forward, ref.sigmoid_backward, _sigmoid_cases,
+_SIGMOID = LayerSpec("sigmoid", ("dx",), _ref.sigmoid_forward, _ref.sigmoid_backward, _sigmoid_cases,
                     lambda c: {"SIGN_FLIP": _sig(-c.args[0])}, _sigmoid_mistakes)
 
 
 def check_sigmoid(forward, backward, *, seed=0, points=None, thorough=False):
     """sigmoid_forward(x) -> (out, cache); sigmoid_backward(dout, cache) -> dx."""
-    return check_layer(SIGMOID, forward, backward, seed=seed, points=points, thorough=thorough)
+    return check_layer(_SIGMOID, forward, backward, seed=seed, points=points, thorough=thorough)
 
 
 def _tanh_mistakes(case, grads):
@@ -259,13 +259,13 @@ def _tanh_mistakes(case, grads):
                    "CHAIN_RULE_ADDED": d + (1 - t ** 2)}}
 
 
-TANH = LayerSpec("tanh", ("dx",), ref.tanh_forward, ref.tanh_backward, _sigmoid_cases, lambda c: {},
+_TANH = LayerSpec("tanh", ("dx",), _ref.tanh_forward, _ref.tanh_backward, _sigmoid_cases, lambda c: {},
                  _tanh_mistakes)
 
 
 def check_tanh(forward, backward, *, seed=0, points=None, thorough=False):
     """tanh_forward(x) -> (out, cache); tanh_backward(dout, cache) -> dx."""
-    return check_layer(TANH, forward, backward, seed=seed, points=points, thorough=thorough)
+    return check_layer(_TANH, forward, backward, seed=seed, points=points, thorough=thorough)
 
 
 # ------------------------------------------------------------------------------------------- max-pool
@@ -316,13 +316,13 @@ def _pool2d_mistakes(case, grads):
     return {"dx": {"MAXPOOL_ROUTING": [r["avg"], r["all"], r["first"], r["min"], r["last_window_wins"]]}}
 
 
-MAX_POOL2D = LayerSpec("max_pool2d", ("dx",), ref.max_pool2d_forward, ref.max_pool2d_backward, _pool2d_cases,
+_MAX_POOL2D = LayerSpec("max_pool2d", ("dx",), _ref.max_pool2d_forward, _ref.max_pool2d_backward, _pool2d_cases,
                        lambda c: {}, _pool2d_mistakes, n_forward_args=4)
 
 
 def check_max_pool2d(forward, backward, *, seed=0, points=None, thorough=False):
     """max_pool2d_forward(x (N,C,H,W), pool_h, pool_w, stride) -> (out, cache); backward -> dx (N,C,H,W)."""
-    return check_layer(MAX_POOL2D, forward, backward, seed=seed, points=points, thorough=thorough)
+    return check_layer(_MAX_POOL2D, forward, backward, seed=seed, points=points, thorough=thorough)
 
 
 def _pool1d_cases(rng, thorough):
@@ -341,13 +341,13 @@ def _pool1d_mistakes(case, grads):
     return {"dx": {"MAXPOOL_ROUTING": [v[:, :, 0, :] for v in r.values()]}}
 
 
-MAX_POOL1D = LayerSpec("max_pool1d", ("dx",), ref.max_pool1d_forward, ref.max_pool1d_backward, _pool1d_cases,
+_MAX_POOL1D = LayerSpec("max_pool1d", ("dx",), _ref.max_pool1d_forward, _ref.max_pool1d_backward, _pool1d_cases,
                        lambda c: {}, _pool1d_mistakes, n_forward_args=3)
 
 
 def check_max_pool1d(forward, backward, *, seed=0, points=None, thorough=False):
     """max_pool1d_forward(x (N,C,L), pool, stride) -> (out, cache); backward -> dx (N,C,L)."""
-    return check_layer(MAX_POOL1D, forward, backward, seed=seed, points=points, thorough=thorough)
+    return check_layer(_MAX_POOL1D, forward, backward, seed=seed, points=points, thorough=thorough)
 
 
 # ------------------------------------------------------------------------------------------- residual
@@ -373,14 +373,14 @@ def _residual_mistakes(case, grads):
     return {"dx": {"RESIDUAL_NO_IDENTITY": grads[0] - d}}
 
 
-RESIDUAL = LayerSpec("residual", ("dx", "dW1", "db1", "dW2", "db2"), ref.residual_forward, ref.residual_backward,
-                     _residual_cases, lambda c: {"RESIDUAL_NO_IDENTITY": ref.residual_forward(*c.args)[0] - c.args[0]},
+_RESIDUAL = LayerSpec("residual", ("dx", "dW1", "db1", "dW2", "db2"), _ref.residual_forward, _ref.residual_backward,
+                     _residual_cases, lambda c: {"RESIDUAL_NO_IDENTITY": _ref.residual_forward(*c.args)[0] - c.args[0]},
                      _residual_mistakes, n_forward_args=5)
 
 
 def check_residual(forward, backward, *, seed=0, points=None, thorough=False):
     """residual_forward(x, W1, b1, W2, b2) -> (x + relu(x@W1+b1)@W2 + b2, cache); backward -> 5 grads."""
-    return check_layer(RESIDUAL, forward, backward, seed=seed, points=points, thorough=thorough)
+    return check_layer(_RESIDUAL, forward, backward, seed=seed, points=points, thorough=thorough)
 
 
 # ------------------------------------------------------------------------------------------- dropout
@@ -403,7 +403,7 @@ def _dropout_mistakes(case, grads):
     return {"dx": {"DROPOUT_SCALE": case.dout * mask}} if p > 0 and keep.any() else {}
 
 
-DROPOUT = LayerSpec("dropout", ("dx",), ref.dropout_forward, ref.dropout_backward, _dropout_cases,
+_DROPOUT = LayerSpec("dropout", ("dx",), _ref.dropout_forward, _ref.dropout_backward, _dropout_cases,
                     lambda c: {"DROPOUT_SCALE": c.args[0] * (copy.deepcopy(c.args[2]).random(c.args[0].shape)
                                                              >= c.args[1])},
                     _dropout_mistakes, n_forward_args=3)
@@ -412,4 +412,4 @@ DROPOUT = LayerSpec("dropout", ("dx",), ref.dropout_forward, ref.dropout_backwar
 def check_dropout(forward, backward, *, seed=0, points=None, thorough=False):
     """dropout_forward(x, p_drop, rng) -> (out, cache) drawing rng.random(x.shape) once and keeping entries
     >= p_drop (scaled by 1/(1-p_drop)); dropout_backward(dout, cache) -> dx."""
-    return check_layer(DROPOUT, forward, backward, seed=seed, points=points, thorough=thorough)
+    return check_layer(_DROPOUT, forward, backward, seed=seed, points=points, thorough=thorough)

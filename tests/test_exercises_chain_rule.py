@@ -28,18 +28,18 @@ x, y = sp.symbols("x y")
 
 
 def test_worked_figures():
-    t = ex.paths_reference(ex.PATHS_X)
+    t = ex._paths_reference(ex.PATHS_X)
     assert t == {"g": 8.0, "L": 80.0, "path_g_square": 48.0, "path_g_product": 6.0, "path_direct": 8.0,
                  "dL/dx": 62.0}
     L = (3 * x + 2) ** 2 + x * (3 * x + 2)
     for x0 in (-1.0, 0.5, 2.0, 3.25):
-        assert ex.paths_reference(x0)["dL/dx"] == pytest.approx(float(sp.diff(L, x).subs(x, x0)))
-        assert ex.paths_reference(x0)["dL/dx"] == pytest.approx(24 * x0 + 14)
+        assert ex._paths_reference(x0)["dL/dx"] == pytest.approx(float(sp.diff(L, x).subs(x, x0)))
+        assert ex._paths_reference(x0)["dL/dx"] == pytest.approx(24 * x0 + 14)
     # (3x + 2)^2: the derivative is 6(3x + 2)
     assert sp.simplify(ex._outer_inner_problems()["affine_square"][1] - 6 * (3 * x + 2)) == 0
     # the neuron table against a finite difference of L(w)
     p = ex.NEURON_POINT
-    ref = ex.neuron_reference(**p)
+    ref = ex._neuron_reference(**p)
 
     def loss(w):
         return (1.0 / (1.0 + math.exp(-(w * p["x"] + p["b"]))) - p["y"]) ** 2
@@ -47,7 +47,7 @@ def test_worked_figures():
     assert ref["dL/dw"] == pytest.approx((loss(p["w"] + h) - loss(p["w"] - h)) / (2 * h), rel=1e-6)
     assert 0.25 ** 4 == pytest.approx(0.0039, rel=1e-2)          # pinned: 0.25^4 = 0.0039
     # L = (wx + b - y)^2 at w=2, x=3, b=1, y=8: dL/dw = -6 (pinned figure), via lsq_reference with N = D = 1
-    _, dw = ex.lsq_reference(np.array([[3.0]]), np.array([2.0]), np.array([8.0 - 1.0]))
+    _, dw = ex._lsq_reference(np.array([[3.0]]), np.array([2.0]), np.array([8.0 - 1.0]))
     assert dw.tolist() == [-6.0]
 
 
@@ -261,7 +261,7 @@ def test_two_path_garbage(ans):
 
 
 def test_paths_table_right_and_partial(capsys):
-    right = ex.paths_reference()
+    right = ex._paths_reference()
     assert ex.check_paths_table(right, points=2) == 2.0
     assert ex.check_paths_table({k: np.float64(v) for k, v in right.items()}, seed=4, points=2, thorough=True) == 2.0
     wrong = dict(right, **{"dL/dx": right["path_g_square"] * right["path_g_product"] * right["path_direct"]})
@@ -275,7 +275,7 @@ def test_paths_table_right_and_partial(capsys):
     ("path_g_square", 24.0, "SQUARE_FACTOR_TWO"), ("path_g_product", 2.0, "MISSING_INNER_DERIVATIVE"),
     ("L", 64.0, "x * g term is missing")])
 def test_paths_table_named(key, value, code, capsys):
-    ans = dict(ex.paths_reference(), **{key: value})
+    ans = dict(ex._paths_reference(), **{key: value})
     ex.check_paths_table(ans, points=2)
     assert code in capsys.readouterr().out
 
@@ -287,7 +287,7 @@ def test_paths_table_garbage(ans):
 
 
 def test_neuron_right_and_named(capsys):
-    ref = ex.neuron_reference(**ex.NEURON_POINT)
+    ref = ex._neuron_reference(**ex.NEURON_POINT)
     assert ex.check_neuron_chain(ref, points=2) == 2.0
     assert ex.check_neuron_chain(ref, seed=3, points=2, thorough=True) == 2.0
     a = ref["a"]

@@ -17,14 +17,14 @@ from graders.exercises import computational_graphs as ex
 
 
 def test_worked_examples_match_the_pinned_figures():
-    values, grads = ex.loss_trace()
+    values, grads = ex._loss_trace()
     assert values == {"mul": 6.0, "add": 7.0, "sub": -1.0, "L": 1.0}
     assert grads["w"] == -6.0 and grads["b"] == -2.0          # errata: dL/dw = -6, dL/db = -2
     assert grads == {"L": 1.0, "sub": -2.0, "add": -2.0, "mul": -2.0, "w": -6.0, "x": -4.0, "b": -2.0, "y": 2.0}
-    values, grads = ex.sum_times_trace()
+    values, grads = ex._sum_times_trace()
     assert values == {"q": 3.0, "f": -12.0}
     assert (grads["x"], grads["y"], grads["z"]) == (-4.0, -4.0, 3.0)   # errata: (-4, -4, 3)
-    values, grads = ex.fanout_trace()
+    values, grads = ex._fanout_trace()
     x, y = sp.symbols("x y")
     f = (x * y + x) ** 2
     at = {x: 3, y: -2}

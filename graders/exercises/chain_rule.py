@@ -40,8 +40,8 @@ from graders.remote import catalogue
 from graders.remote.catalogue import numeric as catalogue_numeric
 
 __all__ = ["check_compose_derivative", "check_lsq_grad", "check_outer_inner", "check_two_path_gradient",
-           "check_paths_table", "check_neuron_chain", "check_deep_chain", "STAGES", "compose_reference",
-           "lsq_reference", "PATHS_X", "NEURON_POINT", "paths_reference", "neuron_reference"]
+           "check_paths_table", "check_neuron_chain", "check_deep_chain", "PATHS_X", "NEURON_POINT", "PATH_KEYS",
+           "NEURON_KEYS"]
 
 
 # ============================================================================================ compositions
@@ -49,7 +49,7 @@ __all__ = ["check_compose_derivative", "check_lsq_grad", "check_outer_inner", "c
 
 # name -> (f, df): elementwise float64 stages and their derivatives (graders.remote.catalogue.numeric: the
 # learner's compose_derivative receives them as the catalogue item ``stages``, built where its code runs)
-STAGES: dict[str, tuple[Callable, Callable]] = dict(catalogue_numeric.STAGES)
+_STAGES: dict[str, tuple[Callable, Callable]] = dict(catalogue_numeric.STAGES)
 
 # (description, stage names innermost first, n)
 _COMPOSE_VISIBLE = [
@@ -64,7 +64,7 @@ _COMPOSE_THOROUGH = [
 ]
 
 
-def compose_reference(stages: Sequence[tuple[Callable, Callable]], x: np.ndarray) -> tuple[np.ndarray, np.ndarray,
+def _compose_reference(stages: Sequence[tuple[Callable, Callable]], x: np.ndarray) -> tuple[np.ndarray, np.ndarray,
                                                                                              list, list]:
     """(value, derivative, inputs, locals) of f_k(...f_1(x)): inputs[k] is stage k's input, locals[k] its
     local derivative df_k(inputs[k]); the derivative is the product of the locals."""
@@ -115,9 +115,9 @@ def check_compose_derivative(compose_derivative, *, seed: int = 0, points: float
     rng = np.random.default_rng(seed)
     cases = _COMPOSE_VISIBLE + (_COMPOSE_THOROUGH if thorough else [])
     for text, names, n in cases:
-        stages = [STAGES[k] for k in names]
+        stages = [_STAGES[k] for k in names]
         x = rng.uniform(-1.2, 1.2, size=n)
-        value, deriv, inputs, locals_ = compose_reference(stages, x)
+        value, deriv, inputs, locals_ = _compose_reference(stages, x)
         where = f"{text} at x = {_preview(x)}"
         try:
             result = call_student(compose_derivative, catalogue.item("stages", names=list(names)), x, label=label,
@@ -144,7 +144,7 @@ def check_compose_derivative(compose_derivative, *, seed: int = 0, points: float
         if problem:
             hint = ""
             if len(stages) >= 2:
-                rev, _, _, _ = compose_reference(stages[::-1], x)
+                rev, _, _, _ = _compose_reference(stages[::-1], x)
                 if close(got_v, rev, 1e-9):
                     hint = ("\n      Likely mistake: the stages were applied in reverse order; stages[0] is the "
                             "innermost function and is applied to x first.")
@@ -164,7 +164,7 @@ def _preview(x: np.ndarray, n: int = 3) -> str:
 # ============================================================================================ matrix form
 
 
-def lsq_reference(X: np.ndarray, w: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+def _lsq_reference(X: np.ndarray, w: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     """L = sum((X w - y)**2) and dL/dw = 2 X^T (X w - y) (shape (D,))."""
     r = X @ w - y
     return float(r @ r), 2.0 * (X.T @ r)
@@ -204,7 +204,7 @@ def check_lsq_grad(lsq_loss_and_grad, *, seed: int = 0, points: float | None = N
     rng = np.random.default_rng(seed)
     for where, X, w, y in _lsq_cases(rng, thorough):
         N, D = X.shape
-        L, dw = lsq_reference(X, w, y)
+        L, dw = _lsq_reference(X, w, y)
         r = X @ w - y
         try:
             result = call_student(lsq_loss_and_grad, X, w, y, label=label, notes=rep.notes)
@@ -321,7 +321,7 @@ def check_outer_inner(answer: Any, *, problem: str = "affine_square", seed: int 
                                          "inner value.")
 
 
-def two_path_reference() -> dict[str, sp.Expr]:
+def _two_path_reference() -> dict[str, sp.Expr]:
     """dL/dx and dL/dy of L = sin(u) * v with u = x*y and v = x + y (each input reaches L along two paths)."""
     x, y = _x, _y
     L = sp.sin(x * y) * (x + y)
@@ -338,7 +338,7 @@ def check_two_path_gradient(answers_dict: Any, *, seed: int = 0, points: float |
     """
     x, y = _x, _y
     u, v = x * y, x + y
-    expected = two_path_reference()
+    expected = _two_path_reference()
     mistakes = {}
     for key, other in (("dL/dx", y), ("dL/dy", x)):
         through_u = sp.cos(u) * other * v
@@ -361,7 +361,7 @@ def check_two_path_gradient(answers_dict: Any, *, seed: int = 0, points: float |
 PATH_KEYS = ("g", "L", "path_g_square", "path_g_product", "path_direct", "dL/dx")
 
 
-def paths_reference(x: float = PATHS_X) -> dict[str, float]:
+def _paths_reference(x: float = PATHS_X) -> dict[str, float]:
     """The sum-over-paths table of L = s + p with g = 3x + 2, s = g**2, p = x * g, at ``x``.
 
     path_g_square: x -> g -> s -> L (3 * 2g * 1); path_g_product: x -> g -> p -> L (3 * x * 1);
@@ -381,7 +381,7 @@ def check_paths_table(answers_dict: Any, *, seed: int = 0, points: float | None 
     mistakes: the inner derivative 3 dropped on a path, the factor 2 of the square dropped, the paths
     multiplied instead of added, a missing path.
     """
-    ref = paths_reference(PATHS_X)
+    ref = _paths_reference(PATHS_X)
     g, x = ref["g"], PATHS_X
     paths = (ref["path_g_square"], ref["path_g_product"], ref["path_direct"])
     mistakes = {
@@ -411,7 +411,7 @@ def _sig(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-z))
 
 
-def neuron_reference(w: float, x: float, b: float, y: float) -> dict[str, float]:
+def _neuron_reference(w: float, x: float, b: float, y: float) -> dict[str, float]:
     """z = w x + b, a = sigmoid(z), L = (a - y)**2: forward values, local derivatives and dL/dw."""
     z = w * x + b
     a = _sig(z)
@@ -427,7 +427,7 @@ def check_neuron_chain(answers_dict: Any, *, seed: int = 0, points: float | None
     evaluated at a instead of z (SIGMOID_ON_OUTPUT), dz/dw = w, dL/dw without dz/dw or with the factors added.
     """
     p = NEURON_POINT
-    ref = neuron_reference(p["w"], p["x"], p["b"], p["y"])
+    ref = _neuron_reference(p["w"], p["x"], p["b"], p["y"])
     a, z = ref["a"], ref["z"]
     sa = _sig(a)
     mistakes = {

@@ -31,12 +31,12 @@ from graders import diagnoses
 from graders.core import (GradingError, Report, StudentCodeError, StudentTimeout, array_problem, brief,
                           call_student, describe, is_class, real_number, require_callable, type_name)
 from graders.remote import catalogue
-from graders.remote.catalogue.numeric import SCALAR_FUNCTIONS
-from reference_impl.autodiff.reverse import Value as RefValue
+from graders.remote.catalogue.numeric import SCALAR_FUNCTIONS as _SCALAR_FUNCTIONS
+from reference_impl.autodiff.reverse import Value as _RefValue
 
 __all__ = ["check_loss_forward", "check_loss_backward", "check_sum_times_trace", "check_fanout_trace",
-           "check_loss_and_grads", "check_value_ops", "check_numeric_gradient", "loss_trace", "sum_times_trace", "fanout_trace",
-           "LOSS_POINT", "SUM_TIMES_POINT", "FANOUT_POINT"]
+           "check_loss_and_grads", "check_value_ops", "check_numeric_gradient", "LOSS_POINT", "SUM_TIMES_POINT",
+           "FANOUT_POINT"]
 
 LOSS_POINT = {"w": 2.0, "x": 3.0, "b": 1.0, "y": 8.0}
 SUM_TIMES_POINT = {"x": -2.0, "y": 5.0, "z": -4.0}
@@ -54,12 +54,12 @@ def _fmt(x: float | None) -> str:
 # ============================================================================================ the worked examples
 
 
-def loss_trace() -> tuple[dict[str, float], dict[str, float]]:
+def _loss_trace() -> tuple[dict[str, float], dict[str, float]]:
     """(values, grads) of L = (w x + b - y)**2 at LOSS_POINT, from the reference engine.
 
     Nodes: mul = w * x, add = mul + b, sub = add - y, L = sub ** 2; grads are d L / d node for every node and
     input ("L", "sub", "add", "mul", "w", "x", "b", "y")."""
-    w, x, b, y = (RefValue(LOSS_POINT[k]) for k in ("w", "x", "b", "y"))
+    w, x, b, y = (_RefValue(LOSS_POINT[k]) for k in ("w", "x", "b", "y"))
     mul = w * x
     add = mul + b
     sub = add - y
@@ -72,9 +72,9 @@ def loss_trace() -> tuple[dict[str, float], dict[str, float]]:
     return values, grads
 
 
-def sum_times_trace() -> tuple[dict[str, float], dict[str, float]]:
+def _sum_times_trace() -> tuple[dict[str, float], dict[str, float]]:
     """(values, grads) of f = (x + y) z at SUM_TIMES_POINT: q = x + y, f = q * z."""
-    x, y, z = (RefValue(SUM_TIMES_POINT[k]) for k in ("x", "y", "z"))
+    x, y, z = (_RefValue(SUM_TIMES_POINT[k]) for k in ("x", "y", "z"))
     q = x + y
     f = q * z
     f.backward()
@@ -82,11 +82,11 @@ def sum_times_trace() -> tuple[dict[str, float], dict[str, float]]:
             {k: float(v.grad) for k, v in {"f": f, "q": q, "x": x, "y": y, "z": z}.items()})
 
 
-def fanout_trace() -> tuple[dict[str, float], dict[str, float]]:
+def _fanout_trace() -> tuple[dict[str, float], dict[str, float]]:
     """(values, grads) of a = x * y, b = a + x, f = b * b at FANOUT_POINT.
 
     Two fan-outs: x is used by two nodes (a and b), and b is used twice by one node (b * b)."""
-    x, y = RefValue(FANOUT_POINT["x"]), RefValue(FANOUT_POINT["y"])
+    x, y = _RefValue(FANOUT_POINT["x"]), _RefValue(FANOUT_POINT["y"])
     a = x * y
     b = a + x
     f = b * b
@@ -132,7 +132,7 @@ def check_loss_forward(answers, *, seed: int = 0, points: float | None = None, t
 
     ``answers``: {"mul": w * x, "add": mul + b, "sub": add - y, "L": sub ** 2}, numbers. One sub-check per
     node. ``seed``/``thorough`` are accepted for uniformity (the point is fixed)."""
-    values, _ = loss_trace()
+    values, _ = _loss_trace()
     p = LOSS_POINT
     hints = {
         "sub": [(p["y"] - values["add"], "the order of the subtraction: sub = add - y (prediction minus target).")],
@@ -150,7 +150,7 @@ def check_loss_backward(answers, *, seed: int = 0, points: float | None = None, 
 
     ``answers``: d L / d node for "L", "sub", "add", "mul", "w", "x", "b", "y" (numbers). One sub-check per
     key, so a single slip costs a fraction of the points."""
-    values, grads = loss_trace()
+    values, grads = _loss_trace()
     p = LOSS_POINT
     g_sub = grads["sub"]
     hints = {
@@ -177,7 +177,7 @@ def check_sum_times_trace(answers, *, seed: int = 0, points: float | None = None
     """Grade f = (x + y) z at x = -2, y = 5, z = -4, traced with q = x + y, f = q * z.
 
     ``answers``: {"q", "f"} forward values and {"df/dq", "df/dx", "df/dy", "df/dz"} gradients (numbers)."""
-    values, grads = sum_times_trace()
+    values, grads = _sum_times_trace()
     want = {"q": values["q"], "f": values["f"], "df/dq": grads["q"], "df/dx": grads["x"], "df/dy": grads["y"],
             "df/dz": grads["z"]}
     P = SUM_TIMES_POINT
@@ -203,7 +203,7 @@ def check_fanout_trace(answers, *, seed: int = 0, points: float | None = None, t
     ``answers``: {"df/db", "df/da", "df/dx", "df/dy"} (numbers). b is used twice by one node and x by two
     nodes, so both gradients are SUMS of contributions; the hints name which contribution a wrong answer
     kept."""
-    values, grads = fanout_trace()
+    values, grads = _fanout_trace()
     want = {"df/db": grads["b"], "df/da": grads["a"], "df/dx": grads["x"], "df/dy": grads["y"]}
     x, y = FANOUT_POINT["x"], FANOUT_POINT["y"]
     via_b = grads["b"] * 1.0            # b = a + x
@@ -486,7 +486,7 @@ def check_numeric_gradient(fn, *, seed: int = 0, points: float | None = None, th
     picks = [0, 1, 2] + ([3, 4] if thorough else [])
     for k in picks:
         text, name, exact = funcs[k]
-        n, f = SCALAR_FUNCTIONS[name]
+        n, f = _SCALAR_FUNCTIONS[name]
         xs = [round(float(v), 3) for v in rng.uniform(0.5, 1.5, n) * rng.choice([-1.0, 1.0], n)]
         if k == 4:
             xs[4] = abs(xs[4]) + 0.5
@@ -539,7 +539,7 @@ def check_numeric_gradient(fn, *, seed: int = 0, points: float | None = None, th
 
 
 def _loss_reference(w: float, x: float, b: float, y: float) -> dict[str, float]:
-    W, X, B, Y = RefValue(w), RefValue(x), RefValue(b), RefValue(y)
+    W, X, B, Y = _RefValue(w), _RefValue(x), _RefValue(b), _RefValue(y)
     L = (W * X + B - Y) ** 2
     L.backward()
     return {"L": float(L.data), "dL_dw": float(W.grad), "dL_dx": float(X.grad), "dL_db": float(B.grad),

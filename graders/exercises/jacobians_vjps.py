@@ -31,14 +31,14 @@ import numpy as np
 from graders.core import (Report, StudentCodeError, StudentTimeout, array_problem, call_student,
                           close, require_callable)
 from graders.remote import catalogue
-from reference_impl import losses as ref_losses
+from reference_impl import losses as _ref_losses
 
 MEMORY_N = 2000          # length of the vector in the memory sub-check of check_softmax_vjp
 MEMORY_FRACTION = 0.125  # allowed peak allocation, as a fraction of the n x n float64 Jacobian's bytes
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
-    return ref_losses.softmax(np.asarray(z, dtype=np.float64)[None, :])[0]
+    return _ref_losses.softmax(np.asarray(z, dtype=np.float64)[None, :])[0]
 
 
 def _softmax_vjp_reference(z: np.ndarray, u: np.ndarray) -> np.ndarray:

@@ -17,7 +17,7 @@ from graders.core import array_problem, describe, diagnose, require_callable, un
 from graders.network.grading import _away, _finite, _Grader, _name, _number_problem, _Stop
 from graders.remote import catalogue
 from graders.remote.catalogue.numeric import array_function
-from reference_impl import gradcheck as ref_gc
+from reference_impl import gradcheck as _ref_gc
 
 
 # =============================================================================================== gradient checking
@@ -89,7 +89,7 @@ def check_numeric_gradient(fn, *, seed: int = 0, points: float | None = None, th
             if not ok:
                 continue
             (grad,) = unpack(grad, ("grad",), label)
-            expected = ref_gc.numeric_grad(f, x, step)
+            expected = _ref_gc.numeric_grad(f, x, step)
             problem = array_problem(grad, expected)
             g.note_usable(problem)
             if problem is None:
@@ -97,7 +97,7 @@ def check_numeric_gradient(fn, *, seed: int = 0, points: float | None = None, th
             cands = {"ONE_SIDED_DIFFERENCE": [_fd(f, x, step, "forward"), _fd(f, x, step, "backward")],
                      "FD_DENOMINATOR": [2 * expected, expected * step * step, expected / 2]}
             if h is not None:
-                cands["FD_STEP_IGNORED"] = ref_gc.numeric_grad(f, x, 1e-5)
+                cands["FD_STEP_IGNORED"] = _ref_gc.numeric_grad(f, x, 1e-5)
             diag = diagnose(grad, expected, cands)
             text = f"{where}: grad {problem}{describe(diag)}"
             if left_moved:
@@ -159,7 +159,7 @@ def check_rel_error(fn, *, seed: int = 0, points: float | None = None, thorough:
             if not ok:
                 continue
             (res,) = unpack(res, ("rel_error",), label)
-            expected = ref_gc.rel_error(a, b)
+            expected = _ref_gc.rel_error(a, b)
             problem = _number_problem(res, expected, what="rel_error")
             if problem is None:
                 continue

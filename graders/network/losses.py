@@ -15,7 +15,7 @@ from graders import diagnoses
 from graders.core import StudentCodeError, array_problem, describe, diagnose, require_callable, unpack
 from graders.network.grading import (LARGE_LOGIT, _consistency, _finite, _Grader, _name, _number_problem, _safe_numeric,
                                      _Stop, _unstable_hint)
-from reference_impl import losses as ref_losses
+from reference_impl import losses as _ref_losses
 
 
 # =============================================================================================== softmax
@@ -64,7 +64,7 @@ def check_softmax(softmax, *, seed: int = 0, points: float | None = None, thorou
             if not ok:
                 continue
             (probs,) = unpack(probs, ("probs",), label)
-            expected = ref_losses.softmax(s)
+            expected = _ref_losses.softmax(s)
             problem = array_problem(probs, expected)
             if problem is None:
                 continue
@@ -123,8 +123,8 @@ def check_softmax_cross_entropy(fn, *, seed: int = 0, points: float | None = Non
                     g.fail(n, f"{where}: {exc}")
                 continue
             N, C = s.shape
-            e_loss, e_ds = ref_losses.softmax_cross_entropy(s, y)
-            p = ref_losses.softmax(s)
+            e_loss, e_ds = _ref_losses.softmax_cross_entropy(s, y)
+            p = _ref_losses.softmax(s)
             loss_problem = _number_problem(loss, e_loss)
             ds_problem = array_problem(ds, e_ds)
             unstable = large and (not _finite(loss, ds) or (g.passed("loss") and g.passed("dscores")))
@@ -190,7 +190,7 @@ def check_mse_loss(fn, *, seed: int = 0, points: float | None = None, thorough: 
                     g.fail(n, f"{where}: {exc}")
                 continue
             N, K = pred.shape
-            e_loss, e_d = ref_losses.mse_loss(pred, target)
+            e_loss, e_d = _ref_losses.mse_loss(pred, target)
             loss_problem = _number_problem(loss, e_loss)
             if loss_problem:
                 diag = diagnose(loss, e_loss, {"MISSING_1_OVER_N": e_loss * N, "MSE_FACTOR_TWO": 2 * e_loss,

@@ -14,7 +14,7 @@ import numpy as np
 from graders.core import StudentCodeError, array_problem, brief, describe, diagnose, require_callable, unpack
 from graders.network.grading import _finite, _Grader, _name, _Stop
 from graders.network.two_layer import _net_draw
-from reference_impl import network as ref_net
+from reference_impl import network as _ref_net
 
 
 # =============================================================================================== training
@@ -25,10 +25,10 @@ def _gd(params: dict, X: np.ndarray, y: np.ndarray, lr: float, steps: int) -> tu
     p = {k: v.copy() for k, v in params.items()}
     losses = []
     for _ in range(steps):
-        value, grads = ref_net.mlp_loss_and_grads(p, X, y)
+        value, grads = _ref_net.mlp_loss_and_grads(p, X, y)
         losses.append(value)
         p = {k: p[k] - lr * grads[k] for k in p}
-    final = ref_net.mlp_loss_and_grads(p, X, y)[0] if steps else float("nan")
+    final = _ref_net.mlp_loss_and_grads(p, X, y)[0] if steps else float("nan")
     return p, losses, final
 
 
@@ -106,7 +106,7 @@ def check_train_two_layer(train, *, seed: int = 0, points: float | None = None, 
                 for n in ("losses", "new params"):
                     g.fail(n, f"{where}: {label} returned (losses, new_params); return (new_params, losses).")
                 continue
-            e_params, e_losses = ref_net.train_mlp(params, X, y, lr=lr, steps=steps)
+            e_params, e_losses = _ref_net.train_mlp(params, X, y, lr=lr, steps=steps)
             up_params, up_losses, _ = _gd(params, X, y, -lr, steps)
             _, _, final = _gd(params, X, y, lr, steps)
             why = _grade_losses(g, where, losses, e_losses, up_losses, e_losses[1:] + [final], steps)

@@ -20,8 +20,8 @@ from graders.core import StudentCodeError, array_problem, brief, describe, diagn
 from graders.network.grading import (KINK_MARGIN, LARGE_LOGIT, PARAM_KEYS, _consistency, _finite, _Grader, _name,
                                      _number_problem, _Stop, _unstable_hint)
 from graders.network.losses import _own_loss_grad
-from reference_impl import losses as ref_losses
-from reference_impl import network as ref_net
+from reference_impl import losses as _ref_losses
+from reference_impl import network as _ref_net
 
 
 # =============================================================================================== two-layer network
@@ -106,11 +106,11 @@ def _net_variant(params: dict, X: np.ndarray, t: Any, loss_kind: str, *, dscale:
     so = np.maximum(s, 0.0) if out_relu else s
     N = X.shape[0]
     if loss_kind == "softmax":
-        loss, ds = ref_losses.softmax_cross_entropy(so, t)
+        loss, ds = _ref_losses.softmax_cross_entropy(so, t)
         if dscale == "no_onehot":
-            ds = ref_losses.softmax(so) / N
+            ds = _ref_losses.softmax(so) / N
     else:
-        loss, ds = ref_losses.mse_loss(so, t)
+        loss, ds = _ref_losses.mse_loss(so, t)
     if out_relu:
         ds = ds * (s > 0)
     dh = ds @ W2.T
@@ -226,7 +226,7 @@ def _grade_net_case(g: _Grader, fn, case: _NetCase, loss, grads, kind, loss_kind
     else:
         X2, t2 = case.X, case.target
     N = X2.shape[0]
-    e_loss, e_grads = ref_net.mlp_loss_and_grads(case.params, X2, t2, loss=loss_kind)
+    e_loss, e_grads = _ref_net.mlp_loss_and_grads(case.params, X2, t2, loss=loss_kind)
     loss_c, grad_c = _net_candidates(case, X2, t2, loss_kind, e_loss, e_grads)
     unstable = case.large and (not _finite(loss) or all(g.passed(n) for n in g.names[:-1]))
     unstable_diag = describe(diagnoses.get("SOFTMAX_UNSTABLE")) if case.large else ""
