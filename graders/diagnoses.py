@@ -40,6 +40,9 @@ _CATALOGUE = [
               "d tanh(x)/dx = 1 - tanh(x)**2 (square the output; it is at most 1, at x = 0)."),
     Diagnosis("RELU_MASK", "wrong ReLU mask",
               "pass dout where the forward input was > 0 and block it elsewhere; the mask depends on x, not on dout."),
+    Diagnosis("RELU_AT_ZERO", "ReLU's derivative at exactly 0 taken as 1",
+              "this course (like PyTorch) takes ReLU's slope at x == 0 to be 0: build the mask with x > 0 (or from the "
+              "output, out > 0), not x >= 0. An input of exactly 0 then passes no gradient."),
     Diagnosis("SOFTMAX_UNSTABLE", "softmax not stabilized",
               "exp overflows for large logits: subtract each row's maximum before exponentiating."),
     Diagnosis("SOFTMAX_GRAD_NO_ONEHOT", "softmax cross-entropy gradient misses the one-hot term",
