@@ -457,6 +457,13 @@ class Report:
     def passed(self, name: str) -> bool:
         return name in self.checks and self.checks[name].passed
 
+    def timed_out(self, examined: "set[str] | Sequence[str]") -> None:
+        """After a time-out, fail every sub-check no case has examined yet (but the input rule): a function that
+        loops forever earns nothing for the cases it never reached."""
+        for name, sub in self.checks.items():
+            if name not in examined and name != MUTATION_CHECK and sub.passed:
+                self.fail(name, "not checked: your code ran out of time on an earlier case (see above).", sub.weight)
+
     @property
     def fraction(self) -> float:
         weights = self._weights()
