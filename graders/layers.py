@@ -87,8 +87,11 @@ def check_layer(spec: LayerSpec, forward: Callable, backward: Callable, *, seed:
     if spec.inputs_alone:
         report.watch_inputs()
     state = {"ordinary_ok": True}
+    examined: set[str] = set()
     for case in cases:
+        examined.update([case.kind] if case.kind else ["forward output", *(f"backward {g}" for g in spec.grad_names)])
         if not _run_case(spec, forward, backward, case, report, state):
+            report.timed_out(examined)
             break  # a timeout: do not wait for every remaining case
     return report.finish()
 

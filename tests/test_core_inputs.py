@@ -59,3 +59,27 @@ def test_the_rule_holds_across_the_cohort_link():
         core.call_student(link.lookup("clean"), np.ones(4), report=rep2)
         assert rep2.fraction == 1.0
         link.release()
+
+
+def test_a_function_that_loops_forever_earns_nothing_for_the_cases_it_never_reached(monkeypatch):
+    """Every check of notebooks 01-04 whose cases are split by kind: a time-out on the first case fails the
+    sub-checks of the kinds that come later instead of leaving them passed (and the input share uncredited)."""
+    from graders import layers as gl
+    from graders import network as gn
+    from graders.exercises import chain_rule as cr
+    from graders.exercises import jacobians_vjps as jv
+
+    monkeypatch.setattr(core, "DEFAULT_TIMEOUT", 0.2)
+
+    def forever(*args):
+        while True:
+            pass
+
+    for check, fns in [(cr.check_compose_derivative, (forever,)), (cr.check_lsq_grad, (forever,)),
+                       (gl.check_relu, (forever, forever)), (gl.check_affine, (forever, forever)),
+                       (gn.check_two_layer_loss_and_grads, (forever,)), (gn.check_softmax_cross_entropy, (forever,)),
+                       (jv.check_affine_jacobian, (forever,)), (jv.check_softmax_jacobian, (forever,)),
+                       (jv.check_softmax_vjp, (forever,)), (jv.check_maxpool_jacobian, (forever,))]:
+        with pytest.raises(AssertionError) as info:
+            check(*fns, points=2)
+        assert "did not finish" in str(info.value), check.__name__

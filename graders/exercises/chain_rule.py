@@ -131,6 +131,7 @@ def check_compose_derivative(compose_derivative, *, seed: int = 0, points: float
     rng = np.random.default_rng(seed)
     cases = _COMPOSE_VISIBLE + (_COMPOSE_THOROUGH if thorough else [])
     ordinary_ok = True
+    examined: set[str] = set()
     for text, names, n, kind in sorted(cases, key=lambda c: c[3] == "large"):
         stages = [_STAGES[k] for k in names]
         x = rng.uniform(-1.2, 1.2, size=n)
@@ -138,6 +139,7 @@ def check_compose_derivative(compose_derivative, *, seed: int = 0, points: float
         where = f"{text} at x = {_preview(x)}"
         v_sub, d_sub = (_CHAIN_VALUE, _CHAIN_DERIV) if kind == "chain" else ((_EDGE,) * 2 if kind == "edge"
                                                                             else (_LARGE,) * 2)
+        examined.update((v_sub, d_sub))
         try:
             result = call_student(compose_derivative, catalogue.item("stages", names=list(names)), x, label=label,
                                   notes=rep.notes, report=rep, watch=(1,))
@@ -147,6 +149,7 @@ def check_compose_derivative(compose_derivative, *, seed: int = 0, points: float
                      weights[d_sub])
             ordinary_ok = ordinary_ok and kind == "large"
             if isinstance(exc, StudentTimeout):
+                rep.timed_out(examined)
                 break
             continue
         if not isinstance(result, (tuple, list)) or len(result) != 2:
@@ -257,12 +260,14 @@ def check_lsq_grad(lsq_loss_and_grad, *, seed: int = 0, points: float | None = N
     rep.watch_inputs()
     rng = np.random.default_rng(seed)
     ordinary_ok = True
+    examined: set[str] = set()
     for where, X, w, y, kind in _lsq_cases(rng, thorough):
         N, D = X.shape
         L, dw = _lsq_reference(X, w, y)
         r = X @ w - y
         l_sub, g_sub = ("loss", "gradient") if kind == "ordinary" else ((_LSQ_SHAPES,) * 2 if kind == "shapes"
                                                                          else (_LSQ_LARGE,) * 2)
+        examined.update((l_sub, g_sub))
 
         def fail(sub: str, message: str) -> None:
             rep.fail(sub, message, _LSQ_WEIGHTS[sub])
@@ -279,6 +284,7 @@ def check_lsq_grad(lsq_loss_and_grad, *, seed: int = 0, points: float | None = N
                 fail(l_sub, f"{where}: not checked (the function raised; see the gradient message).")
             ordinary_ok = ordinary_ok and kind != "ordinary"
             if isinstance(exc, StudentTimeout):
+                rep.timed_out(examined)
                 break
             continue
         if not isinstance(result, (tuple, list)) or len(result) != 2:

@@ -83,6 +83,8 @@ class _Grader:
             self.report.declare(n)
         if watch_inputs:
             self.report.watch_inputs()
+        self.examined: set[str] = set()
+        self.stopped = False
 
     def fail(self, name: str, message: str) -> None:
         self.report.fail(name, message)
@@ -98,6 +100,7 @@ class _Grader:
         that count, default all) fails "inputs left unchanged", and ``changed`` lists what it changed, as
         (description, old, new), for a message saying which array and how to avoid it."""
         after: dict[str, Any] = {}
+        self.examined.update(fail)
         try:
             result = call_student(fn, *args, label=label, notes=self.report.notes, after=after,
                                   report=self.report if watch is not None else None, watch=only)
@@ -106,6 +109,7 @@ class _Grader:
             for n in fail:
                 self.fail(n, text)
             if isinstance(exc, StudentTimeout):
+                self.stopped = True
                 raise _Stop from None
             return False, None, []
         changed = []
@@ -120,6 +124,8 @@ class _Grader:
             self.report.fail(MUTATION_CHECK, f"{where}: {text}")
 
     def finish(self):
+        if self.stopped:  # the sub-checks no case reached before the time-out earn nothing
+            self.report.timed_out(self.examined)
         return self.report.finish()
 
 
