@@ -97,6 +97,10 @@ _CATALOGUE = [
     Diagnosis("TOPO_MISSING_NODE", "nodes missing from the order",
               "list every node reachable from the root through ._prev: the leaves, the constants that operations "
               "wrapped into Values, and the root itself (last)."),
+    Diagnosis("BACKWARD_NOT_SEEDED", "backward() does not seed the root's gradient with 1",
+              "after resetting every node's .grad to 0, set root.grad = 1.0 (d root / d root = 1), then call each "
+              "node's _backward in reverse topological order; a root left at 0 (never seeded, or reset after the "
+              "seed) passes 0 to every node, however right the operations are."),
     Diagnosis("GRAD_NOT_RESET", "backward() does not reset the gradients",
               "set .grad = 0 on every node of the topological order before seeding root.grad = 1, so a second "
               "call gives the same gradients instead of adding onto the stale ones."),

@@ -138,8 +138,9 @@ def check_topological_order(fn, *, seed: int = 0, points: float | None = None, t
     operations created for plain numbers, with each node after all of its children. Must not recurse per
     level: a deep chain of 2 * DEEP_LINKS nodes is included.
 
-    Sub-checks (weight 1 each): trees; graphs with fan-out (a node used several times, a ladder of
-    diamonds with 2**rungs paths, which also catches missing visited sets); the deep chain.
+    Sub-checks (weight 1 each): trees (a single leaf among them); graphs with fan-out (a node used several times,
+    a ladder of diamonds with 2**rungs paths, which also catches missing visited sets); the deep chain. Every
+    kind is in the visible test; ``thorough`` adds more of each.
     """
     require_callable(fn, "topological_order", 1)
     T, O, D = "trees", "graphs with fan-out (shared nodes)", f"a deep chain ({2 * DEEP_LINKS} operations)"
@@ -147,10 +148,9 @@ def check_topological_order(fn, *, seed: int = 0, points: float | None = None, t
     rng = np.random.default_rng(seed)
     ops = ("+", "-", "*", "/", "tanh", "exp")
     cases = [(T, _random_tree(rng, ops, 3, 5)), (T, _random_tree(rng, ops, 4, 8)),
-             (O, _random_dag(rng, ops, 3, 4)), (O, _ladder(rng, 6))]
-    if thorough:
-        cases += [(T, Program((0.7,), (), "single leaf")), (T, _random_tree(rng, ops, 5, 12)),
-                  (O, _random_dag(rng, ops, 1, 5)), (O, _random_dag(rng, ops, 4, 8))]
+             (O, _random_dag(rng, ops, 3, 4)), (O, _ladder(rng, 6)), (T, Program((0.7,), (), "single leaf"))]
+    if thorough:  # more of the kinds the visible test shows
+        cases += [(T, _random_tree(rng, ops, 5, 12)), (O, _random_dag(rng, ops, 1, 5)), (O, _random_dag(rng, ops, 4, 8))]
     cases.append((D, _deep_chain(rng, DEEP_LINKS)))
     try:
         for number, (sub, prog) in enumerate(cases):
