@@ -57,20 +57,24 @@ def check_numeric_gradient(fn, *, seed: int = 0, points: float | None = None, th
     grad[i] = (f(x + h e_i) - f(x - h e_i)) / (2h) (centred differences, as
     reference_impl.gradcheck.numeric_grad). When the function returns, x holds exactly its original values
     (restore each entry with x[i] = old; x[i] + h - h may differ from x[i] in its last digits). Sub-checks:
-    "gradient" and the course-wide "inputs left unchanged" (x only; f is the grader's). The grader calls
+    "gradient with the default step", "gradient with a given step h" (an ignored h costs only this one) and the
+    course-wide "inputs left unchanged" (x only; f is the grader's). Both kinds, a 3-D x among them, are in the
+    visible test; ``thorough`` adds more of each. The grader calls
     fn(f, x) for the default step and fn(f, x, h) otherwise.
     """
     require_callable(fn, "numeric_gradient", 2)
     label = f"{_name(fn, 'numeric_gradient')}()"
-    g = _Grader("numeric gradient", points, seed, ["gradient"], watch_inputs=True)
+    subs = {True: "gradient with the default step", False: "gradient with a given step h"}
+    g = _Grader("numeric gradient", points, seed, list(subs.values()), watch_inputs=True)
     try:
         for where, (A, B), x, h in _fd_cases(np.random.default_rng(seed), thorough):
             where = f"case {where}"
+            sub = subs[h is None]
             f = array_function(A, B)  # for the expected values; the student's code gets the catalogue item
             f_item = catalogue.item("array_function", A=A, B=B)
             args = (f_item, x) if h is None else (f_item, x, h)
             step = 1e-5 if h is None else h
-            ok, grad, changed = g.call(fn, *args, label=label, where=where, fail=["gradient"],
+            ok, grad, changed = g.call(fn, *args, label=label, where=where, fail=[sub],
                                        watch=("f", "x", "h")[:len(args)], only=(1,))
             left_moved = False
             if changed:
@@ -104,7 +108,7 @@ def check_numeric_gradient(fn, *, seed: int = 0, points: float | None = None, th
             if left_moved:
                 text += ("\n      x was also left modified, which moves the point where the later entries are "
                          "evaluated.")
-            g.fail("gradient", text)
+            g.fail(sub, text)
     except _Stop:
         pass
     return g.finish()
