@@ -83,3 +83,24 @@ def test_a_function_that_loops_forever_earns_nothing_for_the_cases_it_never_reac
         with pytest.raises(AssertionError) as info:
             check(*fns, points=2)
         assert "did not finish" in str(info.value), check.__name__
+
+
+def test_a_graded_modification_is_not_also_called_free(capsys):
+    """Found in 01-04: with the input rule watched, the generic note "(the grader passed copies, so this did not cost
+    points)" was printed under the failed "inputs left unchanged" sub-check it contradicts. It stays for calls whose
+    exercise does not watch inputs, and for arguments a check leaves out (a backward's own cache)."""
+    rep = _report(2)
+    core.call_student(mutating, np.ones(3), report=rep, notes=rep.notes)
+    assert not any("did not cost points" in n for n in rep.notes)
+    unwatched = core.Report("demo", points=4)
+    unwatched.declare("part")
+    core.call_student(mutating, np.ones(3), report=unwatched, notes=unwatched.notes)
+    assert any("did not cost points" in n for n in unwatched.notes)
+
+    def backward(dout, cache):
+        cache *= 0          # the student's own cache: not an input the contract protects
+        return dout
+
+    rep = _report(2)
+    core.call_student(backward, np.ones(2), np.ones(2), report=rep, notes=rep.notes, watch=(0,))
+    assert rep.fraction == 1.0
