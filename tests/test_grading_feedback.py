@@ -87,7 +87,8 @@ def test_a_failed_check_shows_its_message_first_and_no_traceback(executed, grade
 
 def test_the_header_counts_the_failed_checks(executed):
     # value, derivative, one stage and no stage, large constant part, inputs left unchanged (uncredited: 4 failed)
-    assert _error_text(executed["raises"]).splitlines()[0] == "✗ derivative of a composition: 4 of 5 checks failed (seed 0)"
+    first = _error_text(executed["raises"]).splitlines()[0]
+    assert first == "✗ derivative of a composition: 4 of 5 checks failed (seed 0)"
     assert _error_text(executed["wrong"]).splitlines()[0].startswith("✗ d/dx (3x + 2)^2: 1 of 1 checks failed")
     assert "MISSING_INNER_DERIVATIVE" in _error_text(executed["wrong"])
 

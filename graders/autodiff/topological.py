@@ -150,7 +150,8 @@ def check_topological_order(fn, *, seed: int = 0, points: float | None = None, t
     cases = [(T, _random_tree(rng, ops, 3, 5)), (T, _random_tree(rng, ops, 4, 8)),
              (O, _random_dag(rng, ops, 3, 4)), (O, _ladder(rng, 6)), (T, Program((0.7,), (), "single leaf"))]
     if thorough:  # more of the kinds the visible test shows
-        cases += [(T, _random_tree(rng, ops, 5, 12)), (O, _random_dag(rng, ops, 1, 5)), (O, _random_dag(rng, ops, 4, 8))]
+        cases += [(T, _random_tree(rng, ops, 5, 12)), (O, _random_dag(rng, ops, 1, 5)),
+                  (O, _random_dag(rng, ops, 4, 8))]
     cases.append((D, _deep_chain(rng, DEEP_LINKS)))
     try:
         for number, (sub, prog) in enumerate(cases):

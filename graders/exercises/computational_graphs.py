@@ -659,9 +659,10 @@ def check_loss_and_grads(fn, *, seed: int = 0, points: float | None = None, thor
                 continue
             ordinary_ok = ordinary_ok and kind != "ordinary"
             if order:
-                rep.fail(subs[k], f"{where}: {k} = {_fmt(g)} is the value of {_LOSS_OUTPUTS[order[_LOSS_OUTPUTS.index(k)]]}"
-                                  f": the five numbers are right but in another order; return the tuple (L, dL_dw, "
-                                  f"dL_dx, dL_db, dL_dy) in exactly this order.")
+                holds = _LOSS_OUTPUTS[order[_LOSS_OUTPUTS.index(k)]]
+                rep.fail(subs[k], f"{where}: {k} = {_fmt(g)} is the value of {holds}: the five numbers are right but "
+                                  f"in another order; return the tuple (L, dL_dw, dL_dx, dL_db, dL_dy) in exactly this "
+                                  f"order.")
                 continue
             hint = next((h for v, h in wrong[k] if _close(g, v, 1e-9) and not _close(v, want[k], 1e-9)), "")
             if not hint and _close(g, -want[k], 1e-9):
