@@ -142,7 +142,7 @@ def _same(a: Any, b: Any) -> bool:
 
 def call_student(fn: Callable, *args: Any, label: str | None = None, timeout: float | None = None,
                  notes: list[str] | None = None, after: dict | None = None, report: "Report | None" = None,
-                 **kwargs: Any) -> Any:
+                 watch: Sequence[int] | None = None, **kwargs: Any) -> Any:
     """Call ``fn(*args, **kwargs)`` on deep copies of the arguments and return its result.
 
     This is the one way a check calls student code. ``fn`` may be the student's function itself, a proxy of it
@@ -156,6 +156,8 @@ def call_student(fn: Callable, *args: Any, label: str | None = None, timeout: fl
     copies it was given), for checks that grade what a function changed in its inputs, and ``"aliased"``:
     whether the result is, holds or shares memory with one of those arguments (it handed back its input).
     ``report``: a Report that watches inputs (:meth:`Report.watch_inputs`); a modification fails that sub-check.
+    ``watch``: with ``report``, the positions of the arguments whose modification counts (default: every
+    argument); e.g. ``watch=(0,)`` for ``backward(dout, cache)``, whose cache is the student's own object.
 
     ``fn`` may also be a catalogue item (graders.remote.catalogue), a runner that drives the student's objects:
     it runs where they live (across the link when an argument is a proxy). A catalogue item among the arguments
@@ -163,9 +165,19 @@ def call_student(fn: Callable, *args: Any, label: str | None = None, timeout: fl
     """
     if report is not None:
         after = {} if after is None else after
+        label = label or f"{getattr(fn, '__name__', 'your function')}()"
+        start = len(notes) if notes is not None else 0
         result = call_student(fn, *args, label=label, timeout=timeout, notes=notes, after=after, **kwargs)
-        if not (_same(after.get("args", args), args) and _same(after.get("kwargs", kwargs), kwargs)):
-            report.mutated(label or f"{getattr(fn, '__name__', 'your function')}()")
+        left = after.get("args", args)
+        if watch is None:
+            same = _same(left, args) and _same(after.get("kwargs", kwargs), kwargs)
+        else:
+            same = len(left) == len(args) and all(_same(left[i], args[i]) for i in watch)
+        if not same:
+            report.mutated(label)
+            if notes is not None and MUTATION_CHECK in report.checks:  # the sub-check says it; the generic note
+                # ("this did not cost points") would contradict it
+                notes[start:] = [n for n in notes[start:] if n != remote_server.mutation_note(label)]
         return result
     timeout = DEFAULT_TIMEOUT if timeout is None else timeout
     label = label or f"{getattr(fn, '__name__', 'your function')}()"
@@ -444,6 +456,13 @@ class Report:
 
     def passed(self, name: str) -> bool:
         return name in self.checks and self.checks[name].passed
+
+    def timed_out(self, examined: "set[str] | Sequence[str]") -> None:
+        """After a time-out, fail every sub-check no case has examined yet (but the input rule): a function that
+        loops forever earns nothing for the cases it never reached."""
+        for name, sub in self.checks.items():
+            if name not in examined and name != MUTATION_CHECK and sub.passed:
+                self.fail(name, "not checked: your code ran out of time on an earlier case (see above).", sub.weight)
 
     @property
     def fraction(self) -> float:

@@ -40,6 +40,9 @@ _CATALOGUE = [
               "d tanh(x)/dx = 1 - tanh(x)**2 (square the output; it is at most 1, at x = 0)."),
     Diagnosis("RELU_MASK", "wrong ReLU mask",
               "pass dout where the forward input was > 0 and block it elsewhere; the mask depends on x, not on dout."),
+    Diagnosis("RELU_AT_ZERO", "ReLU's derivative at exactly 0 taken as 1",
+              "this course (like PyTorch) takes ReLU's slope at x == 0 to be 0: build the mask with x > 0 (or from the "
+              "output, out > 0), not x >= 0. An input of exactly 0 then passes no gradient."),
     Diagnosis("SOFTMAX_UNSTABLE", "softmax not stabilized",
               "exp overflows for large logits: subtract each row's maximum before exponentiating."),
     Diagnosis("SOFTMAX_GRAD_NO_ONEHOT", "softmax cross-entropy gradient misses the one-hot term",
@@ -94,6 +97,10 @@ _CATALOGUE = [
     Diagnosis("TOPO_MISSING_NODE", "nodes missing from the order",
               "list every node reachable from the root through ._prev: the leaves, the constants that operations "
               "wrapped into Values, and the root itself (last)."),
+    Diagnosis("BACKWARD_NOT_SEEDED", "backward() does not seed the root's gradient with 1",
+              "after resetting every node's .grad to 0, set root.grad = 1.0 (d root / d root = 1), then call each "
+              "node's _backward in reverse topological order; a root left at 0 (never seeded, or reset after the "
+              "seed) passes 0 to every node, however right the operations are."),
     Diagnosis("GRAD_NOT_RESET", "backward() does not reset the gradients",
               "set .grad = 0 on every node of the topological order before seeding root.grad = 1, so a second "
               "call gives the same gradients instead of adding onto the stale ones."),

@@ -20,6 +20,7 @@ from graders.exercises import chain_rule as ex  # noqa: E402
 from graders.question_bank import chain_rule as bank  # noqa: E402
 from visuals import chain_rule_plots as plots  # noqa: E402
 from tests.grading_helpers import fails as _fails
+from tests.grading_helpers import fails_with as _fails_with
 
 x, y = sp.symbols("x y")
 
@@ -28,18 +29,18 @@ x, y = sp.symbols("x y")
 
 
 def test_worked_figures():
-    t = ex.paths_reference(ex.PATHS_X)
+    t = ex._paths_reference(ex.PATHS_X)
     assert t == {"g": 8.0, "L": 80.0, "path_g_square": 48.0, "path_g_product": 6.0, "path_direct": 8.0,
                  "dL/dx": 62.0}
     L = (3 * x + 2) ** 2 + x * (3 * x + 2)
     for x0 in (-1.0, 0.5, 2.0, 3.25):
-        assert ex.paths_reference(x0)["dL/dx"] == pytest.approx(float(sp.diff(L, x).subs(x, x0)))
-        assert ex.paths_reference(x0)["dL/dx"] == pytest.approx(24 * x0 + 14)
+        assert ex._paths_reference(x0)["dL/dx"] == pytest.approx(float(sp.diff(L, x).subs(x, x0)))
+        assert ex._paths_reference(x0)["dL/dx"] == pytest.approx(24 * x0 + 14)
     # (3x + 2)^2: the derivative is 6(3x + 2)
     assert sp.simplify(ex._outer_inner_problems()["affine_square"][1] - 6 * (3 * x + 2)) == 0
     # the neuron table against a finite difference of L(w)
     p = ex.NEURON_POINT
-    ref = ex.neuron_reference(**p)
+    ref = ex._neuron_reference(**p)
 
     def loss(w):
         return (1.0 / (1.0 + math.exp(-(w * p["x"] + p["b"]))) - p["y"]) ** 2
@@ -47,7 +48,7 @@ def test_worked_figures():
     assert ref["dL/dw"] == pytest.approx((loss(p["w"] + h) - loss(p["w"] - h)) / (2 * h), rel=1e-6)
     assert 0.25 ** 4 == pytest.approx(0.0039, rel=1e-2)          # pinned: 0.25^4 = 0.0039
     # L = (wx + b - y)^2 at w=2, x=3, b=1, y=8: dL/dw = -6 (pinned figure), via lsq_reference with N = D = 1
-    _, dw = ex.lsq_reference(np.array([[3.0]]), np.array([2.0]), np.array([8.0 - 1.0]))
+    _, dw = ex._lsq_reference(np.array([[3.0]]), np.array([2.0]), np.array([8.0 - 1.0]))
     assert dw.tolist() == [-6.0]
 
 
@@ -113,19 +114,20 @@ def test_compose_reference_gets_full_marks():
     assert ex.check_compose_derivative(compose_good, seed=17, points=3, thorough=True) == 3.0
 
 
-@pytest.mark.parametrize("fn, code", [(compose_added, "CHAIN_RULE_ADDED"),
-                                      (compose_outer_only, "MISSING_INNER_DERIVATIVE"),
-                                      (compose_at_x, "CHAIN_WRONG_POINT"),
-                                      (compose_at_output, "CHAIN_WRONG_POINT")])
-def test_compose_named_mistakes(fn, code, capsys):
+# weights: value 1, derivative 2, one stage and no stage 1, large constant part 2, inputs left unchanged 2
+@pytest.mark.parametrize("fn, code, kept", [(compose_added, "CHAIN_RULE_ADDED", 1 + 2),   # no stage: 0, not 1
+                                            (compose_outer_only, "MISSING_INNER_DERIVATIVE", 1 + 1 + 2),
+                                            (compose_at_x, "CHAIN_WRONG_POINT", 1 + 1 + 2),
+                                            (compose_at_output, "CHAIN_WRONG_POINT", 1 + 2)])
+def test_compose_named_mistakes(fn, code, kept, capsys):
     score = ex.check_compose_derivative(fn, points=3)
-    assert score == pytest.approx(1.0)           # the value is right (1 of 3), the derivative is not
+    assert score == pytest.approx(3 * kept / 8)   # the values are right, the derivatives of chains are not
     assert code in capsys.readouterr().out
 
 
-def test_compose_reversed_and_swapped():
-    assert "reverse order" in _fails(ex.check_compose_derivative, compose_reversed, points=3)
-    assert "swapped" in _fails(ex.check_compose_derivative, compose_swapped, points=3)
+def test_compose_reversed_and_swapped(capsys):
+    assert "reverse order" in _fails_with(capsys, ex.check_compose_derivative, compose_reversed, points=3)
+    assert "swapped" in _fails_with(capsys, ex.check_compose_derivative, compose_swapped, points=3)
 
 
 @pytest.mark.parametrize("fn", [lambda s, xx: None, lambda s, xx: 1.0, lambda s, xx: (xx, None),
@@ -181,13 +183,15 @@ def test_lsq_reference_full_marks():
 
 
 def test_lsq_named_mistakes(capsys):
+    # weights: loss 1, gradient 2, one example and a square X 1, large targets 2, inputs left unchanged 2;
+    # a gradient mistake shows in every kind of case, so only the loss (and the inputs) are credited
     assert "MISSING_TRANSPOSE" in _fails(ex.check_lsq_grad, lsq_no_transpose, points=3)
-    assert ex.check_lsq_grad(lsq_no_two, points=3) == pytest.approx(1.0)
+    assert ex.check_lsq_grad(lsq_no_two, points=3) == pytest.approx(3 * 3 / 8)
     assert "SQUARE_FACTOR_TWO" in capsys.readouterr().out
-    assert ex.check_lsq_grad(lsq_sign, points=3) == pytest.approx(1.0)
+    assert ex.check_lsq_grad(lsq_sign, points=3) == pytest.approx(3 * 3 / 8)
     assert "MISSING_INNER_DERIVATIVE" in capsys.readouterr().out
     assert "MEAN" in _fails(ex.check_lsq_grad, lsq_mean, points=3)
-    assert ex.check_lsq_grad(lsq_column, points=3) == pytest.approx(1.0)
+    assert ex.check_lsq_grad(lsq_column, points=3) == pytest.approx(3 * 3 / 8)
     assert "column vector" in capsys.readouterr().out
 
 
@@ -195,6 +199,108 @@ def test_lsq_named_mistakes(capsys):
                                 lambda X, w, yy: ("L", "dw"), lambda X, w, yy: X["bad"], lambda X, w, yy: 7])
 def test_lsq_garbage(fn):
     _fails(ex.check_lsq_grad, fn, points=3)
+
+
+# ============================================================================================ analytic, not numeric
+
+
+def compose_by_finite_differences(h):
+    """A student who composes the stages and differentiates the composition numerically."""
+    def compose_derivative(stages, xx):
+        def F(u):
+            for f, _ in stages:
+                u = f(u)
+            return np.asarray(u, dtype=np.float64)
+        return F(xx), (F(xx + h) - F(xx - h)) / (2 * h)
+    return compose_derivative
+
+
+def compose_stagewise_finite_differences(h):
+    """...or who multiplies centred differences of each stage at its own input (the chain rule, numerically)."""
+    def compose_derivative(stages, xx):
+        v = np.array(xx, dtype=np.float64)
+        d = np.ones_like(v)
+        for f, _ in stages:
+            d = d * (f(v + h) - f(v - h)) / (2 * h)
+            v = f(v)
+        return v, d
+    return compose_derivative
+
+
+def compose_complex_step(stages, xx):
+    """...or the complex-step trick, exact for analytic functions of complex numbers (the stages are real-only)."""
+    u = np.asarray(xx, dtype=np.complex128) + 1e-20j
+    for f, _ in stages:
+        u = f(u)
+    v = np.array(xx, dtype=np.float64)
+    for f, _ in stages:
+        v = f(v)
+    return v, np.imag(u) / 1e-20
+
+
+@pytest.mark.parametrize("make", [compose_by_finite_differences, compose_stagewise_finite_differences])
+@pytest.mark.parametrize("h", [1e-2, 1e-4, 1e-5, 1e-6, 1e-8, 1.0])
+@pytest.mark.parametrize("thorough", [False, True])
+def test_compose_by_finite_differences_loses_the_large_constant_share_at_every_step(make, h, thorough, capsys):
+    text = _fails_with(capsys, ex.check_compose_derivative, make(h), points=3, seed=17 if thorough else 0,
+                       thorough=thorough)
+    assert "✗ derivative with a large constant part" in text, text
+    if h in (1e-4, 1e-5, 1e-6):  # right everywhere else: exactly that share is lost, and the shortcut is named
+        assert "[NUMERIC_NOT_ANALYTIC]" in text and "✓ derivative" in text and "✓ value" in text, text
+        assert ex.check_compose_derivative(make(h), points=3, thorough=thorough) == pytest.approx(3 * 6 / 8)
+
+
+def test_compose_by_the_complex_step_trick_is_named(capsys):
+    text = _fails_with(capsys, ex.check_compose_derivative, compose_complex_step, points=3,
+                       code="NUMERIC_NOT_ANALYTIC")
+    assert "ComplexWarning" in text
+
+
+def test_compose_that_modifies_x_loses_the_input_share(capsys):
+    def compose_in_place(stages, xx):
+        d = np.ones_like(xx)
+        for f, df in stages:
+            d = d * df(xx)
+            xx[...] = f(xx)
+        return xx.copy(), d
+    assert ex.check_compose_derivative(compose_in_place, points=3) == pytest.approx(3 * 6 / 8)
+    assert "[INPUT_MUTATED]" in capsys.readouterr().out
+
+
+def test_compose_visible_cases_show_every_kind_the_hidden_ones_try():
+    kinds = {c[3] for c in ex._COMPOSE_VISIBLE}
+    assert {c[3] for c in ex._COMPOSE_THOROUGH} <= kinds == {"chain", "edge", "large"}
+
+
+def lsq_by_finite_differences(h):
+    def lsq_loss_and_grad(X, w, yy):
+        def L(ww):
+            return float(np.sum((X @ ww - yy) ** 2))
+        g = np.zeros_like(w)
+        for i in range(len(w)):
+            e = np.zeros_like(w)
+            e[i] = h
+            g[i] = (L(w + e) - L(w - e)) / (2 * h)
+        return L(w), g
+    return lsq_loss_and_grad
+
+
+@pytest.mark.parametrize("h", [1e-2, 1e-4, 1e-5, 1e-6, 1e-8, 1.0, 1e3])
+@pytest.mark.parametrize("thorough", [False, True])
+def test_lsq_by_finite_differences_loses_the_large_targets_share_at_every_step(h, thorough, capsys):
+    text = _fails_with(capsys, ex.check_lsq_grad, lsq_by_finite_differences(h), points=3, seed=23 if thorough else 0,
+                       thorough=thorough, code="NUMERIC_NOT_ANALYTIC")
+    assert "✗ large targets (analytic gradient)" in text and "all-zero features" in text
+    assert "✓ gradient" in text and "✓ loss" in text  # a quadratic: its centred differences are right elsewhere
+    assert ex.check_lsq_grad(lsq_by_finite_differences(h), points=3, thorough=thorough) == pytest.approx(3 * 6 / 8)
+
+
+def test_lsq_that_modifies_its_inputs_loses_the_input_share(capsys):
+    def lsq_in_place(X, w, yy):
+        yy -= X @ w          # yy now holds -r
+        return float(yy @ yy), -2.0 * X.T @ yy
+    assert ex.check_lsq_grad(lsq_in_place, points=3) == pytest.approx(3 * 6 / 8)
+    assert "[INPUT_MUTATED]" in capsys.readouterr().out
 
 
 # ============================================================================================ symbolic
@@ -261,7 +367,7 @@ def test_two_path_garbage(ans):
 
 
 def test_paths_table_right_and_partial(capsys):
-    right = ex.paths_reference()
+    right = ex._paths_reference()
     assert ex.check_paths_table(right, points=2) == 2.0
     assert ex.check_paths_table({k: np.float64(v) for k, v in right.items()}, seed=4, points=2, thorough=True) == 2.0
     wrong = dict(right, **{"dL/dx": right["path_g_square"] * right["path_g_product"] * right["path_direct"]})
@@ -275,7 +381,7 @@ def test_paths_table_right_and_partial(capsys):
     ("path_g_square", 24.0, "SQUARE_FACTOR_TWO"), ("path_g_product", 2.0, "MISSING_INNER_DERIVATIVE"),
     ("L", 64.0, "x * g term is missing")])
 def test_paths_table_named(key, value, code, capsys):
-    ans = dict(ex.paths_reference(), **{key: value})
+    ans = dict(ex._paths_reference(), **{key: value})
     ex.check_paths_table(ans, points=2)
     assert code in capsys.readouterr().out
 
@@ -287,7 +393,7 @@ def test_paths_table_garbage(ans):
 
 
 def test_neuron_right_and_named(capsys):
-    ref = ex.neuron_reference(**ex.NEURON_POINT)
+    ref = ex._neuron_reference(**ex.NEURON_POINT)
     assert ex.check_neuron_chain(ref, points=2) == 2.0
     assert ex.check_neuron_chain(ref, seed=3, points=2, thorough=True) == 2.0
     a = ref["a"]

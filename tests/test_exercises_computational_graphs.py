@@ -17,14 +17,14 @@ from graders.exercises import computational_graphs as ex
 
 
 def test_worked_examples_match_the_pinned_figures():
-    values, grads = ex.loss_trace()
+    values, grads = ex._loss_trace()
     assert values == {"mul": 6.0, "add": 7.0, "sub": -1.0, "L": 1.0}
     assert grads["w"] == -6.0 and grads["b"] == -2.0          # errata: dL/dw = -6, dL/db = -2
     assert grads == {"L": 1.0, "sub": -2.0, "add": -2.0, "mul": -2.0, "w": -6.0, "x": -4.0, "b": -2.0, "y": 2.0}
-    values, grads = ex.sum_times_trace()
+    values, grads = ex._sum_times_trace()
     assert values == {"q": 3.0, "f": -12.0}
     assert (grads["x"], grads["y"], grads["z"]) == (-4.0, -4.0, 3.0)   # errata: (-4, -4, 3)
-    values, grads = ex.fanout_trace()
+    values, grads = ex._fanout_trace()
     x, y = sp.symbols("x y")
     f = (x * y + x) ** 2
     at = {x: 3, y: -2}
@@ -108,15 +108,59 @@ def test_loss_and_grads_full_marks():
     assert ex.check_loss_and_grads(as_numpy, points=2) == 2.0
 
 
+# sub-checks: one per output on ordinary points, "zero residual" and "a large residual" (1 each, 7 in all); a
+# formula mistake shows on the ordinary points and the large residual, not where every gradient is 0
 @pytest.mark.parametrize("bad, phrase, score", [
-    (lambda w, x, b, y: (lambda s: (s ** 2, s * x, s * w, s, -s))(w * x + b - y), "factor 2 is missing", 0.4),
+    (lambda w, x, b, y: (lambda s: (s ** 2, s * x, s * w, s, -s))(w * x + b - y), "factor 2 is missing",
+     round(2 * 2 / 7, 4)),
     (lambda w, x, b, y: (lambda s: (s ** 2, 2 * s * w, 2 * s * x, 2 * s, -2 * s))(w * x + b - y), "OTHER factor",
-     1.2),
-    (lambda w, x, b, y: (lambda s: (s ** 2, 2 * s * x, 2 * s * w, 2 * s, 2 * s))(w * x + b - y), "minus sign", 1.6),
+     round(2 * 4 / 7, 4)),
+    (lambda w, x, b, y: (lambda s: (s ** 2, 2 * s * x, 2 * s * w, 2 * s, 2 * s))(w * x + b - y), "minus sign",
+     round(2 * 5 / 7, 4)),
 ])
 def test_loss_and_grads_mistakes(bad, phrase, score, capsys):
     assert ex.check_loss_and_grads(bad, points=2) == score
     assert phrase in capsys.readouterr().out
+
+
+def test_loss_and_grads_in_another_order_is_told_the_order_not_a_missing_factor(capsys):
+    """Issue 12: gradients first and the loss last was told "the factor 2 is missing" (L = 1 = -r there)."""
+    def grads_first(w, x, b, y):
+        L, dw, dx, db, dy = good_loss_and_grads(w, x, b, y)
+        return dw, dx, db, dy, L
+
+    def two_swapped(w, x, b, y):
+        L, dw, dx, db, dy = good_loss_and_grads(w, x, b, y)
+        return L, dw, dx, dy, db
+
+    for fn in (grads_first, two_swapped):
+        text = _fails_with(capsys, ex.check_loss_and_grads, fn, points=2, phrase="in another order")
+        assert "factor 2" not in text and "OTHER factor" not in text and "minus sign" not in text, text
+    assert "dL_dy = 1 is the value of L" in _fails_with(capsys, ex.check_loss_and_grads, grads_first, points=2)
+
+
+def _loss_and_grads_by_finite_differences(h):
+    def loss_and_grads(w, x, b, y):
+        def L(*v):
+            return (v[0] * v[1] + v[2] - v[3]) ** 2
+        point, grads = [w, x, b, y], []
+        for i in range(4):
+            plus, minus = list(point), list(point)
+            plus[i] += h
+            minus[i] -= h
+            grads.append((L(*plus) - L(*minus)) / (2 * h))
+        return (L(*point), *grads)
+    return loss_and_grads
+
+
+@pytest.mark.parametrize("h", [1e-2, 1e-4, 1e-5, 1e-6, 1e-8, 1.0, 1e3])
+@pytest.mark.parametrize("thorough", [False, True])
+def test_loss_and_grads_by_finite_differences_lose_the_large_residual_share_at_every_step(h, thorough, capsys):
+    text = _fails_with(capsys, ex.check_loss_and_grads, _loss_and_grads_by_finite_differences(h), points=2,
+                       thorough=thorough)
+    assert "✗ a large residual (analytic gradients)" in text, text
+    if h in (1e-2, 1e-4, 1e-5, 1e-6, 1.0):  # right on the other points: only that share is lost, and named
+        assert "[NUMERIC_NOT_ANALYTIC]" in text and "✓ dL_dw" in text and "✓ zero residual" in text, text
 
 
 def test_loss_and_grads_garbage():
@@ -370,6 +414,82 @@ def test_value_ops_does_not_use_global_rng():
     assert np.random.random() == a
 
 
+# ============================================================================================ Value, step 3
+
+
+def _topo(root):
+    order, seen, stack = [], set(), [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            order.append(node)
+        elif id(node) not in seen:
+            seen.add(id(node))
+            stack.append((node, True))
+            stack.extend((c, False) for c in node._prev if id(c) not in seen)
+    return order
+
+
+def _engine(seed_root=True, seed_before_reset=False):
+    """The notebook's Value (+ and *) with backward(): reset every grad, seed the root, local backwards in reverse."""
+
+    class Value:
+        def __init__(self, data, _prev=()):
+            self.data, self.grad, self._prev = data, 0.0, tuple(_prev)
+            self._backward = lambda: None
+
+        def __add__(self, other):
+            other = other if isinstance(other, Value) else Value(other)
+            out = Value(self.data + other.data, (self, other))
+
+            def _backward():
+                self.grad += out.grad
+                other.grad += out.grad
+            out._backward = _backward
+            return out
+
+        __radd__ = __add__
+
+        def __mul__(self, other):
+            other = other if isinstance(other, Value) else Value(other)
+            out = Value(self.data * other.data, (self, other))
+
+            def _backward():
+                self.grad += other.data * out.grad
+                other.grad += self.data * out.grad
+            out._backward = _backward
+            return out
+
+        __rmul__ = __mul__
+
+        def backward(self):
+            order = _topo(self)
+            if seed_before_reset:
+                self.grad = 1.0
+            for node in order:
+                node.grad = 0.0
+            if seed_root and not seed_before_reset:
+                self.grad = 1.0
+            for node in reversed(order):
+                node._backward()
+
+    return Value
+
+
+def test_value_backward_reference_engine_full_marks():
+    assert gad.check_value_class(_engine(), points=3, ops=("+", "*")) == 3.0
+    assert gad.check_value_class(_engine(), seed=209, points=3, ops=("+", "*"), thorough=True) == 3.0
+
+
+@pytest.mark.parametrize("kwargs", [dict(seed_root=False), dict(seed_before_reset=True)])
+def test_value_backward_that_leaves_the_root_at_zero_is_told_the_seed_not_that_its_ops_are_wrong(kwargs, capsys):
+    """Issue 12: a backward() that leaves root.grad at 0 was told its + and * are wrong."""
+    text = _fails_with(capsys, gad.check_value_class, _engine(**kwargs), points=3, ops=("+", "*"))
+    assert "[BACKWARD_NOT_SEEDED]" in text and "root's .grad is 0" in text, text
+    assert "does the operation assign out._backward" not in text and "failing: +, *" not in text, text
+    assert "✓ forward values" in text
+
+
 # ============================================================================================ numeric gradient
 
 
@@ -418,8 +538,9 @@ def test_numeric_gradient_full_marks(capsys):
 @pytest.mark.parametrize("fn, code_or_phrase, score", [
     (_fd_variant("forward"), "[ONE_SIDED_DIFFERENCE]", None),
     (_fd_variant("times_h"), "[FD_DENOMINATOR]", None),
-    (_fd_variant(fixed_h=1e-6), "[FD_STEP_IGNORED]", 1.0),
+    (_fd_variant(fixed_h=1e-6), "[FD_STEP_IGNORED]", 1.25),   # small step right; inputs left unchanged (2/3)
     (_fd_variant(inplace=True), "put it back", None),
+    (_fd_variant(inplace=True), "[INPUT_MUTATED]", None),
 ])
 def test_numeric_gradient_mistakes(fn, code_or_phrase, score, capsys):
     if score is None:
@@ -428,6 +549,29 @@ def test_numeric_gradient_mistakes(fn, code_or_phrase, score, capsys):
         assert ex.check_numeric_gradient(fn, points=2) == score
         msg = capsys.readouterr().out
     assert code_or_phrase in msg, msg
+
+
+def test_numeric_gradient_that_shifts_xs_in_place_and_restores_it_keeps_full_marks_only_when_exact(capsys):
+    def restore_exactly(f, xs, h=1e-5):
+        g = np.zeros(len(xs))
+        for i in range(len(xs)):
+            old = xs[i]
+            xs[i] = old + h
+            a = f(*xs)
+            xs[i] = old - h
+            b = f(*xs)
+            xs[i] = old
+            g[i] = (a - b) / (2 * h)
+        return g
+
+    assert ex.check_numeric_gradient(restore_exactly, points=2, thorough=True) == 2.0
+    # the caller's list left shifted: the course-wide input rule (a quarter of the points), named
+    def leave_shifted(f, xs, h=1e-5):
+        g = restore_exactly(f, xs, h)
+        xs[-1] += h
+        return g
+    assert ex.check_numeric_gradient(leave_shifted, points=2) == 1.5
+    assert "[INPUT_MUTATED]" in capsys.readouterr().out
 
 
 def test_numeric_gradient_garbage():
@@ -475,6 +619,7 @@ def test_reference_solutions_of_the_engine_pass_the_generic_checks():
 from graders import concepts  # noqa: E402
 from graders.question_bank import computational_graphs as qbank  # noqa: E402
 from tests.grading_helpers import fails as _fails
+from tests.grading_helpers import fails_with as _fails_with
 
 RIGHT = {"shared_weight_gradient": "c", "backward_twice_pytorch": "b"}
 

@@ -86,12 +86,13 @@ def test_softmax_vjp_reference_full_marks(seed, thorough, capsys):
     assert ex.check_softmax_vjp(vjp_good, seed=seed, points=3, thorough=thorough) == 3.0
     assert ex.check_softmax_vjp(vjp_good, seed=seed, thorough=thorough) is None
     out = capsys.readouterr()
-    assert "all 2 checks passed" in out.out and out.err == ""
+    assert "all 5 checks passed" in out.out and out.err == ""
 
 
 def test_softmax_vjp_forming_the_jacobian_loses_the_memory_point(capsys):
     score, text = _text(capsys, ex.check_softmax_vjp, vjp_via_jacobian, points=3)
-    assert score == 2.0
+    # values 2, n = 1, 2 and u = ones 1, large logits 1, no n x n array 1, inputs left unchanged 5/3
+    assert score == pytest.approx(3 * (1 - 1 / (20 / 3)))
     assert "no n x n array" in text and "MiB" in text and "np.outer" in text
 
 
@@ -101,23 +102,24 @@ def test_softmax_vjp_forming_the_jacobian_loses_the_memory_point(capsys):
     (vjp_plain_sum, "not the plain sum of u"),
     (vjp_sign, "sign is flipped"),
 ])
-def test_softmax_vjp_named_mistakes_score_zero(fn, phrase, capsys):
+def test_softmax_vjp_named_mistakes_lose_the_values_and_the_memory_point(fn, phrase, capsys):
     score, text = _text(capsys, ex.check_softmax_vjp, fn, points=3)
-    assert score is None, "a wrong VJP must not earn the memory point either"
+    assert "✗ values" in text and "✗ no n x n array" in text, "a wrong VJP must not earn the memory point either"
     assert phrase in text, text
 
 
-def test_softmax_vjp_unstable_softmax_fails_only_hidden(capsys):
-    assert ex.check_softmax_vjp(vjp_unstable, seed=0, points=3) == 3.0
-    score, text = _text(capsys, ex.check_softmax_vjp, vjp_unstable, seed=0, points=3, thorough=True)
-    assert score == 1.0 and "large logits" in text and "non-finite" in text
+def test_softmax_vjp_unstable_softmax_loses_the_large_logits_share_visible_and_hidden(capsys):
+    for thorough in (False, True):  # the visible test tries large logits too: no surprise in the hidden one
+        score, text = _text(capsys, ex.check_softmax_vjp, vjp_unstable, seed=0, points=3, thorough=thorough)
+        assert score == pytest.approx(3 * (1 - 1 / (20 / 3))) and "large logits" in text and "non-finite" in text
 
 
 def test_softmax_vjp_float32_and_mutation_and_warnings(capsys):
     score, text = _text(capsys, ex.check_softmax_vjp, vjp_float32, points=3)
     assert score is None and "float64" in text
-    assert ex.check_softmax_vjp(vjp_mutates, points=3) == 3.0
-    assert "modified its input arrays" in capsys.readouterr().out
+    assert ex.check_softmax_vjp(vjp_mutates, points=3) == pytest.approx(3 * 0.75)  # the course-wide input rule
+    out = capsys.readouterr().out
+    assert "modified its input arrays" in out and "[INPUT_MUTATED]" in out and "did not cost points" not in out
     assert ex.check_softmax_vjp(vjp_warns, points=3) == 3.0
     out = capsys.readouterr()
     assert "emitted UserWarning" in out.out and out.err == ""
@@ -210,7 +212,8 @@ def test_layer_size_wrong_bytes_lose_exactly_one_point(bytes_fn, phrase, capsys)
 
 
 def test_layer_size_only_thorough_catches_a_fixed_answer(capsys):
-    fixed_shape = lambda N, D, M: {(2, 3, 4): (2, 4, 2, 3), (5, 7, 3): (5, 3, 5, 7)}.get((N, D, M), (1,))
+    fixed_shape = lambda N, D, M: {(2, 3, 4): (2, 4, 2, 3), (5, 7, 3): (5, 3, 5, 7), (1, 1, 1): (1, 1, 1, 1),
+                                   (128, 4096, 4096): (128, 4096, 128, 4096)}.get((N, D, M), (1,))
     assert ex.check_layer_jacobian_size(fixed_shape, bytes_good, points=2) == 2.0
     score, _ = _text(capsys, ex.check_layer_jacobian_size, fixed_shape, bytes_good, points=2, thorough=True)
     assert score == 1.0
@@ -333,11 +336,12 @@ def test_jacobian_checks_reference_full_marks(name, seed, thorough, capsys):
 @pytest.mark.parametrize("name,fns,code,score", [
     ("affine", (lambda x, W, b: W,), "JACOBIAN_TRANSPOSED", None),
     ("affine", (lambda x, W, b: np.outer(np.ones(W.shape[1]), x),), "X_NOT_W", None),
-    ("elementwise", (lambda z: np.diag(_sig(z)), relu_good), "SIGMOID_DERIVATIVE", 1.0),
-    ("elementwise", (lambda z: np.diag(_sig(_sig(z)) * (1 - _sig(_sig(z)))), relu_good), "SIGMOID_ON_OUTPUT", 1.0),
-    ("elementwise", (lambda z: np.tile(_sig(z) * (1 - _sig(z)), (len(z), 1)), relu_good), "NOT_DIAGONAL", 1.0),
-    ("elementwise", (sig_good, lambda z: np.diag((z >= 0).astype(float))), "RELU_MASK", 1.0),
-    ("elementwise", (sig_good, lambda z: np.diag(np.maximum(z, 0))), "RELU_NOT_DERIVATIVE", 1.0),
+    # elementwise: sigmoid and relu 1 each, inputs left unchanged 2/3: one function wrong keeps 2 * (5/3) / (8/3)
+    ("elementwise", (lambda z: np.diag(_sig(z)), relu_good), "SIGMOID_DERIVATIVE", 1.25),
+    ("elementwise", (lambda z: np.diag(_sig(_sig(z)) * (1 - _sig(_sig(z)))), relu_good), "SIGMOID_ON_OUTPUT", 1.25),
+    ("elementwise", (lambda z: np.tile(_sig(z) * (1 - _sig(z)), (len(z), 1)), relu_good), "NOT_DIAGONAL", 1.25),
+    ("elementwise", (sig_good, lambda z: np.diag((z >= 0).astype(float))), "RELU_AT_ZERO", 1.25),
+    ("elementwise", (sig_good, lambda z: np.diag(np.maximum(z, 0))), "RELU_NOT_DERIVATIVE", 1.25),
     ("elementwise", (lambda z: _sig(z) * (1 - _sig(z)), lambda z: (z > 0) * 1.0), "VECTOR_NOT_MATRIX", None),
     ("softmax", (lambda z: np.diag(_softmax(z)),), "MISSING_RANK_ONE", None),
     ("softmax", (lambda z: np.diag(_softmax(z) * (1 - _softmax(z))),), "DIAGONAL_ONLY", None),
@@ -347,7 +351,7 @@ def test_jacobian_checks_reference_full_marks(name, seed, thorough, capsys):
     ("maxpool", (maxpool_local,), "MAXPOOL_ROUTING", None),
     ("maxpool", (lambda x, p, s: maxpool_good(x, p, s).T,), "JACOBIAN_TRANSPOSED", None),
     ("maxpool", (maxpool_value,), "VALUE_NOT_ONE", None),
-    ("vjp", (lambda J, u: J @ u if J.shape[0] == J.shape[1] else u @ J,), "JVP_NOT_VJP", None),
+    ("vjp", (lambda J, u: J @ u if J.shape[0] == J.shape[1] else u @ J,), "JVP_NOT_VJP", 1.25),  # edge cases right
     ("vjp", (lambda J, u: J.sum(axis=0),), "UPSTREAM_GRAD_MISSING", None),
     ("vjp", (lambda J, u: J * u[:, None],), "NOT_SUMMED", None),
     ("ce", (lambda z, y: _softmax(z),), "SOFTMAX_GRAD_NO_ONEHOT", None),
@@ -361,15 +365,16 @@ def test_jacobian_checks_name_planted_mistakes(name, fns, code, score, capsys):
     assert f"[{code}]" in text, text
 
 
-def test_maxpool_first_max_on_ties_only_hidden(capsys):
-    assert ex.check_maxpool_jacobian(maxpool_last, points=2) == 2.0
-    got, text = _text(capsys, ex.check_maxpool_jacobian, maxpool_last, points=2, thorough=True)
-    assert got is None and "[MAXPOOL_ROUTING]" in text and "FIRST maximal" in text
+def test_maxpool_first_max_on_ties_costs_the_ties_share_visible_and_hidden(capsys):
+    # separate windows, overlapping windows, ties (1 each), inputs left unchanged (1): only the ties share is lost
+    for thorough in (False, True):  # the visible test has a tie: the hidden one holds no surprise
+        got, text = _text(capsys, ex.check_maxpool_jacobian, maxpool_last, points=2, thorough=thorough)
+        assert got == 1.5 and "[MAXPOOL_TIE_ORDER]" in text and "✗ ties (the first maximum gets the 1)" in text
 
 
 def test_relu_at_zero_is_in_the_visible_case(capsys):
     got, text = _text(capsys, ex.check_elementwise_jacobians, sig_good, lambda z: np.diag((z >= 0) * 1.0), points=2)
-    assert got == 1.0 and "z > 0, not z >= 0" in text
+    assert got == 1.25 and "[RELU_AT_ZERO]" in text and "x > 0" in text
 
 
 @pytest.mark.parametrize("check,n_args", [
@@ -501,3 +506,115 @@ def test_why_vjp(capsys):
     concepts.show_question("why_vjp")
     assert "(c) J has (outputs x inputs) entries" in capsys.readouterr().out
     assert not hasattr(ex, "WHY_VJP_QUESTION") and not hasattr(ex, "_WHY_VJP")  # no plain-text answer left
+
+
+# ------------------------------------------------------------------ issue 12: kinds, analytic answers, inputs
+
+
+def _fd_jacobian(f, x, h):
+    """Centred-difference Jacobian of f at x: column j is (f(x + h e_j) - f(x - h e_j)) / 2h."""
+    cols = []
+    for j in range(x.size):
+        e = np.zeros_like(x)
+        e[j] = h
+        cols.append((np.asarray(f(x + e)) - np.asarray(f(x - e))) / (2 * h))
+    return np.stack(cols, axis=-1)
+
+
+def affine_fd(h):
+    return lambda x, W, b: _fd_jacobian(lambda v: v @ W + b, x, h)
+
+
+def softmax_jac_fd(h):
+    return lambda z: _fd_jacobian(_softmax, z, h)
+
+
+def ce_fd(h):
+    return lambda z, y: _fd_jacobian(lambda v: np.atleast_1d(-np.log(_softmax(v)[y])), z, h)[0]
+
+
+def vjp_fd(h):
+    return lambda z, u: _fd_jacobian(lambda v: np.atleast_1d(u @ _softmax(v)), z, h)[0]
+
+
+FD_CASES = {  # check, answer maker, the sub-check that finite differences lose
+    "affine": (ex.check_affine_jacobian, affine_fd, "large bias b ~ 1e15"),
+    "softmax": (ex.check_softmax_jacobian, softmax_jac_fd, "logits shifted by 1e15"),
+    "ce": (ex.check_ce_grad_via_jacobian, ce_fd, "logits shifted by 1e15"),
+    "vjp": (ex.check_softmax_vjp, vjp_fd, "large logits (around 800, and shifted by 1e15)"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FD_CASES))
+@pytest.mark.parametrize("h", [1e-2, 1e-4, 1e-5, 1e-6, 1e-8, 1.0])
+@pytest.mark.parametrize("thorough", [False, True])
+def test_jacobians_by_finite_differences_lose_the_analytic_share_at_every_step(name, h, thorough, capsys):
+    check, make, sub = FD_CASES[name]
+    got, text = _text(capsys, check, make(h), points=2, thorough=thorough)
+    assert f"✗ {sub}" in text, text
+    if h in (1e-5, 1e-6):  # right elsewhere: only that share is lost, and the shortcut is named
+        assert "[NUMERIC_NOT_ANALYTIC]" in text, text
+        assert got is not None and got >= 1.0, text
+
+
+def softmax_jac_unstable(z):
+    e = np.exp(z)
+    p = e / e.sum()
+    return np.diag(p) - np.outer(p, p)
+
+
+@pytest.mark.parametrize("check,fns,sub", [
+    (ex.check_softmax_jacobian, (softmax_jac_unstable,), "large logits (around 800)"),
+    (ex.check_maxpool_jacobian, (maxpool_last,), "ties (the first maximum gets the 1)"),
+    (ex.check_affine_jacobian, (lambda x, W, b: W.T.copy() if W.shape[0] != W.shape[1] else W,),
+     "one input and a square W"),
+    (ex.check_vjp_from_jacobian, (lambda J, u: u @ J if J.shape[0] > 1 else J[0],), "one output or one input"),
+    (ex.check_ce_grad_via_jacobian, (lambda z, y: ce_good(z, y) if len(z) > 2 else np.zeros(len(z)),),
+     "two classes and one class"),
+])
+def test_a_mistake_seen_in_one_kind_costs_its_share_visible_and_hidden_alike(check, fns, sub, capsys):
+    """The 04 cells that scored 2/2 visible and 0/2 graded: every kind the hidden test tries is in the visible one,
+    and a mistake seen in one kind costs that kind's share, in both."""
+    visible, text = _text(capsys, check, *fns, points=2)
+    hidden, text_hidden = _text(capsys, check, *fns, seed=41, points=2, thorough=True)
+    assert f"✗ {sub}" in text and f"✗ {sub}" in text_hidden, text
+    assert visible == hidden and 0 < visible < 2
+
+
+def test_maxpool_ties_split_or_all_are_named(capsys):
+    def split(x, pool, stride):
+        L_out = (len(x) - pool) // stride + 1
+        J = np.zeros((L_out, len(x)))
+        for o in range(L_out):
+            w = x[o * stride:o * stride + pool]
+            top = np.flatnonzero(w == w.max()) + o * stride
+            J[o, top] = 1.0 / top.size     # what a centred difference gives at a tie
+        return J
+
+    def all_tied(x, pool, stride):
+        return np.ceil(split(x, pool, stride))
+
+    _, text = _text(capsys, ex.check_maxpool_jacobian, split, points=2)
+    assert "[MAXPOOL_TIE_ORDER]" in text and "finite differences" in text
+    _, text = _text(capsys, ex.check_maxpool_jacobian, all_tied, points=2)
+    assert "[MAXPOOL_TIES_ALL]" in text
+
+
+def test_relu_jacobian_by_finite_differences_is_caught_by_the_exact_zero(capsys):
+    relu_fd = lambda z: _fd_jacobian(lambda v: np.maximum(v, 0.0), z, 1e-6)
+    got, text = _text(capsys, ex.check_elementwise_jacobians, sig_good, relu_fd, points=2)
+    assert got == 1.25 and "[RELU_AT_ZERO]" in text and "straddles the kink" in text
+
+
+@pytest.mark.parametrize("check,fns", [
+    (ex.check_affine_jacobian, (lambda x, W, b: (W.T.copy(), x.fill(0.0))[0],)),
+    (ex.check_elementwise_jacobians, (lambda z: (sig_good(z), z.sort())[0], relu_good)),
+    (ex.check_softmax_jacobian, (lambda z: (softmax_jac_good(z), z.__isub__(z.max()))[0],)),
+    (ex.check_maxpool_jacobian, (lambda x, p, s: (maxpool_good(x, p, s), x.__imul__(2.0))[0],)),
+    (ex.check_vjp_from_jacobian, (lambda J, u: (u @ J, J.fill(0.0))[0],)),
+    (ex.check_ce_grad_via_jacobian, (lambda z, y: (ce_good(z, y), z.__isub__(z.max()))[0],)),
+    (ex.check_softmax_vjp, (lambda z, u: (vjp_good(z, u), u.fill(1.0))[0],)),
+])
+def test_every_04_function_that_modifies_its_inputs_loses_the_input_share(check, fns, capsys):
+    got, text = _text(capsys, check, *fns, points=2)
+    assert got == pytest.approx(1.5) and "[INPUT_MUTATED]" in text and "did not cost points" not in text, text

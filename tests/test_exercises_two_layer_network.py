@@ -29,7 +29,7 @@ def _partial(capsys, fn, *args, points, **kwargs) -> tuple[float, str]:
 # ============================================================================================ errata figures
 
 def test_part7_figures_pinned():
-    w = ex.walkthrough_expected()
+    w = ex._walkthrough_expected()
     assert [round(w["z1_0"], 5), round(w["z1_1"], 5)] == [0.6, 1.2]
     assert [round(w["z2_0"], 5), round(w["z2_1"], 5)] == [1.12, 1.48]
     assert [round(w["p_0"], 5), round(w["p_1"], 5)] == [0.41096, 0.58904]
@@ -39,13 +39,13 @@ def test_part7_figures_pinned():
 
 
 def test_erratum1_seed_mse_losses():
-    got = [round(v, 6) for v in ex.seed_mse_losses()]
+    got = [round(v, 6) for v in ex._seed_mse_losses()]
     assert got == [0.531406, 0.509566, 0.493181, 0.478455, 0.464231]
-    assert all(not math.isclose(got[i], v, rel_tol=1e-4) for i, v in ex.SEED_PRINTED_LOSSES.items())
+    assert all(not math.isclose(got[i], v, rel_tol=1e-4) for i, v in ex._SEED_PRINTED_LOSSES.items())
 
 
 def test_erratum2_db1_has_hidden_shape():
-    shapes = ex.expected_shapes(5, 3, 7, 2)
+    shapes = ex._expected_shapes(5, 3, 7, 2)
     assert shapes["db1"] == (7,) and shapes["dW1"] == (3, 7)
 
 
@@ -125,13 +125,13 @@ def test_shapes_garbage(garbage, phrase):
 # ============================================================================================ walkthrough
 
 def test_walkthrough_reference_full_marks():
-    exp = ex.walkthrough_expected()
+    exp = ex._walkthrough_expected()
     assert ex.check_walkthrough(dict(exp), points=2) == 2.0
     assert ex.check_walkthrough({k: np.float64(v) for k, v in exp.items()}, seed=1, points=2, thorough=True) == 2.0
 
 
 def test_walkthrough_planted_mistakes(capsys):
-    exp = ex.walkthrough_expected()
+    exp = ex._walkthrough_expected()
     n = len(ex.WALKTHROUGH_KEYS)
     wrong = dict(exp, loss=-math.log10(exp["p_0"]))
     score, out = _partial(capsys, ex.check_walkthrough, wrong, points=n)
@@ -161,7 +161,7 @@ def test_walkthrough_garbage(garbage, phrase):
 # ============================================================================================ the seed's MSE loop
 
 def test_seed_mse_reference_full_marks():
-    want = ex.seed_mse_losses()
+    want = ex._seed_mse_losses()
     assert ex.check_seed_mse_losses(want, points=2) == 2.0
     assert ex.check_seed_mse_losses(np.array(want), seed=2, points=2, thorough=True) == 2.0
     assert ex.check_seed_mse_losses(tuple(np.float64(v) for v in want)) is None
@@ -171,14 +171,14 @@ def test_seed_mse_global_rng_untouched():
     np.random.seed(5)
     a = np.random.rand()
     np.random.seed(5)
-    ex.seed_mse_losses()
+    ex._seed_mse_losses()
     assert np.random.rand() == a
 
 
 def test_seed_mse_planted_mistakes(capsys):
-    want = ex.seed_mse_losses(6)
+    want = ex._seed_mse_losses(6)
     copied = list(want[:5])
-    for i, v in ex.SEED_PRINTED_LOSSES.items():
+    for i, v in ex._SEED_PRINTED_LOSSES.items():
         copied[i] = v
     score, out = _partial(capsys, ex.check_seed_mse_losses, copied, points=6)
     assert score == 3.0 and "erratum 1" in out
@@ -218,7 +218,7 @@ def _symmetry_answers():
            "b2": np.zeros(C)}
     for label, start in (("constant", const), ("random", rnd)):
         p, _ = ref_net.train_mlp(start, X, y, lr=ex.SYMMETRY_LR, steps=ex.SYMMETRY_STEPS)
-        out[f"distinct_units_{label}_init"] = ex.count_distinct_units(p["W1"])
+        out[f"distinct_units_{label}_init"] = ex._count_distinct_units(p["W1"])
     return out
 
 

@@ -148,10 +148,11 @@ def test_planted_mistake_is_named(name, fwd, bwd, code, capsys):
 
 
 def test_partial_credit_is_exact(capsys):
-    # dx and dW right, db wrong: 3 of 4 equally weighted checks (forward, dx, dW, db)
-    assert gl.check_affine(R.affine_forward, affine_db_keepdims, points=4) == 3.0
+    # forward, dx, dW, db, the large-bias case (1 each) and inputs left unchanged (5/3, a quarter of all):
+    # db is wrong in the ordinary cases and in the large-bias case, so 2 of 20/3 are lost
+    assert gl.check_affine(R.affine_forward, affine_db_keepdims, points=4) == 2.8
     out = capsys.readouterr().out
-    assert "Partial credit: 3 of 4 points" in out and "✗ backward db" in out
+    assert "Partial credit: 2.8 of 4 points" in out and "✗ backward db" in out
 
 
 def test_wrong_forward_with_a_consistent_backward_is_told_to_fix_the_forward(capsys):
@@ -233,14 +234,21 @@ def test_warnings_and_stderr_never_reach_stderr_and_cost_nothing(capsys):
     assert out.err == "" and "RuntimeWarning" in out.out and "wrote to stderr" in out.out
 
 
-def test_input_mutation_is_noted_not_penalised(capsys):
+def test_input_mutation_costs_the_course_wide_share(capsys):
     def mutating_forward(x):
         out = np.maximum(x, 0)
         x *= 2
         return out, x / 2
 
-    assert gl.check_relu(mutating_forward, R.relu_backward, points=2) == 2.0
-    assert "modified its input arrays in place" in capsys.readouterr().out
+    def mutating_backward(dout, cache):
+        dout[cache <= 0] = 0.0        # the classic in-place backward: writes into the caller's dout
+        return dout
+
+    for fwd, bwd in ((mutating_forward, R.relu_backward), (R.relu_forward, mutating_backward)):
+        # forward, dx, x exactly 0 (1 each) and inputs left unchanged (1, a quarter of the total 4)
+        assert gl.check_relu(fwd, bwd, points=2) == 1.5
+        out = capsys.readouterr().out
+        assert "✗ inputs left unchanged" in out and "[INPUT_MUTATED]" in out and "did not cost points" not in out
 
 
 @pytest.mark.in_process(reason="the spy forward appends its inputs to a list of the test process")
@@ -283,3 +291,64 @@ def test_array_problem_order_and_wording():
     assert "non-finite" in core.array_problem(e * np.nan, e)
     assert "values differ" in core.array_problem(e * 1.01, e)
     assert core.array_problem(2.0, np.float64(2.0), scalar_ok=True) is None
+
+
+# ------------------------------------------------------------------------------------------- analytic, not numeric
+
+
+def _affine_backward_by_finite_differences(h):
+    """A student whose backward perturbs the cached inputs and re-runs the forward (x @ W + b)."""
+    def backward(dout, cache):
+        x, W, b = cache
+        grads = []
+        for pos in range(3):
+            args = [x, W, b]
+            g = np.zeros_like(args[pos])
+            for i in np.ndindex(g.shape):
+                plus, minus = [a.copy() for a in args], [a.copy() for a in args]
+                plus[pos][i] += h
+                minus[pos][i] -= h
+                g[i] = np.sum(((plus[0] @ plus[1] + plus[2]) - (minus[0] @ minus[1] + minus[2])) * dout) / (2 * h)
+            grads.append(g)
+        return tuple(grads)
+    return backward
+
+
+def _affine_forward_caching_b(x, W, b):
+    return x @ W + b, (x, W, b)
+
+
+@pytest.mark.parametrize("h", [1e-2, 1e-4, 1e-5, 1e-6, 1e-8, 1.0])
+@pytest.mark.parametrize("thorough", [False, True])
+def test_affine_backward_by_finite_differences_loses_the_large_bias_share_at_every_step(h, thorough, capsys):
+    text = _fails_with(capsys, gl.check_affine, _affine_forward_caching_b, _affine_backward_by_finite_differences(h),
+                       points=2, thorough=thorough)
+    assert "✗ large bias b ~ 1e15" in text and "[NUMERIC_NOT_ANALYTIC]" in text, text
+    assert "✓ backward dx" in text and "✓ backward dW" in text  # right on the ordinary cases: only that share
+    assert gl.check_affine(_affine_forward_caching_b, _affine_backward_by_finite_differences(h), points=2,
+                           thorough=thorough) == pytest.approx(2 * (1 - 1 / (20 / 3)))
+
+
+def _relu_backward_ge(dout, cache):
+    return dout * (cache >= 0)
+
+
+def _relu_backward_half_at_zero(dout, cache):
+    return dout * np.heaviside(cache, 0.5)
+
+
+def _relu_forward_caching_x(x):
+    return np.maximum(x, 0.0), x
+
+
+@pytest.mark.parametrize("bwd", [_relu_backward_ge, _relu_backward_half_at_zero])
+@pytest.mark.parametrize("thorough", [False, True])
+def test_relu_slope_at_exactly_zero_is_tested_with_exact_zeros_visible_and_hidden(bwd, thorough, capsys):
+    cases = gl._relu_cases(np.random.default_rng(0), thorough)
+    assert any(np.any(c.args[0] == 0.0) for c in cases if c.kind)  # exact zeros, in both settings
+    text = _fails_with(capsys, gl.check_relu, _relu_forward_caching_x, bwd, points=1, thorough=thorough,
+                       code="RELU_AT_ZERO")
+    assert "✗ x exactly 0 (slope 0 there)" in text and "✓ backward dx" in text
+    # the output mask is right at 0 as well (max(0, 0) = 0 is not > 0)
+    assert gl.check_relu(lambda x: (np.maximum(x, 0.0), np.maximum(x, 0.0)), lambda d, out: d * (out > 0),
+                         points=1, thorough=thorough) == 1.0

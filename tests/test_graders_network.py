@@ -89,13 +89,28 @@ def test_reference_training_losses_decrease_in_every_case():
             assert np.all(np.diff(losses) < 0)
 
 
-def test_hidden_pre_activations_stay_away_from_the_kink():
+def test_hidden_pre_activations_stay_away_from_the_kink_except_in_the_kink_cases():
     for kind in ("softmax", "mse", "single"):
         for seed in range(10):
-            for case in gn_two_layer._net_cases(np.random.default_rng(seed), True, kind):
-                X = case.X if case.X.ndim == 2 else case.X[None, :]
-                assert np.min(np.abs(X @ case.params["W1"] + case.params["b1"])) >= gn.KINK_MARGIN
-                assert np.any(X @ case.params["W1"] + case.params["b1"] < 0)  # the mask matters
+            for thorough in (False, True):
+                cases = gn_two_layer._net_cases(np.random.default_rng(seed), thorough, kind)
+                assert {c.kind for c in cases} == ({"ordinary", "kink"} if kind == "mse" else
+                                                   {"ordinary", "large", "kink"})  # every kind visible
+                for case in cases:
+                    X = case.X if case.X.ndim == 2 else case.X[None, :]
+                    z = X @ case.params["W1"] + case.params["b1"]
+                    assert np.any(z < 0)  # the mask matters
+                    if case.kind != "kink":
+                        assert np.min(np.abs(z)) >= gn.KINK_MARGIN
+                        continue
+                    # exactly one pre-activation at 0 and one at 2**-36, the same in any summation order
+                    assert np.sum(z == 0.0) == 1 and np.sum(z == gn_two_layer.KINK_STEP) == 1
+                    loops = np.array([[sum(X[i, d] * case.params["W1"][d, j] for d in range(X.shape[1]))
+                                       + case.params["b1"][j] for j in range(z.shape[1])] for i in range(len(X))])
+                    by_einsum = np.einsum("nd,dh->nh", X, case.params["W1"]) + case.params["b1"]
+                    assert np.array_equal(loops, z) and np.array_equal(by_einsum, z)
+                    rest = np.abs(z[(z != 0.0) & (z != gn_two_layer.KINK_STEP)])
+                    assert rest.min() >= 1 / 32
 
 
 def test_new_diagnosis_codes_are_in_the_catalogue():
@@ -153,8 +168,9 @@ def test_softmax_mistakes_are_named(fn, code, thorough, capsys):
     _fails_with(capsys, gn.check_softmax, fn, points=2, thorough=thorough, code=code)
 
 
-def test_unstable_softmax_gets_exactly_half(capsys):
-    out = _partial(capsys, gn.check_softmax, softmax_naive, points=2, expected=1.0)
+def test_unstable_softmax_loses_exactly_the_stability_share(capsys):
+    # probabilities (1), large logits (1), inputs left unchanged (a quarter of all): 2 * (1 + 2/3) / (8/3)
+    out = _partial(capsys, gn.check_softmax, softmax_naive, points=2, expected=1.25)
     assert "✓ probabilities" in out and "✗ large logits (stability)" in out and "non-finite" in out
 
 
@@ -214,9 +230,10 @@ def test_cross_entropy_stable_softmax_then_log_is_accepted():
 
 
 def test_cross_entropy_partial_credit_is_exact(capsys):
-    out = _partial(capsys, gn.check_softmax_cross_entropy, make_ce(naive=True), points=3, expected=2.0)
+    # loss, dscores, large logits (1 each) and inputs left unchanged (1, a quarter of the total 4)
+    out = _partial(capsys, gn.check_softmax_cross_entropy, make_ce(naive=True), points=3, expected=2.25)
     assert "✗ large logits (stability)" in out and "✓ loss" in out and "✓ dscores" in out
-    out = _partial(capsys, gn.check_softmax_cross_entropy, make_ce(no_onehot=True), points=3, expected=1.0)
+    out = _partial(capsys, gn.check_softmax_cross_entropy, make_ce(no_onehot=True), points=3, expected=1.5)
     assert "✓ loss" in out and "Your loss is right, so the mistake is in dscores" in out
 
 
@@ -268,12 +285,12 @@ def test_mse_mistakes_are_named(kwargs, code, thorough, capsys):
 
 
 def test_mse_loss_factor_two_alone_is_named_on_the_loss(capsys):
-    out = _partial(capsys, gn.check_mse_loss, make_mse(loss_no_half=True), points=2, expected=1.0)
+    out = _partial(capsys, gn.check_mse_loss, make_mse(loss_no_half=True), points=2, expected=1.25)
     assert "✗ loss" in out and "[MSE_FACTOR_TWO]" in out and "✓ dpred" in out
 
 
 def test_mse_gradient_factor_two_with_the_right_loss_blames_the_gradient(capsys):
-    out = _partial(capsys, gn.check_mse_loss, make_mse(grad_two=True), points=2, expected=1.0)
+    out = _partial(capsys, gn.check_mse_loss, make_mse(grad_two=True), points=2, expected=1.25)
     assert "Your loss is right, so the mistake is in dpred" in out
 
 
@@ -326,7 +343,7 @@ def make_net(*, loss="softmax", transpose_W1=False, transpose_W2=False, db2_axis
         dW2 = ds.T @ h if transpose_W2 else h.T @ ds
         db2 = ds.sum(axis=1) if db2_axis1 else ds.sum(axis=0)
         dh = ds @ W2.T
-        m = {"z": z1 > 0, "h": h > 0, "none": np.ones_like(h, bool), "dout": dh > 0}[mask]
+        m = {"z": z1 > 0, "h": h > 0, "none": np.ones_like(h, bool), "dout": dh > 0, "ge": z1 >= 0}[mask]
         dz1 = dh * m
         dW1 = dz1.T @ X if transpose_W1 else X.T @ dz1
         db1 = dz1.sum(axis=0, keepdims=db1_keepdims)
@@ -385,18 +402,22 @@ def test_two_layer_relu_mask_from_the_output_h_is_correct(capsys):
     assert gn.check_two_layer_single_example(make_single(mask="h"), points=6, thorough=True) == 6.0
 
 
-def test_two_layer_unstable_softmax_is_named_in_the_hidden_tests(capsys):
+def test_two_layer_unstable_softmax_is_named_in_the_visible_and_the_hidden_tests(capsys):
     fn = make_net(naive_softmax=True)
-    assert gn.check_two_layer_loss_and_grads(fn, points=6) == 6.0  # visible scores are moderate
-    text = _fails_with(capsys, gn.check_two_layer_loss_and_grads, fn, points=6, thorough=True,
-                       code="SOFTMAX_UNSTABLE")
-    assert "scores around 1e3" in text
+    for thorough in (False, True):  # the visible test has a case of every kind the hidden test tries
+        text = _fails_with(capsys, gn.check_two_layer_loss_and_grads, fn, points=6, thorough=thorough,
+                           code="SOFTMAX_UNSTABLE")
+        assert "scores around 1e3" in text
+    # loss and four gradients (1 each), large scores (1), kink (2), inputs (8/3): only the stability share is lost
+    _partial(capsys, gn.check_two_layer_loss_and_grads, fn, points=6, expected=round(6 * (1 - 1 / (32 / 3)), 4))
 
 
 def test_two_layer_partial_credit_is_exact(capsys):
-    out = _partial(capsys, gn.check_two_layer_loss_and_grads, make_net(db1_keepdims=True), points=6, expected=5.0)
+    # weights: loss and four gradients 1 each, large scores 1, kink 2, inputs left unchanged 8/3 (a quarter)
+    # a keepdims db1 is wrong in every kind of case: grads['b1'], large scores and kink fail (4 of 32/3)
+    out = _partial(capsys, gn.check_two_layer_loss_and_grads, make_net(db1_keepdims=True), points=6, expected=3.75)
     assert "✗ grads['b1']" in out and "✓ grads['W1']" in out and "✓ loss" in out
-    out = _partial(capsys, gn.check_two_layer_loss_and_grads, make_net(mask="none"), points=6, expected=4.0)
+    out = _partial(capsys, gn.check_two_layer_loss_and_grads, make_net(mask="none"), points=6, expected=3.1875)
     assert "✗ grads['W1']" in out and "✗ grads['b1']" in out and "✓ grads['W2']" in out
     assert "Your loss is right, so the mistake is in grads['W1']" in out
 
@@ -408,8 +429,8 @@ def test_two_layer_mutating_params_loses_exactly_that_check(capsys):
         X[0, 0] = 99.0
         return out
 
-    out = _partial(capsys, gn.check_two_layer_loss_and_grads, mutating, points=6, expected=5.0)
-    assert "✗ inputs not modified" in out and "params['W1']" in out and "X" in out
+    out = _partial(capsys, gn.check_two_layer_loss_and_grads, mutating, points=6, expected=4.5)
+    assert "✗ inputs left unchanged" in out and "params['W1']" in out and "X" in out and "[INPUT_MUTATED]" in out
     assert "did not cost points" not in out  # core's generic note is replaced by the graded sub-check
 
 
@@ -440,7 +461,8 @@ def test_two_layer_extra_key_is_reported_but_free(capsys):
 
 
 def test_two_layer_missing_key_costs_exactly_that_gradient(capsys):
-    _partial(capsys, gn.check_two_layer_loss_and_grads, make_net(drop_key="W2"), points=6, expected=5.0)
+    # grads['W2'] (1), large scores (1) and kink (2) of 32/3
+    _partial(capsys, gn.check_two_layer_loss_and_grads, make_net(drop_key="W2"), points=6, expected=3.75)
 
 
 @pytest.mark.parametrize("fn,phrase", [
@@ -513,7 +535,7 @@ def test_single_example_hand_written_version_gets_full_marks():
 
 
 def test_single_example_db1_with_the_shape_of_x_points_at_the_errata(capsys):
-    out = _partial(capsys, gn.check_two_layer_single_example, make_single(db1_is_dx=True), points=6, expected=5.0)
+    out = _partial(capsys, gn.check_two_layer_single_example, make_single(db1_is_dx=True), points=6, expected=3.75)
     assert "dL/db1 has b1's shape (H,)" in out and "(D,) is the shape of x" in out
 
 
@@ -541,8 +563,9 @@ def test_mse_network_mistakes_are_named(kwargs, code, sub, thorough, capsys):
 
 def test_mse_network_student_version_full_marks_and_partial_credit(capsys):
     assert gn.check_two_layer_mse_loss_and_grads(make_net(loss="mse"), points=6, thorough=True) == 6.0
+    # loss and four gradients 1 each, kink 2, inputs 7/3: grads['b2'] and kink fail (3 of 28/3)
     _partial(capsys, gn.check_two_layer_mse_loss_and_grads, make_net(loss="mse", db2_axis1=True), points=6,
-             expected=5.0)
+             expected=round(6 * 19 / 28, 4))
 
 
 # =============================================================================================== training
@@ -592,8 +615,8 @@ def test_training_mistakes_are_named(kwargs, code, phrase, thorough, capsys):
 
 @pytest.mark.parametrize("kwargs", [dict(inplace=True), dict(shallow=True)])
 def test_training_that_modifies_the_callers_params_loses_exactly_that_check(kwargs, capsys):
-    out = _partial(capsys, gn.check_train_two_layer, make_train(**kwargs), points=3, expected=2.0)
-    assert "✗ inputs not modified" in out and "params['W1']" in out and "v.copy()" in out
+    out = _partial(capsys, gn.check_train_two_layer, make_train(**kwargs), points=3, expected=2.25)
+    assert "✗ inputs left unchanged" in out and "params['W1']" in out and "v.copy()" in out
     assert "✓ losses" in out and "✓ new params" in out
 
 
@@ -602,7 +625,7 @@ def test_training_losses_as_an_array_are_accepted():
 
 
 def test_training_partial_credit_for_losses_recorded_after_the_step(capsys):
-    out = _partial(capsys, gn.check_train_two_layer, make_train(loss_after=True), points=3, expected=2.0)
+    out = _partial(capsys, gn.check_train_two_layer, make_train(loss_after=True), points=3, expected=2.25)
     assert "✗ losses" in out and "✓ new params" in out
 
 
@@ -667,13 +690,31 @@ def test_numeric_gradient_that_leaves_x_modified_fails_that_check(capsys):
     assert "x[i] = old" in text
 
 
-def test_numeric_gradient_arithmetic_restore_is_not_penalised(capsys):
+def test_numeric_gradient_arithmetic_restore_that_is_exact_is_not_penalised(capsys):
+    # (x - h) + h == x exactly for these x and h: the caller's x is unchanged, bit for bit
     assert gn.check_numeric_gradient(make_fd(arithmetic_restore=True), points=2, thorough=True) == 2.0
 
 
-def test_numeric_gradient_one_sided_gets_exactly_half(capsys):
-    out = _partial(capsys, gn.check_numeric_gradient, make_fd(mode="forward"), points=2, expected=1.0)
-    assert "✓ x left unchanged" in out
+def test_numeric_gradient_that_leaves_x_changed_in_its_last_digits_loses_the_input_share(capsys):
+    def drifting(f, x, h=1e-5):
+        grad = np.zeros_like(x)
+        for i in np.ndindex(x.shape):
+            x[i] += h
+            fp = f(x)
+            x[i] -= 2 * h
+            fm = f(x)
+            x[i] += h          # x[i] + h - 2h + h is not exactly x[i]
+            grad[i] = (fp - fm) / (2 * h)
+        return grad
+
+    out = _partial(capsys, gn.check_numeric_gradient, drifting, points=2, expected=1.5)
+    assert "[INPUT_MUTATED]" in out and "last digits" in out and "x[i] = old" in out and "✓ gradient" in out
+
+
+def test_numeric_gradient_one_sided_gets_nothing_for_leaving_x_alone(capsys):
+    # the input share is credited only next to some other success
+    text = _fails_with(capsys, gn.check_numeric_gradient, make_fd(mode="forward"), points=2)
+    assert "✓ inputs left unchanged" in text
 
 
 def test_numeric_gradient_vectorised_copy_version_is_accepted():
@@ -723,17 +764,17 @@ def rel_added_floor(a, b):
 
 
 @pytest.mark.parametrize("fn,code,sub,expected", [
-    (rel_elementwise, "REL_ERROR_FORMULA", "general arrays", 1.0),
+    (rel_elementwise, "REL_ERROR_FORMULA", "general arrays", 1.25),
     (rel_norm, "REL_ERROR_FORMULA", "general arrays", None),
-    (rel_no_floor, "REL_ERROR_FLOOR", "near-zero arrays (the 1e-8 floor)", 1.0),
-    (rel_added_floor, "REL_ERROR_FLOOR", "near-zero arrays (the 1e-8 floor)", 1.0),
+    (rel_no_floor, "REL_ERROR_FLOOR", "near-zero arrays (the 1e-8 floor)", 1.25),
+    (rel_added_floor, "REL_ERROR_FLOOR", "near-zero arrays (the 1e-8 floor)", 1.25),
 ])
 @pytest.mark.parametrize("thorough", [False, True])
 def test_rel_error_mistakes_are_named(fn, code, sub, expected, thorough, capsys):
     text = _fails_with(capsys, gn.check_rel_error, fn, points=2, thorough=thorough, code=code)
     assert _code_on(text, sub, code), text
     if expected is not None:
-        assert gn.check_rel_error(fn, points=2, thorough=thorough) == expected
+        assert gn.check_rel_error(fn, points=2, thorough=thorough) == expected  # one sub-check of two, plus inputs
 
 
 def test_rel_error_returning_one_value_per_entry_is_explained(capsys):
@@ -970,3 +1011,77 @@ def test_checks_never_modify_the_students_view_of_the_reference_inputs():
 def test_without_points_any_failure_raises():
     with pytest.raises(AssertionError, match="BIAS_KEEPDIMS"):
         gn.check_two_layer_loss_and_grads(make_net(db1_keepdims=True))
+
+
+# =============================================================================================== analytic, not numeric
+
+
+def _fd_net(loss_kind: str, h: float):
+    """A student who writes the forward pass and takes every gradient by centred differences of the loss."""
+    def loss_of(params, X, t):
+        X2 = X if X.ndim == 2 else X[None, :]
+        s = np.maximum(X2 @ params["W1"] + params["b1"], 0) @ params["W2"] + params["b2"]
+        if loss_kind == "mse":
+            return float(np.sum((s - t) ** 2) / (2 * len(X2)))
+        t2 = np.atleast_1d(t)
+        z = s - s.max(axis=1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        return float(-logp[np.arange(len(X2)), t2].mean())
+
+    def fn(params, X, t):
+        grads = {}
+        for k, v in params.items():
+            g = np.zeros_like(v)
+            for i in np.ndindex(v.shape):
+                plus = {kk: vv.copy() for kk, vv in params.items()}
+                minus = {kk: vv.copy() for kk, vv in params.items()}
+                plus[k][i] += h
+                minus[k][i] -= h
+                g[i] = (loss_of(plus, X, t) - loss_of(minus, X, t)) / (2 * h)
+            grads[k] = g
+        return loss_of(params, X, t), grads
+
+    return fn
+
+
+@pytest.mark.parametrize("check,loss_kind", [(gn.check_two_layer_loss_and_grads, "softmax"),
+                                             (gn.check_two_layer_single_example, "softmax"),
+                                             (gn.check_two_layer_mse_loss_and_grads, "mse")],
+                         ids=["batched", "single", "mse"])
+@pytest.mark.parametrize("h", [1e-2, 1e-4, 1e-5, 1e-6, 1e-8])
+@pytest.mark.parametrize("thorough", [False, True])
+def test_network_gradients_by_finite_differences_lose_the_kink_share_at_every_step(check, loss_kind, h, thorough,
+                                                                                    capsys):
+    text = _fails_with(capsys, check, _fd_net(loss_kind, h), points=6, thorough=thorough)
+    assert "✗ hidden units at the ReLU kink" in text, text  # at every step size
+    if h in (1e-4, 1e-5, 1e-6):  # a sensible step: right everywhere else, and the shortcut is named
+        assert "[NUMERIC_NOT_ANALYTIC]" in text and "✓ grads['W1']" in text and "✓ loss" in text, text
+
+
+@pytest.mark.parametrize("thorough", [False, True])
+def test_network_relu_slope_at_exactly_zero_is_tested_visible_and_hidden(thorough, capsys):
+    text = _fails_with(capsys, gn.check_two_layer_loss_and_grads, make_net(mask="ge"), points=6, thorough=thorough,
+                       code="RELU_AT_ZERO")
+    assert "✗ hidden units at the ReLU kink" in text and "✓ grads['W1']" in text
+    # a mask taken from the ReLU output is right at the kink as well
+    assert gn.check_two_layer_loss_and_grads(make_net(mask="h"), points=6, thorough=thorough) == 6.0
+
+
+@pytest.mark.parametrize("h", [1e-2, 1e-4, 1e-5, 1e-6, 1e-8, 0.25])
+@pytest.mark.parametrize("thorough", [False, True])
+def test_cross_entropy_dscores_by_finite_differences_is_named(h, thorough, capsys):
+    def ce_fd(scores, y):
+        def loss(s):
+            z = s - s.max(axis=1, keepdims=True)
+            return float(-(z - np.log(np.exp(z).sum(axis=1, keepdims=True)))[np.arange(len(y)), y].mean())
+        g = np.zeros_like(scores)
+        for i in np.ndindex(scores.shape):
+            e = np.zeros_like(scores)
+            e[i] = h
+            g[i] = (loss(scores + e) - loss(scores - e)) / (2 * h)
+        return loss(scores), g
+
+    text = _fails_with(capsys, gn.check_softmax_cross_entropy, ce_fd, points=3, thorough=thorough)
+    assert "✗ large logits (stability)" in text and "1e15" in text, text  # at every step size
+    if h in (1e-4, 1e-5, 1e-6):  # right on the ordinary cases: the shortcut is named
+        assert "[NUMERIC_NOT_ANALYTIC]" in text and "✓ dscores" in text, text

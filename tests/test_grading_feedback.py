@@ -86,7 +86,9 @@ def test_a_failed_check_shows_its_message_first_and_no_traceback(executed, grade
 
 
 def test_the_header_counts_the_failed_checks(executed):
-    assert _error_text(executed["raises"]).splitlines()[0] == "✗ derivative of a composition: 2 of 2 checks failed (seed 0)"
+    # value, derivative, one stage and no stage, large constant part, inputs left unchanged (uncredited: 4 failed)
+    first = _error_text(executed["raises"]).splitlines()[0]
+    assert first == "✗ derivative of a composition: 4 of 5 checks failed (seed 0)"
     assert _error_text(executed["wrong"]).splitlines()[0].startswith("✗ d/dx (3x + 2)^2: 1 of 1 checks failed")
     assert "MISSING_INNER_DERIVATIVE" in _error_text(executed["wrong"])
 
@@ -101,8 +103,9 @@ def test_partial_credit_is_printed_and_scored(executed):
     cell = executed["partial"]
     assert not [o for o in cell.outputs if o.output_type == "error"]
     out = "".join(o.text for o in cell.outputs if o.output_type == "stream" and o.name == "stdout")
-    assert "Partial credit: 1 of 3 points" in out and "✓ value" in out
-    assert nbu.determine_grade(cell) == (1.0, 3)
+    # right: value (1), one stage and no stage (1), inputs (2) of 8; wrong: derivative (2), large constant (2)
+    assert "Partial credit: 1.5 of 3 points" in out and "✓ value" in out
+    assert nbu.determine_grade(cell) == (1.5, 3)
     assert nbu.determine_grade(executed["right"]) == (3.0, 3)
 
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from graders.remote import catalogue
 from graders.remote.catalogue.functions import make_function
-from reference_impl.autodiff import forward as ref_fwd
+from reference_impl.autodiff import forward as _ref_fwd
 
 _CALL = catalogue.item("count_backward")
 
@@ -68,7 +68,7 @@ def _one_input_function() -> _TestFunction:
 
 
 def _gradient_of(tf: _TestFunction, x: np.ndarray) -> np.ndarray:
-    return ref_fwd.jacobian_forward(tf.f, x)[0]
+    return _ref_fwd.jacobian_forward(tf.f, x)[0]
 
 
 def _pass_text(counts: dict) -> str:
@@ -81,7 +81,7 @@ def _distinct_point(rng: np.random.Generator, tf: _TestFunction, extra: Callable
     """A random x where the candidate wrong answers differ clearly from each other."""
     for _ in range(tries):
         x = np.round(rng.uniform(-1.2, 1.2, tf.n), 3)
-        g = _gradient_of(tf, x) if tf.m is None else ref_fwd.jacobian_forward(tf.f, x).ravel()
+        g = _gradient_of(tf, x) if tf.m is None else _ref_fwd.jacobian_forward(tf.f, x).ravel()
         vals = list(g) + ([float(np.sum(g))] if tf.m is None else []) + (extra(x) if extra else [])
         diffs = [abs(a - b) for a, b in itertools.combinations(vals, 2)]
         if not diffs or min(diffs) > 1e-3 * max(1.0, max(abs(v) for v in vals)):

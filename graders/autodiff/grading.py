@@ -33,6 +33,7 @@ class _Grading:
             self.report.declare(n)
         self.done: set[str] = set()
         self.timed_out = False
+        self.unseeded: str | None = None   # set when backward() left the root's gradient at 0: the message
 
     def call(self, name: str, fn: Callable, *args, label: str, timeout_hint: str = "", **kwargs):
         """call_student; a timeout fails ``name`` and stops the check (raises _Stop)."""

@@ -21,7 +21,7 @@ from graders.autodiff.grading import (_array_problem, _as_float, _fmt, _Grading,
 from graders.core import (GradingError, StudentCodeError, array_problem, brief, close, describe, diagnose,
                           require_callable, unpack)
 from graders.remote import catalogue
-from reference_impl.autodiff import forward as ref_fwd
+from reference_impl.autodiff import forward as _ref_fwd
 
 
 def _call_counting(g: _Grading, sub: str, fn: Callable, tf: _TestFunction, *args, label: str) -> tuple:
@@ -148,7 +148,7 @@ def _check_jvp_vjp(fn, which: str, seed, points, thorough):
     rng = np.random.default_rng(seed)
     try:
         for tf, x in _vector_cases(rng, thorough):
-            J = ref_fwd.jacobian_forward(tf.f, x)
+            J = _ref_fwd.jacobian_forward(tf.f, x)
             fx = np.asarray(tf.f(x), dtype=np.float64)
             if forward:
                 w = np.round(rng.uniform(-1.5, 1.5, tf.n), 3)
@@ -230,7 +230,7 @@ def check_jacobian(fn, mode: str = "forward", *, seed: int = 0, points: float | 
     rng = np.random.default_rng(seed)
     try:
         for tf, x in _vector_cases(rng, thorough):
-            J = ref_fwd.jacobian_forward(tf.f, x)
+            J = _ref_fwd.jacobian_forward(tf.f, x)
             where = f"{tf.text} at x = {_vec_text(x)}"
             try:
                 got, counts, backward = _call_counting(g, Jn, fn, tf, x, label="jacobian(f, x)")
@@ -301,7 +301,7 @@ def check_hvp(fn, *, seed: int = 0, points: float | None = None, thorough: bool 
         for tf in cases:
             x = np.round(rng.uniform(-1.2, 1.2, tf.n), 3)
             v = np.round(rng.uniform(-1.5, 1.5, tf.n), 3)
-            want = ref_fwd.hvp(tf.f, x, v)
+            want = _ref_fwd.hvp(tf.f, x, v)
             grad = _gradient_of(tf, x)
             where = (f"{tf.text} at x = {_vec_text(x)}, v = "
                      f"{_vec_text(v)}")
@@ -312,7 +312,7 @@ def check_hvp(fn, *, seed: int = 0, points: float | None = None, thorough: bool 
                 continue
             problem = _array_problem(got, want, tol=1e-6)
             if problem:
-                ones = ref_fwd.hvp(tf.f, x, np.ones(tf.n))
+                ones = _ref_fwd.hvp(tf.f, x, np.ones(tf.n))
                 diag = describe(diagnose(got, want, {"FORWARD_SEED_WRONG_INPUT": [ones]}))
                 if diag:
                     diag += "\n      For H v the tangent seeds are v itself: Value(Dual(x_i, v_i)) for every i."
@@ -328,13 +328,18 @@ def check_hvp(fn, *, seed: int = 0, points: float | None = None, thorough: bool 
 
 # =============================================================================================== pass counts
 
-PASS_QUESTIONS: dict[str, tuple[str, Callable[[int, int], int]]] = {
-    "grad_forward": ("the full gradient of f: R^n -> R by forward mode", lambda n, m: n),
-    "grad_reverse": ("the full gradient of f: R^n -> R by reverse mode", lambda n, m: 1),
-    "deriv_forward": ("all m derivatives of g: R -> R^m by forward mode", lambda n, m: 1),
-    "deriv_reverse": ("all m derivatives of g: R -> R^m by reverse mode", lambda n, m: m),
-    "jacobian_forward": ("the full Jacobian of h: R^n -> R^m by forward mode", lambda n, m: n),
-    "jacobian_reverse": ("the full Jacobian of h: R^n -> R^m by reverse mode", lambda n, m: m),
+# key -> the question's text (public: a test cell may list the keys); the expected counts are private
+PASS_QUESTIONS: dict[str, str] = {
+    "grad_forward": "the full gradient of f: R^n -> R by forward mode",
+    "grad_reverse": "the full gradient of f: R^n -> R by reverse mode",
+    "deriv_forward": "all m derivatives of g: R -> R^m by forward mode",
+    "deriv_reverse": "all m derivatives of g: R -> R^m by reverse mode",
+    "jacobian_forward": "the full Jacobian of h: R^n -> R^m by forward mode",
+    "jacobian_reverse": "the full Jacobian of h: R^n -> R^m by reverse mode",
+}
+_PASS_COUNTS: dict[str, Callable[[int, int], int]] = {
+    "grad_forward": lambda n, m: n, "grad_reverse": lambda n, m: 1, "deriv_forward": lambda n, m: 1,
+    "deriv_reverse": lambda n, m: m, "jacobian_forward": lambda n, m: n, "jacobian_reverse": lambda n, m: m,
 }
 _SWAP = {"grad_forward": "grad_reverse", "grad_reverse": "grad_forward", "deriv_forward": "deriv_reverse",
          "deriv_reverse": "deriv_forward", "jacobian_forward": "jacobian_reverse",
@@ -353,13 +358,13 @@ def check_pass_counts(answers, *, n: int, m: int, keys: Sequence[str] = ("grad_f
     for k in keys:
         if k not in PASS_QUESTIONS:
             raise ValueError(f"check_pass_counts: unknown key {k!r}; choose from {list(PASS_QUESTIONS)}")
-    g = _Grading("number of passes", points, seed, [PASS_QUESTIONS[k][0] for k in keys])
+    g = _Grading("number of passes", points, seed, [PASS_QUESTIONS[k] for k in keys])
     if answers is None or not isinstance(answers, dict):
         got = "None (assign the dict in the cell above)" if answers is None else type(answers).__name__
         raise GradingError(f"answers: expected a dict like {{'{keys[0]}': ...}}, got {got}.")
-    expected = {k: PASS_QUESTIONS[k][1](n, m) for k in keys}
+    expected = {k: _PASS_COUNTS[k](n, m) for k in keys}
     for k in keys:
-        label = PASS_QUESTIONS[k][0]
+        label = PASS_QUESTIONS[k]
         if k not in answers:
             g.fail(label, f"answers['{k}'] is missing.")
             continue
@@ -373,7 +378,7 @@ def check_pass_counts(answers, *, n: int, m: int, keys: Sequence[str] = ("grad_f
         if a == expected[k]:
             continue
         other = _SWAP[k]
-        swapped = (a == PASS_QUESTIONS[other][1](n, m) and typed.number(answers.get(other)) == expected[k])
+        swapped = (a == _PASS_COUNTS[other](n, m) and typed.number(answers.get(other)) == expected[k])
         g.fail(label, f"answers['{k}'] = {a} is not right for {label} (n = {n}, m = {m})."
                       + (describe(diagnoses.get("AD_MODES_SWAPPED")) if swapped else ""))
     extra = [k for k in answers if k not in keys]

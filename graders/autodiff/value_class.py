@@ -25,14 +25,14 @@ from graders.autodiff.programs import (BINARY, DEEP_LINKS, VALUE_DEFAULT_OPS, VA
 from graders.core import StudentCodeError, close, describe
 from graders.remote import catalogue
 from graders.remote.catalogue.programs import run_value
-from reference_impl.autodiff import reverse as ref_rev
+from reference_impl.autodiff import reverse as _ref_rev
 
 _CONSTRUCT = catalogue.item("construct")
 _VALUE_RUN = catalogue.item("value_program")
 
 
 def _reference_value(prog: Program, twice: bool = False) -> dict:
-    return run_value(ref_rev.Value, prog.data(), twice=twice)
+    return run_value(_ref_rev.Value, prog.data(), twice=twice)
 
 
 def _leaf_grad_problem(got: Sequence[float], want: Sequence[float]) -> tuple[int, str] | None:
@@ -193,6 +193,14 @@ def _value_class_body(g: _Grading, Value: type, ops: tuple[str, ...], rng: np.ra
                                                   for prog in probes[op] for s in [_signed(rng, 1.5, 3.0)]]):
             passing.append(op)
     passing = [op for op in ops if op in passing]
+    if not passing and g.unseeded:
+        # every gradient stayed 0 because the root was never seeded: that, not + or *, is the mistake to fix
+        for n in (L, T, O, D, B):
+            g.fail(n, g.unseeded if n == L else "not checked: backward() must seed root.grad = 1.0 first (see the "
+                                                  "local gradients above).")
+            g.done.add(n)
+        g.done.add(F)
+        return
     try:
         _value_graph_checks(g, Value, ops, passing, pending, rng, thorough, names)
     finally:
@@ -216,8 +224,9 @@ def _value_graph_checks(g: _Grading, Value: type, ops, passing: list, pending: l
             if skipped else "")
 
     # 2. trees and graphs with fan-out
-    tree_specs = [(3, 5), (4, 7)] + ([(1, 3), (5, 10), (2, 6)] if thorough else [])
-    dag_specs = [(2, 3), (3, 5)] + ([(1, 2), (4, 7), (3, 6)] if thorough else [])
+    # (inputs, operations): a single input is in the visible test too, so the hidden one holds no new kind
+    tree_specs = [(3, 5), (4, 7), (1, 3)] + ([(5, 10), (2, 6)] if thorough else [])
+    dag_specs = [(2, 3), (3, 5), (1, 2)] + ([(4, 7), (3, 6)] if thorough else [])
     for sub, specs, make in ((T, tree_specs, _random_tree), (O, dag_specs, _random_dag)):
         if not binaries or not usable:
             g.fail(sub, f"not checked: + or * must work on its own first (failing: {', '.join(skipped)}).")
@@ -326,6 +335,13 @@ def _check_value_probe(g: _Grading, Value: type, prog: Program, run: Program, s:
     if forward_ok and s != 1.0 and wrong and all(got["grads"][i] == 0.0 for i in leaves):
         return True  # ordering, not this operation: left to the graph checks
     only_zeros = forward_ok and all(got["grads"][i] == 0.0 for i in wrong)
+    root_grad = (got.get("all_grads") or [None])[-1]
+    if only_zeros and wrong and root_grad is not None and not _scalar_close(root_grad, 1.0):
+        # nothing can flow back from a root whose gradient is not 1: name that instead of the operation
+        g.unseeded = (f"{where}: after backward() the root's .grad is {_fmt(root_grad)}, so every gradient below it "
+                      f"stays 0; your {Value.__name__}'s {op} cannot be judged until the root is seeded."
+                      f"{describe(diagnoses.get('BACKWARD_NOT_SEEDED'))}")
+        return False
     for leaf in wrong:
         gv, rv = got["grads"][leaf], ref["grads"][leaf]
         upstream = "" if s == 1.0 else f" times the upstream gradient {s:g}"

@@ -139,7 +139,7 @@ MAX_SCORE = 6.0
 # Honest work. Its score is what the same answers earn in the instructor's own notebook.
 HONEST = {
     "correct": dict(relu=RELU_OK, affine=AFFINE_OK, choice="relu_cache_choice = 'c'"),   # 6
-    "mistaken": dict(relu=RELU_OK, affine=AFFINE_KEEPDIMS),                               # 2 + 2.25 + 0
+    "mistaken": dict(relu=RELU_OK, affine=AFFINE_KEEPDIMS),                               # 2 + 2.1 + 0
     "broken": dict(relu=BROKEN, affine=BROKEN),                                           # 0, a real zero
     "stderr_noise": dict(relu="import sys\nprint('noise', file=sys.stderr)\n" + RELU_OK.replace(
         "return dout * (cache > 0)", "import sys\n    print('debug', file=sys.stderr)\n    return dout * (cache > 0)"),
@@ -147,7 +147,7 @@ HONEST = {
     "chatty": dict(relu=RELU_OK, affine=AFFINE_OK, choice="relu_cache_choice = '(C)'",
                    after=["for i in range(2000):\n    print('progress', i, 'x' * 60)"]),     # 6
 }
-HONEST_SCORE = {"correct": 6.0, "mistaken": 4.25, "broken": 0.0, "stderr_noise": 6.0, "chatty": 6.0}
+HONEST_SCORE = {"correct": 6.0, "mistaken": 4.1, "broken": 0.0, "stderr_noise": 6.0, "chatty": 6.0}
 
 # Hostile work, one or more per cause found when the old cohort grader was attacked. "{root}" is replaced by the
 # course root's absolute path (a student can guess it; the sandbox must not care). Each attack carries a ReLU

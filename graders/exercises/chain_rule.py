@@ -40,8 +40,8 @@ from graders.remote import catalogue
 from graders.remote.catalogue import numeric as catalogue_numeric
 
 __all__ = ["check_compose_derivative", "check_lsq_grad", "check_outer_inner", "check_two_path_gradient",
-           "check_paths_table", "check_neuron_chain", "check_deep_chain", "STAGES", "compose_reference",
-           "lsq_reference", "PATHS_X", "NEURON_POINT", "paths_reference", "neuron_reference"]
+           "check_paths_table", "check_neuron_chain", "check_deep_chain", "PATHS_X", "NEURON_POINT", "PATH_KEYS",
+           "NEURON_KEYS"]
 
 
 # ============================================================================================ compositions
@@ -49,23 +49,32 @@ __all__ = ["check_compose_derivative", "check_lsq_grad", "check_outer_inner", "c
 
 # name -> (f, df): elementwise float64 stages and their derivatives (graders.remote.catalogue.numeric: the
 # learner's compose_derivative receives them as the catalogue item ``stages``, built where its code runs)
-STAGES: dict[str, tuple[Callable, Callable]] = dict(catalogue_numeric.STAGES)
+_STAGES: dict[str, tuple[Callable, Callable]] = dict(catalogue_numeric.STAGES)
 
-# (description, stage names innermost first, n)
+# sub-checks of check_compose_derivative: (name, weight)
+_CHAIN_VALUE, _CHAIN_DERIV = "value", "derivative"
+_EDGE = "one stage and no stage"
+_LARGE = "derivative with a large constant part (analytic, not numeric)"
+
+# (description, stage names innermost first, n, kind): kind "chain" (value and derivative sub-checks), "edge" or
+# "large" (one sub-check each). Every kind is in the visible cases; the hidden ones add more of each.
 _COMPOSE_VISIBLE = [
-    ("(3x + 2)^2", ["3u+2", "u^2"], 5),
-    ("exp(sin(x^2))", ["u^2", "sin", "exp"], 6),
+    ("(3x + 2)^2", ["3u+2", "u^2"], 5, "chain"),
+    ("exp(sin(x^2))", ["u^2", "sin", "exp"], 6, "chain"),
+    ("tanh(x), one stage, n = 1", ["tanh"], 1, "edge"),
+    ("no stage at all (the identity)", [], 3, "edge"),
+    ("sin(3x + 2) + 1e12", ["3u+2", "sin", "u+1e12"], 5, "large"),
 ]
 _COMPOSE_THOROUGH = [
-    ("tanh(x), one stage, n = 1", ["tanh"], 1),
-    ("3 cos(tanh(0.5x - 1)^3) + 2, five stages", ["0.5u-1", "tanh", "u^3", "cos", "3u+2"], 8),
-    ("softplus(sin(3x + 2)), n = 40", ["3u+2", "sin", "softplus"], 40),
-    ("no stage at all (the identity)", [], 3),
+    ("3 cos(tanh(0.5x - 1)^3) + 2, five stages", ["0.5u-1", "tanh", "u^3", "cos", "3u+2"], 8, "chain"),
+    ("softplus(sin(3x + 2)), n = 40", ["3u+2", "sin", "softplus"], 40, "chain"),
+    ("x^3, one stage", ["u^3"], 4, "edge"),
+    ("tanh(x^2)^3 + 1e12", ["u^2", "tanh", "u^3", "u+1e12"], 7, "large"),
 ]
 
 
-def compose_reference(stages: Sequence[tuple[Callable, Callable]], x: np.ndarray) -> tuple[np.ndarray, np.ndarray,
-                                                                                             list, list]:
+def _compose_reference(stages: Sequence[tuple[Callable, Callable]], x: np.ndarray) -> tuple[np.ndarray, np.ndarray,
+                                                                                              list, list]:
     """(value, derivative, inputs, locals) of f_k(...f_1(x)): inputs[k] is stage k's input, locals[k] its
     local derivative df_k(inputs[k]); the derivative is the product of the locals."""
     v = np.array(x, dtype=np.float64)
@@ -98,61 +107,85 @@ def check_compose_derivative(compose_derivative, *, seed: int = 0, points: float
                              thorough: bool = False):
     """Grade ``compose_derivative(stages, x) -> (value, derivative)``.
 
-    Contract: ``stages`` is a list of ``(f, df)`` pairs of elementwise NumPy functions, ``stages[0]`` applied
-    first (the innermost); ``x`` is a float64 array of shape (n,). Returns two float64 arrays of shape (n,):
-    ``value`` = f_k(...f_2(f_1(x))) and ``derivative`` = d value / d x, the product of the local derivatives
-    df_j evaluated at each stage's own input. An empty list is the identity (value x, derivative 1).
+    Contract: ``stages`` is a list of ``(f, df)`` pairs of elementwise NumPy functions of real float64 arrays,
+    ``stages[0]`` applied first (the innermost); ``x`` is a float64 array of shape (n,), left unchanged. Returns
+    two float64 arrays of shape (n,): ``value`` = f_k(...f_2(f_1(x))) and ``derivative`` = d value / d x, the
+    product of the local derivatives df_j evaluated at each stage's own input. An empty list is the identity
+    (value x, derivative 1).
 
-    Sub-checks: "value" (weight 1) and "derivative" (weight 2). Visible cases: (3x + 2)^2 and exp(sin(x^2));
-    ``thorough`` adds one stage with n = 1, five stages, n = 40 and the empty chain. Named mistakes:
-    CHAIN_RULE_ADDED, MISSING_INNER_DERIVATIVE, CHAIN_WRONG_POINT (and the generic sign flip / zeros).
+    Sub-checks: "value" (weight 1) and "derivative" (2) on chains of 2 to 5 stages; "one stage and no stage" (1);
+    "derivative with a large constant part" (2): a last stage adds 1e12, whose derivative is 1 but whose values
+    hold only ~1e-4 of absolute precision, so a derivative by finite differences of the composition (or of the
+    stages) misses at every step size while the product of the df_j is exact (NUMERIC_NOT_ANALYTIC); and the
+    course-wide "inputs left unchanged". Visible cases: one of every kind; ``thorough`` adds five stages, n = 40,
+    another single stage and another large constant. Named mistakes: CHAIN_RULE_ADDED, MISSING_INNER_DERIVATIVE,
+    CHAIN_WRONG_POINT (and the generic sign flip / zeros), NUMERIC_NOT_ANALYTIC.
     """
     require_callable(compose_derivative, "compose_derivative", 2)
     label = f"{getattr(compose_derivative, '__name__', 'compose_derivative')}(stages, x)"
     rep = Report("derivative of a composition", points, seed)
-    rep.declare("value", 1.0)
-    rep.declare("derivative", 2.0)
+    weights = {_CHAIN_VALUE: 1.0, _CHAIN_DERIV: 2.0, _EDGE: 1.0, _LARGE: 2.0}
+    for name, w in weights.items():
+        rep.declare(name, w)
+    rep.watch_inputs()
     rng = np.random.default_rng(seed)
     cases = _COMPOSE_VISIBLE + (_COMPOSE_THOROUGH if thorough else [])
-    for text, names, n in cases:
-        stages = [STAGES[k] for k in names]
+    ordinary_ok = True
+    examined: set[str] = set()
+    for text, names, n, kind in sorted(cases, key=lambda c: c[3] == "large"):
+        stages = [_STAGES[k] for k in names]
         x = rng.uniform(-1.2, 1.2, size=n)
-        value, deriv, inputs, locals_ = compose_reference(stages, x)
+        value, deriv, inputs, locals_ = _compose_reference(stages, x)
         where = f"{text} at x = {_preview(x)}"
+        v_sub, d_sub = (_CHAIN_VALUE, _CHAIN_DERIV) if kind == "chain" else ((_EDGE,) * 2 if kind == "edge"
+                                                                            else (_LARGE,) * 2)
+        examined.update((v_sub, d_sub))
         try:
             result = call_student(compose_derivative, catalogue.item("stages", names=list(names)), x, label=label,
-                                  notes=rep.notes)
+                                  notes=rep.notes, report=rep, watch=(1,))
         except StudentCodeError as exc:
-            rep.fail("value", f"{where}: {exc}", 1.0)
-            rep.fail("derivative", f"{where}: not checked (the function raised).", 2.0)
+            rep.fail(v_sub, f"{where}: {exc}", weights[v_sub])
+            rep.fail(d_sub, f"{where}: not checked (the function raised)." if d_sub != v_sub else f"{where}: {exc}",
+                     weights[d_sub])
+            ordinary_ok = ordinary_ok and kind == "large"
             if isinstance(exc, StudentTimeout):
+                rep.timed_out(examined)
                 break
             continue
         if not isinstance(result, (tuple, list)) or len(result) != 2:
             what = "None (missing `return`?)" if result is None else brief(result)
             msg = f"{where}: expected a tuple (value, derivative), got {what}."
-            rep.fail("value", msg, 1.0)
-            rep.fail("derivative", msg, 2.0)
+            rep.fail(v_sub, msg, weights[v_sub])
+            rep.fail(d_sub, msg, weights[d_sub])
+            ordinary_ok = ordinary_ok and kind == "large"
             continue
         got_v, got_d = result
         if array_problem(got_v, value) and not array_problem(got_d, value) and not array_problem(got_v, deriv):
             msg = f"{where}: the two outputs are swapped; return (value, derivative) in that order."
-            rep.fail("value", msg, 1.0)
-            rep.fail("derivative", msg, 2.0)
+            rep.fail(v_sub, msg, weights[v_sub])
+            rep.fail(d_sub, msg, weights[d_sub])
+            ordinary_ok = ordinary_ok and kind == "large"
             continue
         problem = array_problem(got_v, value)
         if problem:
             hint = ""
             if len(stages) >= 2:
-                rev, _, _, _ = compose_reference(stages[::-1], x)
+                rev, _, _, _ = _compose_reference(stages[::-1], x)
                 if close(got_v, rev, 1e-9):
                     hint = ("\n      Likely mistake: the stages were applied in reverse order; stages[0] is the "
                             "innermost function and is applied to x first.")
-            rep.fail("value", f"{where}: value {problem}{hint}", 1.0)
-        problem = array_problem(got_d, deriv)
-        if problem:
-            diag = diagnose(got_d, deriv, _compose_mistakes(stages, x, value, inputs, locals_))
-            rep.fail("derivative", f"{where}: derivative {problem}{describe(diag)}", 2.0)
+            rep.fail(v_sub, f"{where}: value {problem}{hint}", weights[v_sub])
+        d_problem = array_problem(got_d, deriv)
+        if d_problem:
+            diag = diagnose(got_d, deriv, _compose_mistakes(stages, x, value, inputs, locals_), generic=False)
+            if (diag is None and kind == "large" and ordinary_ok and not problem
+                    and d_problem.startswith("values differ")):
+                diag = diagnoses.get("NUMERIC_NOT_ANALYTIC")
+            if diag is None and any("ComplexWarning" in n for n in rep.notes):  # the complex-step trick
+                diag = diagnoses.get("NUMERIC_NOT_ANALYTIC")
+            diag = diag or diagnose(got_d, deriv)
+            rep.fail(d_sub, f"{where}: derivative {d_problem}{describe(diag)}", weights[d_sub])
+        ordinary_ok = ordinary_ok and (kind == "large" or not (problem or d_problem))
     return rep.finish()
 
 
@@ -164,24 +197,44 @@ def _preview(x: np.ndarray, n: int = 3) -> str:
 # ============================================================================================ matrix form
 
 
-def lsq_reference(X: np.ndarray, w: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+def _lsq_reference(X: np.ndarray, w: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     """L = sum((X w - y)**2) and dL/dw = 2 X^T (X w - y) (shape (D,))."""
     r = X @ w - y
     return float(r @ r), 2.0 * (X.T @ r)
 
 
-def _lsq_cases(rng: np.random.Generator, thorough: bool) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
-    shapes = [(6, 3), (4, 2)] + ([(1, 1), (1, 4), (3, 3), (40, 7)] if thorough else [])
-    cases = []
-    for N, D in shapes:
-        X = rng.standard_normal((N, D))
-        w = rng.standard_normal(D)
-        y = rng.standard_normal(N)
-        cases.append((f"N={N}, D={D}", X, w, y))
+_LSQ_SHAPES = "one example and a square X"
+_LSQ_LARGE = "large targets (analytic gradient)"
+_LSQ_WEIGHTS = {"loss": 1.0, "gradient": 2.0, _LSQ_SHAPES: 1.0, _LSQ_LARGE: 2.0}
+
+
+def _lsq_cases(rng: np.random.Generator, thorough: bool) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray, str]]:
+    """(where, X, w, y, kind): kind "ordinary" (graded into "loss" and "gradient"), "shapes" (N = 1 and N = D,
+    where a missing transpose still runs) or "large": targets around 1000, and an example whose features are
+    all 0 with a target of 1e12. That example adds 1e24 to L and nothing to dw, so L holds no digit of the
+    other examples' contributions at the 1e-5 scale: finite differences of L miss dw at every step size, while
+    2 X^T (X w - y) is exact. Every kind is in the visible cases; the hidden ones add more of each."""
+    specs = [((6, 3), "ordinary"), ((4, 2), "ordinary"), ((1, 4), "shapes"), ((3, 3), "shapes")]
     if thorough:
-        X = rng.standard_normal((5, 2))
-        w = rng.standard_normal(2)
-        cases.append(("targets around 1000 (N=5, D=2)", X, w, 1000.0 + rng.standard_normal(5)))
+        specs += [((40, 7), "ordinary"), ((7, 2), "ordinary"), ((1, 1), "shapes"), ((4, 4), "shapes")]
+    cases = []
+    for (N, D), kind in specs:
+        X, w, y = rng.standard_normal((N, D)), rng.standard_normal(D), rng.standard_normal(N)
+        cases.append((f"N={N}, D={D}", X, w, y, kind))
+    larges = [((5, 2), 1000.0, False), ((5, 3), 1e12, True)] + ([((6, 3), -1000.0, False), ((7, 2), -1e12, True)]
+                                                               if thorough else [])
+    for (N, D), target, zero_row in larges:
+        X, w = rng.standard_normal((N, D)), rng.standard_normal(D)
+        y = rng.standard_normal(N)
+        if zero_row:
+            k = int(rng.integers(N))
+            X[k] = 0.0
+            y[k] = target
+            where = f"N={N}, D={D}, example {k} has all-zero features and target {target:g}"
+        else:
+            y = y + target
+            where = f"N={N}, D={D}, targets around {target:g}"
+        cases.append((where, X, w, y, "large"))
     return cases
 
 
@@ -190,48 +243,65 @@ def check_lsq_grad(lsq_loss_and_grad, *, seed: int = 0, points: float | None = N
 
     Contract: X (N, D), w (D,), y (N,) float64 (not modified). Returns L, a float (Python float, NumPy float64
     or 0-d array), and dw = dL/dw, a float64 array of shape (D,) (exactly: not (D, 1)), equal to
-    2 X^T (X w - y). Sub-checks "loss" (weight 1) and "gradient" (weight 2). Visible shapes (6, 3), (4, 2);
-    ``thorough`` adds (1, 1), (1, 4), (3, 3) (where a missing transpose still runs), (40, 7) and targets
-    around 1000. Named mistakes: MISSING_TRANSPOSE, SQUARE_FACTOR_TWO, MISSING_INNER_DERIVATIVE (the -1 of
-    y - X w dropped, or no X at all), a mean instead of the sum; when the gradient is wrong, it is compared
-    with finite differences of the learner's own loss to say which of the two to fix.
+    2 X^T (X w - y). Sub-checks: "loss" (weight 1) and "gradient" (2) on ordinary shapes; "one example and a
+    square X" (1: N = 1, and N = D where a missing transpose still runs); "large targets (analytic gradient)"
+    (2: targets around 1000, and an all-zero example with target 1e12, where finite differences of L miss dw
+    at every step size: NUMERIC_NOT_ANALYTIC); the course-wide "inputs left unchanged". Every kind is in the
+    visible test, ``thorough`` adds more of each. Named mistakes: MISSING_TRANSPOSE, SQUARE_FACTOR_TWO,
+    MISSING_INNER_DERIVATIVE (the -1 of y - X w dropped, or no X at all), a mean instead of the sum,
+    NUMERIC_NOT_ANALYTIC; when the gradient is wrong on an ordinary case, it is compared with finite
+    differences of the learner's own loss to say which of the two to fix.
     """
     require_callable(lsq_loss_and_grad, "lsq_loss_and_grad", 3)
     label = f"{getattr(lsq_loss_and_grad, '__name__', 'lsq_loss_and_grad')}(X, w, y)"
     rep = Report("least-squares loss and gradient", points, seed)
-    rep.declare("loss", 1.0)
-    rep.declare("gradient", 2.0)
+    for name, weight in _LSQ_WEIGHTS.items():
+        rep.declare(name, weight)
+    rep.watch_inputs()
     rng = np.random.default_rng(seed)
-    for where, X, w, y in _lsq_cases(rng, thorough):
+    ordinary_ok = True
+    examined: set[str] = set()
+    for where, X, w, y, kind in _lsq_cases(rng, thorough):
         N, D = X.shape
-        L, dw = lsq_reference(X, w, y)
+        L, dw = _lsq_reference(X, w, y)
         r = X @ w - y
+        l_sub, g_sub = ("loss", "gradient") if kind == "ordinary" else ((_LSQ_SHAPES,) * 2 if kind == "shapes"
+                                                                         else (_LSQ_LARGE,) * 2)
+        examined.update((l_sub, g_sub))
+
+        def fail(sub: str, message: str) -> None:
+            rep.fail(sub, message, _LSQ_WEIGHTS[sub])
+
         try:
-            result = call_student(lsq_loss_and_grad, X, w, y, label=label, notes=rep.notes)
+            result = call_student(lsq_loss_and_grad, X, w, y, label=label, notes=rep.notes, report=rep)
         except StudentCodeError as exc:
             hint = ""
             if "matmul" in str(exc) or "shapes" in str(exc) or "aligned" in str(exc):
                 hint = describe(diagnoses.get("MISSING_TRANSPOSE")) + (
                     f"\n      Here X is ({N}, {D}) and the residual (N,) = ({N},): X.T @ r has shape ({D},).")
-            rep.fail("gradient", f"{where}: {exc}{hint}", 2.0)
-            rep.fail("loss", f"{where}: not checked (the function raised; see the gradient message).", 1.0)
+            fail(g_sub, f"{where}: {exc}{hint}")
+            if l_sub != g_sub:
+                fail(l_sub, f"{where}: not checked (the function raised; see the gradient message).")
+            ordinary_ok = ordinary_ok and kind != "ordinary"
             if isinstance(exc, StudentTimeout):
+                rep.timed_out(examined)
                 break
             continue
         if not isinstance(result, (tuple, list)) or len(result) != 2:
             what = "None (missing `return`?)" if result is None else brief(result)
             msg = f"{where}: expected a tuple (L, dw), got {what}."
-            rep.fail("loss", msg, 1.0)
-            rep.fail("gradient", msg, 2.0)
+            fail(l_sub, msg)
+            fail(g_sub, msg)
+            ordinary_ok = ordinary_ok and kind != "ordinary"
             continue
         got_L, got_dw = result
         loss_ok = True
         loss_val = real_number(got_L)
         if loss_val is None:
             loss_ok = False
-            rep.fail("loss", f"{where}: L must be one number (a float), got {brief(got_L)}."
-                     + (" Sum the squared residuals over all N examples: np.sum(r ** 2)."
-                        if isinstance(got_L, np.ndarray) and got_L.size > 1 else ""), 1.0)
+            fail(l_sub, f"{where}: L must be one number (a float), got {brief(got_L)}."
+                 + (" Sum the squared residuals over all N examples: np.sum(r ** 2)."
+                    if isinstance(got_L, np.ndarray) and got_L.size > 1 else ""))
         elif abs(loss_val - L) > 1e-9 * max(1.0, abs(L)):
             loss_ok = False
             hint = ""
@@ -241,7 +311,7 @@ def check_lsq_grad(lsq_loss_and_grad, *, seed: int = 0, points: float | None = N
                 hint = " Likely mistake: that is the norm ||X w - y||; square it (sum of SQUARED residuals)."
             elif abs(loss_val - L / 2) <= 1e-9 * max(1.0, abs(L)):
                 hint = " Likely mistake: there is no 1/2 in front of this loss."
-            rep.fail("loss", f"{where}: L = {loss_val:.8g}, expected {L:.8g}.{hint}", 1.0)
+            fail(l_sub, f"{where}: L = {loss_val:.8g}, expected {L:.8g}.{hint}")
         problem = array_problem(got_dw, dw)
         if problem:
             candidates = {
@@ -264,7 +334,12 @@ def check_lsq_grad(lsq_loss_and_grad, *, seed: int = 0, points: float | None = N
             elif diag is None and isinstance(got_dw, np.ndarray) and got_dw.shape == (D, 1):
                 extra = ("\n      Likely mistake: a column vector; return shape (D,) like w (do not reshape y or "
                          "the residual to (N, 1)).")
-            elif diag is None and loss_val is not None:
+            elif diag is None and kind == "large" and ordinary_ok and loss_ok and problem.startswith("values differ"):
+                diag = diagnoses.get("NUMERIC_NOT_ANALYTIC")
+                if "all-zero" in where:
+                    extra = ("\n      Here one example has all-zero features and a target of 1e12: it adds 1e24 to L "
+                             "and nothing to dw, so L(w + h) - L(w - h) keeps no digit of the other examples.")
+            elif diag is None and loss_val is not None and kind == "ordinary":
                 numeric = own_numeric_vjp(lsq_loss_and_grad, (X, w, y), (1,), np.float64(1.0))
                 if numeric is not None and close(got_dw, numeric, 1e-5):
                     extra = ("\n      Your gradient matches finite differences of your own L: fix the loss first."
@@ -272,7 +347,8 @@ def check_lsq_grad(lsq_loss_and_grad, *, seed: int = 0, points: float | None = N
                 elif numeric is not None and loss_ok:
                     extra = ("\n      Your loss is right but your gradient does not match finite differences of it: "
                              "the mistake is in the gradient.")
-            rep.fail("gradient", f"{where}: dw {problem}{describe(diag)}{extra}", 2.0)
+            fail(g_sub, f"{where}: dw {problem}{describe(diag)}{extra}")
+        ordinary_ok = ordinary_ok and (kind != "ordinary" or not (problem or not loss_ok))
     return rep.finish()
 
 
@@ -321,7 +397,7 @@ def check_outer_inner(answer: Any, *, problem: str = "affine_square", seed: int 
                                          "inner value.")
 
 
-def two_path_reference() -> dict[str, sp.Expr]:
+def _two_path_reference() -> dict[str, sp.Expr]:
     """dL/dx and dL/dy of L = sin(u) * v with u = x*y and v = x + y (each input reaches L along two paths)."""
     x, y = _x, _y
     L = sp.sin(x * y) * (x + y)
@@ -338,7 +414,7 @@ def check_two_path_gradient(answers_dict: Any, *, seed: int = 0, points: float |
     """
     x, y = _x, _y
     u, v = x * y, x + y
-    expected = two_path_reference()
+    expected = _two_path_reference()
     mistakes = {}
     for key, other in (("dL/dx", y), ("dL/dy", x)):
         through_u = sp.cos(u) * other * v
@@ -361,7 +437,7 @@ def check_two_path_gradient(answers_dict: Any, *, seed: int = 0, points: float |
 PATH_KEYS = ("g", "L", "path_g_square", "path_g_product", "path_direct", "dL/dx")
 
 
-def paths_reference(x: float = PATHS_X) -> dict[str, float]:
+def _paths_reference(x: float = PATHS_X) -> dict[str, float]:
     """The sum-over-paths table of L = s + p with g = 3x + 2, s = g**2, p = x * g, at ``x``.
 
     path_g_square: x -> g -> s -> L (3 * 2g * 1); path_g_product: x -> g -> p -> L (3 * x * 1);
@@ -381,7 +457,7 @@ def check_paths_table(answers_dict: Any, *, seed: int = 0, points: float | None 
     mistakes: the inner derivative 3 dropped on a path, the factor 2 of the square dropped, the paths
     multiplied instead of added, a missing path.
     """
-    ref = paths_reference(PATHS_X)
+    ref = _paths_reference(PATHS_X)
     g, x = ref["g"], PATHS_X
     paths = (ref["path_g_square"], ref["path_g_product"], ref["path_direct"])
     mistakes = {
@@ -411,7 +487,7 @@ def _sig(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-z))
 
 
-def neuron_reference(w: float, x: float, b: float, y: float) -> dict[str, float]:
+def _neuron_reference(w: float, x: float, b: float, y: float) -> dict[str, float]:
     """z = w x + b, a = sigmoid(z), L = (a - y)**2: forward values, local derivatives and dL/dw."""
     z = w * x + b
     a = _sig(z)
@@ -427,7 +503,7 @@ def check_neuron_chain(answers_dict: Any, *, seed: int = 0, points: float | None
     evaluated at a instead of z (SIGMOID_ON_OUTPUT), dz/dw = w, dL/dw without dz/dw or with the factors added.
     """
     p = NEURON_POINT
-    ref = neuron_reference(p["w"], p["x"], p["b"], p["y"])
+    ref = _neuron_reference(p["w"], p["x"], p["b"], p["y"])
     a, z = ref["a"], ref["z"]
     sa = _sig(a)
     mistakes = {

@@ -22,6 +22,7 @@ naming what to fix otherwise.
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any, Callable, Sequence
 
@@ -31,12 +32,12 @@ from graders import diagnoses, typed
 from graders.core import (GradingError, Report, StudentCodeError, StudentTimeout, array_problem, brief,
                           call_student, describe, is_class, real_number, require_callable, type_name)
 from graders.remote import catalogue
-from graders.remote.catalogue.numeric import SCALAR_FUNCTIONS
-from reference_impl.autodiff.reverse import Value as RefValue
+from graders.remote.catalogue.numeric import SCALAR_FUNCTIONS as _SCALAR_FUNCTIONS
+from reference_impl.autodiff.reverse import Value as _RefValue
 
 __all__ = ["check_loss_forward", "check_loss_backward", "check_sum_times_trace", "check_fanout_trace",
-           "check_loss_and_grads", "check_value_ops", "check_numeric_gradient", "loss_trace", "sum_times_trace", "fanout_trace",
-           "LOSS_POINT", "SUM_TIMES_POINT", "FANOUT_POINT"]
+           "check_loss_and_grads", "check_value_ops", "check_numeric_gradient", "LOSS_POINT", "SUM_TIMES_POINT",
+           "FANOUT_POINT"]
 
 LOSS_POINT = {"w": 2.0, "x": 3.0, "b": 1.0, "y": 8.0}
 SUM_TIMES_POINT = {"x": -2.0, "y": 5.0, "z": -4.0}
@@ -54,12 +55,12 @@ def _fmt(x: float | None) -> str:
 # ============================================================================================ the worked examples
 
 
-def loss_trace() -> tuple[dict[str, float], dict[str, float]]:
+def _loss_trace() -> tuple[dict[str, float], dict[str, float]]:
     """(values, grads) of L = (w x + b - y)**2 at LOSS_POINT, from the reference engine.
 
     Nodes: mul = w * x, add = mul + b, sub = add - y, L = sub ** 2; grads are d L / d node for every node and
     input ("L", "sub", "add", "mul", "w", "x", "b", "y")."""
-    w, x, b, y = (RefValue(LOSS_POINT[k]) for k in ("w", "x", "b", "y"))
+    w, x, b, y = (_RefValue(LOSS_POINT[k]) for k in ("w", "x", "b", "y"))
     mul = w * x
     add = mul + b
     sub = add - y
@@ -72,9 +73,9 @@ def loss_trace() -> tuple[dict[str, float], dict[str, float]]:
     return values, grads
 
 
-def sum_times_trace() -> tuple[dict[str, float], dict[str, float]]:
+def _sum_times_trace() -> tuple[dict[str, float], dict[str, float]]:
     """(values, grads) of f = (x + y) z at SUM_TIMES_POINT: q = x + y, f = q * z."""
-    x, y, z = (RefValue(SUM_TIMES_POINT[k]) for k in ("x", "y", "z"))
+    x, y, z = (_RefValue(SUM_TIMES_POINT[k]) for k in ("x", "y", "z"))
     q = x + y
     f = q * z
     f.backward()
@@ -82,11 +83,11 @@ def sum_times_trace() -> tuple[dict[str, float], dict[str, float]]:
             {k: float(v.grad) for k, v in {"f": f, "q": q, "x": x, "y": y, "z": z}.items()})
 
 
-def fanout_trace() -> tuple[dict[str, float], dict[str, float]]:
+def _fanout_trace() -> tuple[dict[str, float], dict[str, float]]:
     """(values, grads) of a = x * y, b = a + x, f = b * b at FANOUT_POINT.
 
     Two fan-outs: x is used by two nodes (a and b), and b is used twice by one node (b * b)."""
-    x, y = RefValue(FANOUT_POINT["x"]), RefValue(FANOUT_POINT["y"])
+    x, y = _RefValue(FANOUT_POINT["x"]), _RefValue(FANOUT_POINT["y"])
     a = x * y
     b = a + x
     f = b * b
@@ -133,7 +134,7 @@ def check_loss_forward(answers, *, seed: int = 0, points: float | None = None, t
 
     ``answers``: {"mul": w * x, "add": mul + b, "sub": add - y, "L": sub ** 2}, numbers. One sub-check per
     node. ``seed``/``thorough`` are accepted for uniformity (the point is fixed)."""
-    values, _ = loss_trace()
+    values, _ = _loss_trace()
     p = LOSS_POINT
     hints = {
         "sub": [(p["y"] - values["add"], "the order of the subtraction: sub = add - y (prediction minus target).")],
@@ -151,7 +152,7 @@ def check_loss_backward(answers, *, seed: int = 0, points: float | None = None, 
 
     ``answers``: d L / d node for "L", "sub", "add", "mul", "w", "x", "b", "y" (numbers). One sub-check per
     key, so a single slip costs a fraction of the points."""
-    values, grads = loss_trace()
+    values, grads = _loss_trace()
     p = LOSS_POINT
     g_sub = grads["sub"]
     hints = {
@@ -178,7 +179,7 @@ def check_sum_times_trace(answers, *, seed: int = 0, points: float | None = None
     """Grade f = (x + y) z at x = -2, y = 5, z = -4, traced with q = x + y, f = q * z.
 
     ``answers``: {"q", "f"} forward values and {"df/dq", "df/dx", "df/dy", "df/dz"} gradients (numbers)."""
-    values, grads = sum_times_trace()
+    values, grads = _sum_times_trace()
     want = {"q": values["q"], "f": values["f"], "df/dq": grads["q"], "df/dx": grads["x"], "df/dy": grads["y"],
             "df/dz": grads["z"]}
     P = SUM_TIMES_POINT
@@ -204,7 +205,7 @@ def check_fanout_trace(answers, *, seed: int = 0, points: float | None = None, t
     ``answers``: {"df/db", "df/da", "df/dx", "df/dy"} (numbers). b is used twice by one node and x by two
     nodes, so both gradients are SUMS of contributions; the hints name which contribution a wrong answer
     kept."""
-    values, grads = fanout_trace()
+    values, grads = _fanout_trace()
     want = {"df/db": grads["b"], "df/da": grads["a"], "df/dx": grads["x"], "df/dy": grads["y"]}
     x, y = FANOUT_POINT["x"], FANOUT_POINT["y"]
     via_b = grads["b"] * 1.0            # b = a + x
@@ -475,19 +476,21 @@ def check_numeric_gradient(fn, *, seed: int = 0, points: float | None = None, th
 
     Sub-checks (weight 1 each): with a small step (h = 1e-5) the result matches the exact gradient to 1e-6;
     with a large step (h = 0.1 and 0.05) it matches the centred-difference formula itself to 1e-9, so a
-    one-sided difference, a wrong denominator or an ignored ``h`` are named.
+    one-sided difference, a wrong denominator or an ignored ``h`` are named; and the course-wide "inputs left
+    unchanged" (xs). The visible functions have 4, 2, 3 and 1 inputs; ``thorough`` adds 5 and another point.
     """
     require_callable(fn, "numeric_gradient", 2)
     SMALL, LARGE = "small step: close to the exact gradient", "large step: exactly the centred-difference formula"
     rep = Report("numeric gradient (centred differences)", points, seed)
     rep.declare(SMALL)
     rep.declare(LARGE)
+    rep.watch_inputs()
     rng = np.random.default_rng(seed)
     funcs = _fd_funcs()
-    picks = [0, 1, 2] + ([3, 4] if thorough else [])
+    picks = [0, 1, 2, 3] + ([4, 1] if thorough else [])  # one input (3) is visible too
     for k in picks:
         text, name, exact = funcs[k]
-        n, f = SCALAR_FUNCTIONS[name]
+        n, f = _SCALAR_FUNCTIONS[name]
         xs = [round(float(v), 3) for v in rng.uniform(0.5, 1.5, n) * rng.choice([-1.0, 1.0], n)]
         if k == 4:
             xs[4] = abs(xs[4]) + 0.5
@@ -496,7 +499,7 @@ def check_numeric_gradient(fn, *, seed: int = 0, points: float | None = None, th
             counted = catalogue.item("scalar_function", name=name)  # counts its calls; checks the arity
             try:
                 got = call_student(fn, counted, list(xs), h, label=f"numeric_gradient(f, xs, h={h:g})",
-                                   notes=rep.notes)
+                                   notes=rep.notes, report=rep, watch=(1,))
             except StudentTimeout as exc:
                 rep.fail(sub, f"{where}: {exc}")
                 return rep.finish()
@@ -540,7 +543,7 @@ def check_numeric_gradient(fn, *, seed: int = 0, points: float | None = None, th
 
 
 def _loss_reference(w: float, x: float, b: float, y: float) -> dict[str, float]:
-    W, X, B, Y = RefValue(w), RefValue(x), RefValue(b), RefValue(y)
+    W, X, B, Y = _RefValue(w), _RefValue(x), _RefValue(b), _RefValue(y)
     L = (W * X + B - Y) ** 2
     L.backward()
     return {"L": float(L.data), "dL_dw": float(W.grad), "dL_dx": float(X.grad), "dL_db": float(B.grad),
@@ -548,67 +551,129 @@ def _loss_reference(w: float, x: float, b: float, y: float) -> dict[str, float]:
 
 
 _LOSS_OUTPUTS = ("L", "dL_dw", "dL_dx", "dL_db", "dL_dy")
+_ZERO = "zero residual (every gradient 0)"
+_LARGE = "a large residual (analytic gradients)"
+
+
+def _loss_points(rng: np.random.Generator, thorough: bool) -> list[tuple[tuple[float, float, float, float], str]]:
+    """(point, kind): the worked example and random points ("ordinary", graded into one sub-check per output), a
+    zero residual, and a large residual: r = w x + b - y around 1e6 with x = 1e-6, so L is 1e12 while dL/dw is
+    about 2, and L(w + h) - L(w - h) keeps too few digits for a centred difference to reach the 1e-9 relative
+    tolerance at any step up to about 1e4. Every kind is in the visible test; the hidden test adds more of each."""
+    rand = [tuple(round(float(v), 3) for v in rng.uniform(-3, 3, 4)) for _ in range(2 + (3 if thorough else 0))]
+    points = [((2.0, 3.0, 1.0, 8.0), "ordinary")] + [(p, "ordinary") for p in rand]
+    points += [((1.5, 2.0, 0.5, 3.5), "zero"), ((2.0, 1e-6, 0.5, -1e6), "large")]
+    if thorough:
+        points += [((-0.5, 4.0, 2.0, 0.0), "zero"), ((40.0, -25.0, 7.0, 12.0), "large"),
+                   ((-3.0, -2e-6, 1.5, 2e6), "large")]
+    return points
+
+
+def _order_of(values: Sequence[float], want: dict[str, float]) -> list[int] | None:
+    """perm with values[i] == want[outputs[perm[i]]] for all i, when the five numbers are the right ones in another
+    order (None when they are in order, or are not the right numbers)."""
+    names = list(_LOSS_OUTPUTS)
+    if all(_close(v, want[k], 1e-9) for v, k in zip(values, names)):
+        return None
+    for perm in itertools.permutations(range(5)):
+        if all(_close(values[i], want[names[perm[i]]], 1e-9) for i in range(5)):
+            return list(perm)
+    return None
+
+
+def _both(got: float, want: float) -> tuple[str, str]:
+    """got and want formatted with enough digits to tell them apart."""
+    for digits in (6, 10, 16):
+        a, b = f"{got:.{digits}g}", f"{want:.{digits}g}"
+        if a != b:
+            return a, b
+    return a, b
 
 
 def check_loss_and_grads(fn, *, seed: int = 0, points: float | None = None, thorough: bool = False):
     """Grade ``fn(w, x, b, y) -> (L, dL_dw, dL_dx, dL_db, dL_dy)`` for L = (w x + b - y)**2, all plain numbers.
 
-    The forward pass and the staged backward pass written out as straight-line code. Cases: the worked
-    example (2, 3, 1, 8) and random points (thorough: more, including a zero residual and large values).
-    One sub-check per output (weight 1 each), compared with ``reference_impl.autodiff.reverse.Value``.
+    The forward pass and the staged backward pass written out as straight-line code, compared with
+    ``reference_impl.autodiff.reverse.Value`` to 1e-9. Sub-checks: one per output (weight 1 each) on the worked
+    example (2, 3, 1, 8) and random points; "zero residual" (1); "a large residual" (1: r around 1e6, where a
+    gradient by finite differences of L misses the tolerance at every step size: NUMERIC_NOT_ANALYTIC). Every
+    kind is in the visible test; ``thorough`` adds more of each. Outputs returned in another order are named as
+    such (not as the mistakes their values happen to look like).
     """
     require_callable(fn, "loss_and_grads", 4)
     rep = Report("L = (w x + b - y)^2 and its gradients, in code", points, seed)
     for k in _LOSS_OUTPUTS:
         rep.declare(k)
+    rep.declare(_ZERO)
+    rep.declare(_LARGE)
     rng = np.random.default_rng(seed)
-    points_list = [(2.0, 3.0, 1.0, 8.0)] + [tuple(round(float(v), 3) for v in rng.uniform(-3, 3, 4))
-                                             for _ in range(2)]
-    if thorough:
-        points_list += [tuple(round(float(v), 3) for v in rng.uniform(-3, 3, 4)) for _ in range(3)]
-        points_list += [(1.5, 2.0, 0.5, 3.5),                       # zero residual: every gradient is 0
-                        (40.0, -25.0, 7.0, 12.0)]                  # large numbers
-    for w, x, b, y in points_list:
+    ordinary_ok = True
+    examined: set[str] = set()
+    for (w, x, b, y), kind in sorted(_loss_points(rng, thorough), key=lambda c: c[1] == "large"):
         where = f"loss_and_grads(w={w:g}, x={x:g}, b={b:g}, y={y:g})"
+        subs = {k: (k if kind == "ordinary" else (_ZERO if kind == "zero" else _LARGE)) for k in _LOSS_OUTPUTS}
+        examined.update(subs.values())
         try:
             result = call_student(fn, w, x, b, y, label=where, notes=rep.notes)
         except StudentTimeout as exc:
             for k in _LOSS_OUTPUTS:
-                rep.fail(k, str(exc))
+                rep.fail(subs[k], str(exc))
+            rep.timed_out(examined)
             break
         except StudentCodeError as exc:
             for k in _LOSS_OUTPUTS:
-                rep.fail(k, str(exc))
+                rep.fail(subs[k], str(exc))
+            ordinary_ok = ordinary_ok and kind != "ordinary"
             continue
         if not isinstance(result, (tuple, list)) or len(result) != 5:
             msg = (f"{where} returned {brief(result)}; return the tuple (L, dL_dw, dL_dx, dL_db, dL_dy)."
                    if result is not None else f"{where} returned None: did you forget `return`?")
             for k in _LOSS_OUTPUTS:
-                rep.fail(k, msg)
+                rep.fail(subs[k], msg)
+            ordinary_ok = ordinary_ok and kind != "ordinary"
             continue
         want = _loss_reference(w, x, b, y)
+        values = [real_number(v) for v in result]
+        order = _order_of(values, want) if all(v is not None for v in values) else None
+        if order == [0, 2, 1, 3, 4]:  # dL_dw and dL_dx exchanged: more likely the product rule's "other factor"
+            order = None
         r = w * x + b - y
         wrong = {
             "L": [(r, "L is the SQUARE of the residual w x + b - y."), (2 * r, "L = sub ** 2, not 2 * sub.")],
             "dL_dw": [(r * x, "d(sub**2)/d sub = 2 * sub: the factor 2 is missing."),
-                      (2 * r * w, "d(w x)/dw is the OTHER factor, x."), (2 * r, "multiply by d mul/dw = x.")],
+                      (2 * r * w, "d(w x)/dw is the OTHER factor, x (or dL_dw and dL_dx are returned in each other's "
+                                  "place)."), (2 * r, "multiply by d mul/dw = x.")],
             "dL_dx": [(r * w, "d(sub**2)/d sub = 2 * sub: the factor 2 is missing."),
-                      (2 * r * x, "d(w x)/dx is the OTHER factor, w."), (2 * r, "multiply by d mul/dx = w.")],
+                      (2 * r * x, "d(w x)/dx is the OTHER factor, w (or dL_dw and dL_dx are returned in each other's "
+                                  "place)."), (2 * r, "multiply by d mul/dx = w.")],
             "dL_db": [(r, "d(sub**2)/d sub = 2 * sub: the factor 2 is missing."), (1.0, "multiply by dL/d add.")],
             "dL_dy": [(2 * r, "d sub/dy = -1: the target enters with a minus sign."),
                       (-r, "d(sub**2)/d sub = 2 * sub: the factor 2 is missing."),
                       (r, "two slips: d sub/dy = -1 (minus sign) and d(sub**2)/d sub = 2 * sub (factor 2).")],
         }
-        for k, got in zip(_LOSS_OUTPUTS, result):
-            g = real_number(got)
+        for k, got, g in zip(_LOSS_OUTPUTS, result, values):
             if g is None:
-                rep.fail(k, f"{where}: {k} = {brief(got)}, expected a number.")
+                rep.fail(subs[k], f"{where}: {k} = {brief(got)}, expected a number.")
+                ordinary_ok = ordinary_ok and kind != "ordinary"
                 continue
             if _close(g, want[k], 1e-9):
+                continue
+            ordinary_ok = ordinary_ok and kind != "ordinary"
+            if order:
+                holds = _LOSS_OUTPUTS[order[_LOSS_OUTPUTS.index(k)]]
+                rep.fail(subs[k], f"{where}: {k} = {_fmt(g)} is the value of {holds}: the five numbers are right but "
+                                  f"in another order; return the tuple (L, dL_dw, dL_dx, dL_db, dL_dy) in exactly this "
+                                  f"order.")
                 continue
             hint = next((h for v, h in wrong[k] if _close(g, v, 1e-9) and not _close(v, want[k], 1e-9)), "")
             if not hint and _close(g, -want[k], 1e-9):
                 hint = "the sign is flipped."
-            rep.fail(k, f"{where}: {k} = {_fmt(g)}, expected {_fmt(want[k])}."
-                        + (f"\n      Likely mistake: {hint}" if hint else ""))
+            if not hint and kind == "large" and ordinary_ok and k != "L" and _close(values[0], want["L"], 1e-9) \
+                    and _close(g, want[k], 1e-3):
+                hint = ("here L is about 1e12, so L(w + h) - L(w - h) keeps too few digits: a gradient computed by "
+                        "finite differences misses, the chain rule does not. " +
+                        diagnoses.get("NUMERIC_NOT_ANALYTIC").describe())
+            shown, expected = _both(g, want[k])
+            rep.fail(subs[k], f"{where}: {k} = {shown}, expected {expected}."
+                              + (f"\n      Likely mistake: {hint}" if hint else ""))
     return rep.finish()

@@ -26,13 +26,12 @@ import numpy as np
 
 from graders import concepts
 from graders.core import GradingError, Report, StudentCodeError, brief, call_student, real_number, require_callable
-from reference_impl import network as ref_net
+from reference_impl import network as _ref_net
 from graders.public.two_layer_network import (CONSTANT_VALUE, SYMMETRY_LR, SYMMETRY_STEPS,
                                              symmetry_problem)
 
 __all__ = ["SHAPE_KEYS", "WALKTHROUGH_KEYS", "ZERO_INIT_KEYS", "check_gradient_shapes", "check_walkthrough",
-           "walkthrough_expected", "seed_mse_losses", "check_seed_mse_losses", "symmetry_problem",
-           "zero_init_expected", "check_zero_init", "SEED_PRINTED_LOSSES"]
+           "check_seed_mse_losses", "check_zero_init"]
 
 
 # ============================================================================================ shape table
@@ -41,7 +40,7 @@ SHAPE_KEYS = ("z1", "h1", "scores", "dscores", "dW2", "db2", "dh1", "dz1", "dW1"
 _PARAM_GRADS = {"dW1", "db1", "dW2", "db2"}
 
 
-def expected_shapes(N: int, D: int, H: int, C: int) -> dict[str, tuple[int, ...]]:
+def _expected_shapes(N: int, D: int, H: int, C: int) -> dict[str, tuple[int, ...]]:
     """Shapes in the batched row convention: X (N, D), W1 (D, H), b1 (H,), W2 (H, C), b2 (C,)."""
     return {"z1": (N, H), "h1": (N, H), "scores": (N, C), "dscores": (N, C), "dW2": (H, C), "db2": (C,),
             "dh1": (N, H), "dz1": (N, H), "dW1": (D, H), "db1": (H,)}
@@ -114,7 +113,7 @@ def check_gradient_shapes(fn, *, seed: int = 0, points: float | None = None, tho
                 rep.fail(key, f"{where}: expected a dict name -> shape tuple, got {type(table).__name__} "
                               f"({brief(table)}).")
             break
-        want_all = expected_shapes(N, D, H, C)
+        want_all = _expected_shapes(N, D, H, C)
         for key in SHAPE_KEYS:
             if key not in table:
                 rep.fail(key, f"'{key}' is missing from the dict.")
@@ -142,7 +141,7 @@ WALKTHROUGH_KEYS = ("z1_0", "z1_1", "z2_0", "z2_1", "p_0", "p_1", "loss", "dz2_0
                     "dW1_in0_hid0", "dW1_in1_hid0", "dW1_in0_hid1", "dW1_in1_hid1")
 
 
-def walkthrough_expected() -> dict[str, float]:
+def _walkthrough_expected() -> dict[str, float]:
     """The Part 7 quantities computed with reference_impl (dW1 indexed [input, hidden] as in W1 (D, H))."""
     params = {"W1": np.array(_SEED_W1).T.copy(), "b1": np.array(_SEED_B), "W2": np.array(_SEED_W2).T.copy(),
               "b2": np.array(_SEED_B)}
@@ -151,7 +150,7 @@ def walkthrough_expected() -> dict[str, float]:
     z1 = X @ params["W1"] + params["b1"]
     z2 = np.maximum(z1, 0) @ params["W2"] + params["b2"]
     p = np.exp(z2 - z2.max()) / np.exp(z2 - z2.max()).sum()
-    loss, grads = ref_net.mlp_loss_and_grads(params, X, y)
+    loss, grads = _ref_net.mlp_loss_and_grads(params, X, y)
     dz2 = p[0] - np.eye(2)[_SEED_LABEL]
     out = {"z1_0": z1[0, 0], "z1_1": z1[0, 1], "z2_0": z2[0, 0], "z2_1": z2[0, 1], "p_0": p[0, 0], "p_1": p[0, 1],
            "loss": loss, "dz2_0": dz2[0], "dz2_1": dz2[1]}
@@ -166,7 +165,7 @@ def check_walkthrough(answers, *, seed: int = 0, points: float | None = None, th
 
     The numbers must come from code: the seed's table shows values rounded to 3 digits, which fail here.
     """
-    exp = walkthrough_expected()
+    exp = _walkthrough_expected()
     rounded = "compute it with your code; the seed's table rounds to 3 digits."
     hints = {k: rounded for k in WALKTHROUGH_KEYS}
     hints["loss"] = "L = -log p[y] with the natural log, for the true class 0. " + rounded
@@ -189,10 +188,10 @@ def check_walkthrough(answers, *, seed: int = 0, points: float | None = None, th
 # ============================================================================================ the seed's MSE loop
 
 # What the seed document PRINTS as comments (steps 1, 2 and 5); its own code does not produce them (erratum 1).
-SEED_PRINTED_LOSSES = {0: 0.480275, 1: 0.453089, 4: 0.387844}
+_SEED_PRINTED_LOSSES = {0: 0.480275, 1: 0.453089, 4: 0.387844}
 
 
-def seed_mse_losses(steps: int = 5) -> list[float]:
+def _seed_mse_losses(steps: int = 5) -> list[float]:
     """The losses the seed's MSE loop really prints: np.random.seed(42), W1 = randn(4, 3) * 0.1, W2 =
     randn(1, 4) * 0.1 (column convention), x = [1, 2, 3], y = 1, lr = 0.01, loss = 0.5 (z2 - y)^2."""
     state = np.random.get_state()
@@ -207,7 +206,7 @@ def seed_mse_losses(steps: int = 5) -> list[float]:
     Y = np.array([[1.0]])
     losses = []
     for _ in range(steps):
-        loss, grads = ref_net.mlp_loss_and_grads(params, X, Y, loss="mse")
+        loss, grads = _ref_net.mlp_loss_and_grads(params, X, Y, loss="mse")
         losses.append(float(loss))
         params = {k: params[k] - 0.01 * grads[k] for k in params}
     return losses
@@ -218,7 +217,7 @@ def check_seed_mse_losses(losses, *, seed: int = 0, points: float | None = None,
 
     Sub-checks: "five numbers" and one per step. Copying the seed's printed comments is named (erratum 1).
     """
-    want = seed_mse_losses(6)
+    want = _seed_mse_losses(6)
     rep = Report("the seed's MSE training loop", points, seed)
     rep.declare("five numbers")
     for i in range(5):
@@ -248,7 +247,7 @@ def check_seed_mse_losses(losses, *, seed: int = 0, points: float | None = None,
         if v is None:
             rep.fail(name, f"{brief(values[i])} is not a finite real number.")
         elif not math.isclose(v, want[i], rel_tol=1e-6):
-            if i in SEED_PRINTED_LOSSES and math.isclose(v, SEED_PRINTED_LOSSES[i], rel_tol=1e-5):
+            if i in _SEED_PRINTED_LOSSES and math.isclose(v, _SEED_PRINTED_LOSSES[i], rel_tol=1e-5):
                 msg = ("this is the number printed in the seed document, which its own code does not produce "
                        "(erratum 1): print what YOUR loop computes.")
             elif math.isclose(v, want[i + 1], rel_tol=1e-6):
@@ -268,26 +267,26 @@ ZERO_INIT_KEYS = ("dW1_norm", "db1_norm", "dW2_norm", "db2_norm", "distinct_unit
                   "distinct_units_random_init")
 
 
-def count_distinct_units(W1: np.ndarray, decimals: int = 8) -> int:
+def _count_distinct_units(W1: np.ndarray, decimals: int = 8) -> int:
     """Number of distinct hidden units: distinct columns of W1 (D, H) after rounding."""
     return int(np.unique(np.round(np.asarray(W1, dtype=np.float64).T, decimals), axis=0).shape[0])
 
 
-def zero_init_expected(seed: int = 0) -> dict[str, float]:
+def _zero_init_expected(seed: int = 0) -> dict[str, float]:
     X, y, H, C = symmetry_problem(seed)
     D = X.shape[1]
     zero = {"W1": np.zeros((D, H)), "b1": np.zeros(H), "W2": np.zeros((H, C)), "b2": np.zeros(C)}
-    _, g = ref_net.mlp_loss_and_grads(zero, X, y)
+    _, g = _ref_net.mlp_loss_and_grads(zero, X, y)
     const = {"W1": np.full((D, H), CONSTANT_VALUE), "b1": np.zeros(H), "W2": np.full((H, C), CONSTANT_VALUE),
              "b2": np.zeros(C)}
     rnd = {"W1": np.random.default_rng(seed).standard_normal((D, H)) * 0.5, "b1": np.zeros(H),
            "W2": np.random.default_rng(seed + 1).standard_normal((H, C)) * 0.5, "b2": np.zeros(C)}
-    after_const, _ = ref_net.train_mlp(const, X, y, lr=SYMMETRY_LR, steps=SYMMETRY_STEPS)
-    after_rnd, _ = ref_net.train_mlp(rnd, X, y, lr=SYMMETRY_LR, steps=SYMMETRY_STEPS)
+    after_const, _ = _ref_net.train_mlp(const, X, y, lr=SYMMETRY_LR, steps=SYMMETRY_STEPS)
+    after_rnd, _ = _ref_net.train_mlp(rnd, X, y, lr=SYMMETRY_LR, steps=SYMMETRY_STEPS)
     return {"dW1_norm": float(np.linalg.norm(g["W1"])), "db1_norm": float(np.linalg.norm(g["b1"])),
             "dW2_norm": float(np.linalg.norm(g["W2"])), "db2_norm": float(np.linalg.norm(g["b2"])),
-            "distinct_units_constant_init": float(count_distinct_units(after_const["W1"])),
-            "distinct_units_random_init": float(count_distinct_units(after_rnd["W1"]))}
+            "distinct_units_constant_init": float(_count_distinct_units(after_const["W1"])),
+            "distinct_units_random_init": float(_count_distinct_units(after_rnd["W1"]))}
 
 
 def check_zero_init(answers, *, seed: int = 0, points: float | None = None, thorough: bool = False):
@@ -297,7 +296,7 @@ def check_zero_init(answers, *, seed: int = 0, points: float | None = None, thor
     after SYMMETRY_STEPS full-batch steps (lr SYMMETRY_LR) from a constant init (every weight CONSTANT_VALUE,
     biases 0) and from a random init. ``seed`` only labels the report: the data are the notebook's.
     """
-    exp = zero_init_expected(0)
+    exp = _zero_init_expected(0)
     H = symmetry_problem(0)[2]
     hints = {
         "dW1_norm": "at W = 0 the hidden layer outputs h1 = relu(0) = 0 and dh1 = dscores @ W2.T = 0.",

@@ -11,14 +11,17 @@ Every check follows graders/layers.py: callable and signature, then structure (t
 shape and float64, finite values, values against reference_impl with the likely mistake named, and where the
 student's function returns both a loss and its gradient, the gradient is compared with finite differences of
 the student's OWN loss ("fix the loss first" / "the mistake is in the gradient"). The shared machinery is in
-``grading``: a grader whose calls fail named sub-checks instead of raising, and calls that report what the
-student's function changed in its (copied) arguments, read from ``call_student``'s ``after`` so that it works
-in one process and across the cohort link alike.
+``grading``: a grader whose calls fail named sub-checks instead of raising, and calls that apply the input rule
+and say what the student's function changed in its (copied) arguments, read from ``call_student``'s ``after`` so
+that it works in one process and across the cohort link alike.
 
-Network parameters are a dict {"W1": (D, H), "b1": (H,), "W2": (H, C), "b2": (C,)}; hidden pre-activations
-are kept at least 0.02 away from the ReLU kink, and N, D, H, C differ from each other so that a transpose or
-a sum over the wrong axis shows as a wrong shape. ``thorough=True`` (hidden tests) adds a batch of one,
-larger shapes and, for the softmax losses, output scores around 1e3 (the stability test).
+Network parameters are a dict {"W1": (D, H), "b1": (H,), "W2": (H, C), "b2": (C,)}; in the ordinary cases hidden
+pre-activations are kept at least 0.02 away from the ReLU kink, and N, D, H, C differ from each other so that a
+transpose or a sum over the wrong axis shows as a wrong shape. Each kind of case is graded into sub-checks of its
+own and is in the visible test (a batch of one, scores around 1e3, logits shifted by 1e15, hidden units exactly at
+the ReLU kink); ``thorough=True`` (hidden tests) adds more cases of the same kinds. The cases built so that finite
+differences miss at every step size name a gradient computed that way NUMERIC_NOT_ANALYTIC. Functions whose
+contract leaves their inputs alone are graded by the course-wide rule (graders.core: "inputs left unchanged").
 """
 
 from graders.network.gradcheck import check_numeric_gradient, check_rel_error

@@ -17,7 +17,7 @@ from graders.core import array_problem, describe, diagnose, require_callable, un
 from graders.network.grading import _away, _finite, _Grader, _name, _number_problem, _Stop
 from graders.remote import catalogue
 from graders.remote.catalogue.numeric import array_function
-from reference_impl import gradcheck as ref_gc
+from reference_impl import gradcheck as _ref_gc
 
 
 # =============================================================================================== gradient checking
@@ -39,7 +39,8 @@ def _fd(f: Callable, x: np.ndarray, h: float, mode: str) -> np.ndarray:
 
 
 def _fd_cases(rng: np.random.Generator, thorough: bool):
-    specs = [((3, 4), None), ((5,), 1e-2)] + ([((2, 3, 2), None), ((1,), 1e-4), ((6,), 1e-3)] if thorough else [])
+    specs = [((3, 4), None), ((5,), 1e-2), ((2, 3, 2), None)] + ([((1,), 1e-4), ((6,), 1e-3), ((2, 2, 2), 1e-3)]
+                                                                 if thorough else [])
     cases = []
     for shape, h in specs:
         x = _away(rng, shape, 0.5, 1.5)
@@ -55,58 +56,62 @@ def check_numeric_gradient(fn, *, seed: int = 0, points: float | None = None, th
     the step (default 1e-5, and the given h must be used). Returns a float64 array shaped like x with
     grad[i] = (f(x + h e_i) - f(x - h e_i)) / (2h) (centred differences, as
     reference_impl.gradcheck.numeric_grad). When the function returns, x holds exactly its original values
-    (restore each entry with x[i] = old). Sub-checks: "gradient", "x left unchanged". The grader calls
+    (restore each entry with x[i] = old; x[i] + h - h may differ from x[i] in its last digits). Sub-checks:
+    "gradient with the default step", "gradient with a given step h" (an ignored h costs only this one) and the
+    course-wide "inputs left unchanged" (x only; f is the grader's). Both kinds, a 3-D x among them, are in the
+    visible test; ``thorough`` adds more of each. The grader calls
     fn(f, x) for the default step and fn(f, x, h) otherwise.
     """
     require_callable(fn, "numeric_gradient", 2)
     label = f"{_name(fn, 'numeric_gradient')}()"
-    g = _Grader("numeric gradient", points, seed, ["gradient", "x left unchanged"])
+    subs = {True: "gradient with the default step", False: "gradient with a given step h"}
+    g = _Grader("numeric gradient", points, seed, list(subs.values()), watch_inputs=True)
     try:
         for where, (A, B), x, h in _fd_cases(np.random.default_rng(seed), thorough):
             where = f"case {where}"
+            sub = subs[h is None]
             f = array_function(A, B)  # for the expected values; the student's code gets the catalogue item
             f_item = catalogue.item("array_function", A=A, B=B)
             args = (f_item, x) if h is None else (f_item, x, h)
             step = 1e-5 if h is None else h
-            ok, grad, changed = g.call(fn, *args, label=label, where=where, fail=["gradient"],
-                                       watch=("f", "x", "h")[:len(args)])
-            moved = [c for c in changed if c[0] == "x"]
+            ok, grad, changed = g.call(fn, *args, label=label, where=where, fail=[sub],
+                                       watch=("f", "x", "h")[:len(args)], only=(1,))
             left_moved = False
-            if moved:
-                _, old, new = moved[0]
+            if changed:
+                _, old, new = changed[0]
                 try:
                     diff = float(np.max(np.abs(np.asarray(new, dtype=np.float64) - old)))
                 except Exception:
                     diff = float("inf")
                 if diff <= 1e-12 * max(1.0, float(np.max(np.abs(old)))):
-                    g.report.notes.append(f"{label} left x changed in its last digits (by up to {diff:.1e}): "
-                                          f"restore each entry exactly with x[i] = old instead of adding h back.")
+                    g.changed_inputs(where, f"{label} left x changed in its last digits (by up to {diff:.1e}): "
+                                            f"x[i] + h - h is not exactly x[i] in floating point. Save old = x[i] "
+                                            f"and restore it exactly with x[i] = old.")
                 else:
                     left_moved = True
-                    g.fail("x left unchanged", f"{where}: {label} returned with x modified (largest change "
-                           f"{diff:.3g}). Save old = x[i], evaluate f at old + h and old - h, then restore "
-                           f"x[i] = old before moving on; the caller's x must be unchanged.")
+                    g.changed_inputs(where, f"{label} returned with x modified (largest change {diff:.3g}). Save "
+                                            f"old = x[i], evaluate f at old + h and old - h, then restore x[i] = old "
+                                            f"before moving on; the caller's x must be unchanged.")
             if not ok:
                 continue
             (grad,) = unpack(grad, ("grad",), label)
-            expected = ref_gc.numeric_grad(f, x, step)
+            expected = _ref_gc.numeric_grad(f, x, step)
             problem = array_problem(grad, expected)
-            g.note_usable(problem)
             if problem is None:
                 continue
             cands = {"ONE_SIDED_DIFFERENCE": [_fd(f, x, step, "forward"), _fd(f, x, step, "backward")],
                      "FD_DENOMINATOR": [2 * expected, expected * step * step, expected / 2]}
             if h is not None:
-                cands["FD_STEP_IGNORED"] = ref_gc.numeric_grad(f, x, 1e-5)
+                cands["FD_STEP_IGNORED"] = _ref_gc.numeric_grad(f, x, 1e-5)
             diag = diagnose(grad, expected, cands)
             text = f"{where}: grad {problem}{describe(diag)}"
             if left_moved:
                 text += ("\n      x was also left modified, which moves the point where the later entries are "
                          "evaluated.")
-            g.fail("gradient", text)
+            g.fail(sub, text)
     except _Stop:
         pass
-    return g.finish(gated="x left unchanged")
+    return g.finish()
 
 
 def _rel_error_cases(rng: np.random.Generator, thorough: bool):
@@ -145,21 +150,21 @@ def check_rel_error(fn, *, seed: int = 0, points: float | None = None, thorough:
     Contract: a and b are float64 arrays of the same shape; the result is one number (Python float, NumPy
     float64 or 0-d float64 array) equal to max|a - b| / max(1e-8, max(|a| + |b|)) (whole-array, as
     reference_impl.gradcheck.rel_error); two zero arrays give 0.0. Inputs are not modified.
-    Sub-checks: "general arrays", "near-zero arrays (the 1e-8 floor)".
+    Sub-checks: "general arrays", "near-zero arrays (the 1e-8 floor)" and the course-wide "inputs left unchanged".
     """
     require_callable(fn, "rel_error", 2)
     label = f"{_name(fn, 'rel_error')}()"
     subs = {False: "general arrays", True: "near-zero arrays (the 1e-8 floor)"}
-    g = _Grader("rel_error", points, seed, list(subs.values()))
+    g = _Grader("rel_error", points, seed, list(subs.values()), watch_inputs=True)
     try:
         for where, a, b, floor in _rel_error_cases(np.random.default_rng(seed), thorough):
             where = f"case {where}"
             sub = subs[floor]
-            ok, res, _ = g.call(fn, a, b, label=label, where=where, fail=[sub])
+            ok, res, _ = g.call(fn, a, b, label=label, where=where, fail=[sub], watch=("a", "b"))
             if not ok:
                 continue
             (res,) = unpack(res, ("rel_error",), label)
-            expected = ref_gc.rel_error(a, b)
+            expected = _ref_gc.rel_error(a, b)
             problem = _number_problem(res, expected, what="rel_error")
             if problem is None:
                 continue

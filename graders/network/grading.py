@@ -1,8 +1,9 @@
 """Machinery shared by the network checks: the grader object, watched calls, numeric helpers, constants.
 
 :class:`_Grader` wraps a Report whose ``call`` turns a student error into failed sub-checks (a timeout stops the
-check with :class:`_Stop`) and, with ``watch``, lists the arguments the call changed in place (read from
-``call_student``'s ``after``, so it works across the cohort link). The numeric helpers compare a returned
+check with :class:`_Stop`) and, with ``watch``, applies the course-wide input rule (graders.core: "inputs left
+unchanged") and lists the arguments the call changed in place (read from ``call_student``'s ``after``, so it works
+across the cohort link). The numeric helpers compare a returned
 gradient with finite differences of the student's OWN loss ("fix the loss first" / "the mistake is in the
 gradient"); the constants fix the margins every case keeps (ReLU kink, large logits, init statistics).
 """
@@ -14,15 +15,15 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from graders import diagnoses
-from graders.core import (Report, StudentCodeError, StudentTimeout, VALUE_TOL, array_problem, brief, call_student,
-                          close, describe, numeric_vjp_safe)
+from graders.core import (MUTATION_CHECK, Report, StudentCodeError, StudentTimeout, VALUE_TOL, array_problem,
+                          brief, call_student, close, describe, numeric_vjp_safe)
 
 PARAM_KEYS = ("W1", "b1", "W2", "b2")
-KINK_MARGIN = 0.02          # |hidden pre-activation| is at least this far from 0 in every case
+KINK_MARGIN = 0.02          # |hidden pre-activation| is at least this far from 0 in every ordinary case
+KINK_STEP = 2.0 ** -36      # the kink cases: one pre-activation exactly 0, one exactly this (about 1.5e-11) above it
 LARGE_LOGIT = 1000.0        # offset of the "large logits" cases (exp overflows above ~709)
 INIT_Z = 6.0                # init variance tolerance in standard deviations of the sample variance
 INIT_MIN_DRAWS = 1000       # layers with fewer weights are not tested for their variance
-_MUTATION_NOTE = "modified its input arrays in place"
 
 
 # =============================================================================================== machinery
@@ -69,20 +70,21 @@ def _changes(before: Sequence, after: Sequence, names: Sequence[str]) -> list[tu
 
 
 class _Grader:
-    """A Report, the sub-check names, and student calls that fail named sub-checks instead of raising."""
+    """A Report, the sub-check names, and student calls that fail named sub-checks instead of raising.
 
-    def __init__(self, exercise: str, points, seed: int, names: Sequence[str]):
+    ``watch_inputs``: the exercise's contract leaves its inputs alone; the course-wide sub-check "inputs left
+    unchanged" (graders.core: MUTATION_SHARE of the points, INPUT_MUTATED, credited only next to some other
+    success) is declared, and calls made with ``watch`` fail it when they modify an argument."""
+
+    def __init__(self, exercise: str, points, seed: int, names: Sequence[str], watch_inputs: bool = False):
         self.report = Report(exercise, points, seed)
         self.names = list(names)
         for n in self.names:
             self.report.declare(n)
-        self.usable = False
-
-    def note_usable(self, *problems: str | None) -> None:
-        """Record a usable result: some output is right, or every output has the right structure (its problem,
-        if any, is only a difference in values)."""
-        if any(p is None for p in problems) or all(p is None or p.startswith("values differ") for p in problems):
-            self.usable = True
+        if watch_inputs:
+            self.report.watch_inputs()
+        self.examined: set[str] = set()
+        self.stopped = False
 
     def fail(self, name: str, message: str) -> None:
         self.report.fail(name, message)
@@ -91,39 +93,40 @@ class _Grader:
         return self.report.passed(name)
 
     def call(self, fn: Callable, *args, label: str, where: str, fail: Sequence[str],
-             watch: Sequence[str] | None = None, hint: Callable[[str], str] | None = None):
+             watch: Sequence[str] | None = None, only: Sequence[int] | None = None,
+             hint: Callable[[str], str] | None = None):
         """(ok, result, changed). A StudentCodeError fails every sub-check in ``fail`` (ok False); a timeout
-        also raises _Stop. With ``watch`` (argument names), ``changed`` lists in-place modifications."""
+        also raises _Stop. ``watch``: the arguments' names; a call that modifies one (``only``: the positions
+        that count, default all) fails "inputs left unchanged", and ``changed`` lists what it changed, as
+        (description, old, new), for a message saying which array and how to avoid it."""
+        after: dict[str, Any] = {}
+        self.examined.update(fail)
         try:
-            if watch is None:
-                return True, call_student(fn, *args, label=label, notes=self.report.notes), []
-            result, changed = _call_watching(fn, args, watch, label, self.report.notes)
-            return True, result, changed
+            result = call_student(fn, *args, label=label, notes=self.report.notes, after=after,
+                                  report=self.report if watch is not None else None, watch=only)
         except StudentCodeError as exc:
             text = f"{where}: {exc}" + (hint(str(exc)) if hint else "")
             for n in fail:
                 self.fail(n, text)
             if isinstance(exc, StudentTimeout):
+                self.stopped = True
                 raise _Stop from None
             return False, None, []
+        changed = []
+        if watch is not None and "args" in after:
+            keep = range(len(args)) if only is None else only
+            changed = _changes([args[i] for i in keep], [after["args"][i] for i in keep], [watch[i] for i in keep])
+        return True, result, changed
 
-    def finish(self, gated: str | None = None):
-        """``gated``: a side-condition sub-check (such as "inputs not modified") that is credited only when some
-        call returned a usable result (one output right, or all outputs of the right structure, shapes and
-        dtype with wrong values), so that a function that raises or returns garbage earns nothing."""
-        if gated and self.report.passed(gated) and not self.usable:
-            self.fail(gated, "not credited: your function never returned a usable result (see above).")
+    def changed_inputs(self, where: str, text: str) -> None:
+        """Add what a call changed, and how to avoid it, to the failed "inputs left unchanged" sub-check."""
+        if MUTATION_CHECK in self.report.checks:
+            self.report.fail(MUTATION_CHECK, f"{where}: {text}")
+
+    def finish(self):
+        if self.stopped:  # the sub-checks no case reached before the time-out earn nothing
+            self.report.timed_out(self.examined)
         return self.report.finish()
-
-
-def _call_watching(fn: Callable, args: tuple, names: Sequence[str], label: str, notes: list[str]):
-    """call_student, also returning what the student's function changed in its (copied) arguments."""
-    after: dict[str, Any] = {}
-    own: list[str] = []
-    result = call_student(fn, *args, label=label, notes=own, after=after)
-    notes.extend(n for n in own if _MUTATION_NOTE not in n)  # the caller grades modification itself
-    changed = _changes(args, after["args"], names) if "args" in after else []
-    return result, changed
 
 
 def _number_problem(got: Any, expected: float, tol: float = VALUE_TOL, what: str = "the loss") -> str | None:

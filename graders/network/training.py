@@ -14,7 +14,9 @@ import numpy as np
 from graders.core import StudentCodeError, array_problem, brief, describe, diagnose, require_callable, unpack
 from graders.network.grading import _finite, _Grader, _name, _Stop
 from graders.network.two_layer import _net_draw
-from reference_impl import network as ref_net
+from reference_impl import network as _ref_net
+
+ZERO_STEPS = "zero steps (the initial parameters, no losses)"
 
 
 # =============================================================================================== training
@@ -25,17 +27,17 @@ def _gd(params: dict, X: np.ndarray, y: np.ndarray, lr: float, steps: int) -> tu
     p = {k: v.copy() for k, v in params.items()}
     losses = []
     for _ in range(steps):
-        value, grads = ref_net.mlp_loss_and_grads(p, X, y)
+        value, grads = _ref_net.mlp_loss_and_grads(p, X, y)
         losses.append(value)
         p = {k: p[k] - lr * grads[k] for k in p}
-    final = ref_net.mlp_loss_and_grads(p, X, y)[0] if steps else float("nan")
+    final = _ref_net.mlp_loss_and_grads(p, X, y)[0] if steps else float("nan")
     return p, losses, final
 
 
 def _train_cases(rng: np.random.Generator, thorough: bool):
-    specs = [(30, 4, 8, 3, 0.3, 12), (16, 3, 5, 2, 0.2, 5)]
+    specs = [(30, 4, 8, 3, 0.3, 12), (16, 3, 5, 2, 0.2, 5), (8, 5, 6, 4, 0.1, 1), (10, 3, 4, 3, 0.3, 0)]
     if thorough:
-        specs += [(10, 3, 4, 3, 0.3, 0), (8, 5, 6, 4, 0.1, 1), (40, 6, 12, 5, 0.3, 30)]
+        specs += [(12, 4, 3, 2, 0.2, 0), (9, 2, 7, 3, 0.05, 2), (40, 6, 12, 5, 0.3, 30)]
     cases = []
     for N, D, H, C, lr, steps in specs:
         params, X = _net_draw(rng, N, D, H, C)
@@ -75,16 +77,19 @@ def check_train_two_layer(train, *, seed: int = 0, points: float | None = None, 
     loss, then set every params[k] to params[k] - lr * grads[k]. Returns the final parameters (a new dict
     with the keys and shapes of params, float64) and losses, a list of ``steps`` numbers (the loss BEFORE
     each update). The caller's params dict and its arrays, X and y are not modified.
-    Sub-checks: "losses", "new params", "inputs not modified".
+    Sub-checks: "losses" and "new params" (cases with 1 to 30 steps), "zero steps" (the initial parameters
+    and an empty list) and the course-wide "inputs left unchanged".
     """
     require_callable(train, "train_two_layer", 5)
     label = f"{_name(train, 'train_two_layer')}()"
-    g = _Grader("two-layer network training", points, seed, ["losses", "new params", "inputs not modified"])
+    g = _Grader("two-layer network training", points, seed, ["losses", "new params"], watch_inputs=True)
+    g.report.declare(ZERO_STEPS)
     try:
         for where, params, X, y, lr, steps in _train_cases(np.random.default_rng(seed), thorough):
             where = f"case {where}"
-            ok, res, changed = g.call(train, params, X, y, lr, steps, label=label, where=where,
-                                      fail=["losses", "new params"], watch=("params", "X", "y"))
+            subs = [ZERO_STEPS] if steps == 0 else ["losses", "new params"]
+            ok, res, changed = g.call(train, params, X, y, lr, steps, label=label, where=where, fail=subs,
+                                      watch=("params", "X", "y", "lr", "steps"))
             if changed:
                 what = ", ".join(c[0] for c in changed)
                 if any(c[0].startswith("params") for c in changed):
@@ -93,39 +98,40 @@ def check_train_two_layer(train, *, seed: int = 0, points: float | None = None, 
                               "grads[k]); dict(params) copies only the dict, not the arrays.")
                 else:
                     advice = "in place; training must leave the data X and y untouched."
-                g.fail("inputs not modified", f"{where}: {label} modified {what} {advice}")
+                g.changed_inputs(where, f"{label} modified {what} {advice}")
             if not ok:
                 continue
             try:
                 new, losses = unpack(res, ("new_params", "losses"), label)
             except StudentCodeError as exc:
-                for n in ("losses", "new params"):
+                for n in subs:
                     g.fail(n, f"{where}: {exc}")
                 continue
             if isinstance(losses, dict) and not isinstance(new, dict):
-                for n in ("losses", "new params"):
+                for n in subs:
                     g.fail(n, f"{where}: {label} returned (losses, new_params); return (new_params, losses).")
                 continue
-            e_params, e_losses = ref_net.train_mlp(params, X, y, lr=lr, steps=steps)
+            e_params, e_losses = _ref_net.train_mlp(params, X, y, lr=lr, steps=steps)
             up_params, up_losses, _ = _gd(params, X, y, -lr, steps)
             _, _, final = _gd(params, X, y, lr, steps)
-            why = _grade_losses(g, where, losses, e_losses, up_losses, e_losses[1:] + [final], steps)
-            g.note_usable(why, *_grade_new_params(g, where, new, params, e_params, up_params, steps))
+            _grade_losses(g, where, losses, e_losses, up_losses, e_losses[1:] + [final], steps, subs[0])
+            _grade_new_params(g, where, new, params, e_params, up_params, steps, subs[-1])
     except _Stop:
         pass
-    return g.finish(gated="inputs not modified")
+    return g.finish()
 
 
-def _grade_losses(g: _Grader, where: str, losses, e_losses, up_losses, after_losses, steps: int) -> str | None:
-    """Grade the losses; returns a problem with their structure (None when it is right)."""
+def _grade_losses(g: _Grader, where: str, losses, e_losses, up_losses, after_losses, steps: int,
+                  sub: str = "losses") -> str | None:
+    """Grade the losses into ``sub``; returns a problem with their structure (None when it is right)."""
     arr, why = _losses_array(losses)
     if why:
-        g.fail("losses", f"{where}: {why}")
+        g.fail(sub, f"{where}: {why}")
         return why
     if arr.shape[0] != steps:
         why = (f"{arr.shape[0]} losses for {steps} steps; record exactly one loss per step (the loss before that "
                f"step's update).")
-        g.fail("losses", f"{where}: {why}")
+        g.fail(sub, f"{where}: {why}")
         return why
     if steps == 0:
         return None
@@ -139,14 +145,15 @@ def _grade_losses(g: _Grader, where: str, losses, e_losses, up_losses, after_los
         text += (f"\n      Your losses do not decrease ({arr[0]:.6g} -> {arr[-1]:.6g}); gradient descent with this "
                  f"small learning rate lowers the loss at every step (expected {e_losses[0]:.6g} -> "
                  f"{e_losses[-1]:.6g}).")
-    g.fail("losses", text)
+    g.fail(sub, text)
     return None if problem.startswith("values differ") else problem
 
 
-def _grade_new_params(g: _Grader, where: str, new, params, e_params, up_params, steps: int) -> list[str | None]:
-    """Grade the new parameters; returns the problems found (for the usable-result bookkeeping)."""
+def _grade_new_params(g: _Grader, where: str, new, params, e_params, up_params, steps: int,
+                      sub: str = "new params") -> list[str | None]:
+    """Grade the new parameters into ``sub``; returns the problems found."""
     if not isinstance(new, dict):
-        g.fail("new params", f"{where}: new_params must be a dict keyed like params, got {type(new).__name__} "
+        g.fail(sub, f"{where}: new_params must be a dict keyed like params, got {type(new).__name__} "
                f"({brief(new)}).")
         return ["not a dict"]
     problems: list[str | None] = []
@@ -158,7 +165,7 @@ def _grade_new_params(g: _Grader, where: str, new, params, e_params, up_params, 
                                   and np.array_equal(new[k], params[k]) for k in params)
     for k in params:
         if k not in new:
-            g.fail("new params", f"{where}: new_params has no key {k!r} (its keys: {brief(list(new), 100)}).")
+            g.fail(sub, f"{where}: new_params has no key {k!r} (its keys: {brief(list(new), 100)}).")
             problems.append("missing")
             continue
         problem = array_problem(new[k], e_params[k])
@@ -169,5 +176,5 @@ def _grade_new_params(g: _Grader, where: str, new, params, e_params, up_params, 
             if unchanged:
                 text += ("\n      Your new parameters equal the initial ones: the updates never reached the returned "
                          "dict (e.g. `for p in params.values(): p = p - lr * g` only rebinds the loop variable).")
-            g.fail("new params", text)
+            g.fail(sub, text)
     return problems

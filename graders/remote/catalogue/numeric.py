@@ -102,16 +102,27 @@ def _sigmoid(u):
     return 1.0 / (1.0 + np.exp(-u))
 
 
+def _real(f):
+    """f on real float64 input only: a complex argument loses its imaginary part (NumPy warns), so the stages
+    cannot be differentiated by the complex-step trick either."""
+    def g(u):
+        return f(np.asarray(u, dtype=np.float64))
+    return g
+
+
 STAGES = {  # name -> (f, df): elementwise float64 stages and their derivatives
-    "3u+2": (lambda u: 3.0 * u + 2.0, _const(3.0)),
-    "0.5u-1": (lambda u: 0.5 * u - 1.0, _const(0.5)),
-    "u^2": (lambda u: u * u, lambda u: 2.0 * u),
-    "u^3": (lambda u: u ** 3, lambda u: 3.0 * u * u),
-    "sin": (lambda u: np.sin(u), lambda u: np.cos(u)),
-    "cos": (lambda u: np.cos(u), lambda u: -np.sin(u)),
-    "exp": (lambda u: np.exp(u), lambda u: np.exp(u)),
-    "tanh": (lambda u: np.tanh(u), lambda u: 1.0 - np.tanh(u) ** 2),
-    "softplus": (lambda u: np.log1p(np.exp(u)), _sigmoid),
+    name: (_real(f), _real(df)) for name, (f, df) in {
+        "3u+2": (lambda u: 3.0 * u + 2.0, _const(3.0)),
+        "0.5u-1": (lambda u: 0.5 * u - 1.0, _const(0.5)),
+        "u^2": (lambda u: u * u, lambda u: 2.0 * u),
+        "u^3": (lambda u: u ** 3, lambda u: 3.0 * u * u),
+        "sin": (lambda u: np.sin(u), lambda u: np.cos(u)),
+        "cos": (lambda u: np.cos(u), lambda u: -np.sin(u)),
+        "exp": (lambda u: np.exp(u), lambda u: np.exp(u)),
+        "tanh": (lambda u: np.tanh(u), lambda u: 1.0 - np.tanh(u) ** 2),
+        "softplus": (lambda u: np.log1p(np.exp(u)), _sigmoid),
+        "u+1e12": (lambda u: u + 1e12, _const(1.0)),   # a large constant part: derivative 1, values near 1e12
+    }.items()
 }
 
 
