@@ -17,7 +17,7 @@ from graders import diagnoses
 from graders.autodiff.grading import _Grading, _Stop
 from graders.core import StudentCodeError, array_problem, brief, describe, require_callable, unpack
 from graders.remote import catalogue
-from reference_impl.autodiff import checkpoint as ref_ckpt
+from reference_impl.autodiff import checkpoint as _ref_ckpt
 
 
 def check_checkpointed_backward(fn, *, seed: int = 0, points: float | None = None, thorough: bool = False):
@@ -36,21 +36,23 @@ def check_checkpointed_backward(fn, *, seed: int = 0, points: float | None = Non
     references at every layer call) stay within ``reference_impl.autodiff.checkpoint.expected_peak_stored(N, k)``
     + 2 (slack for loop variables), far below the N + 1 of plain backprop; compute: each layer's backward
     runs once and the layer forwards total at most 2N (the reference needs exactly 2N - ceil(N/k)). The
-    memory and compute sub-checks count only once the gradients are right.
+    memory and compute sub-checks count only once the gradients are right. Inputs left unchanged (x, dout).
+    Visible and hidden cases: k dividing N or not, k = 1, a single layer, k > N (one segment).
     """
     require_callable(fn, "checkpointed_backward", 4)
     DX, GR, ME, CO = "dx", "grads (one dW per layer)", "memory: O(N/k + k) activations alive", \
         "compute: about one extra forward pass"
-    g = _Grading("gradient checkpointing", points, seed, [DX, GR, ME, CO])
+    g = _Grading("gradient checkpointing", points, seed, [DX, GR, ME, CO], watch_inputs=True)
     rng = np.random.default_rng(seed)
-    specs = [(24, 5, 2, 3), (36, 6, 3, 2)] + ([(1, 1, 1, 2), (50, 7, 2, 3), (9, 20, 2, 2), (30, 1, 1, 2)]
-                                              if thorough else [])
+    specs = [(24, 5, 2, 3), (36, 6, 3, 2), (1, 1, 1, 2), (9, 20, 2, 2), (12, 1, 1, 2)]
+    if thorough:
+        specs += [(50, 7, 2, 3), (30, 1, 1, 2), (2, 3, 2, 2), (17, 4, 1, 3)]
     try:
         for N, k, B, D in specs:
             Ws = [np.round(rng.standard_normal((D, D)) * 0.9, 3) for _ in range(N)]
             x = np.round(rng.standard_normal((B, D)), 3)
             dout = np.round(rng.standard_normal((B, D)), 3)
-            dx_ref, grads_ref, _ = ref_ckpt.backprop_full(ref_ckpt.tanh_chain(Ws), x, dout)
+            dx_ref, grads_ref, _ = _ref_ckpt.backprop_full(_ref_ckpt.tanh_chain(Ws), x, dout)
             where = f"N = {N} layers tanh(h @ W_i), k = {k}, h of shape {x.shape}"
             layers = catalogue.item("tanh_chain", Ws=Ws)
             try:
@@ -76,7 +78,7 @@ def check_checkpointed_backward(fn, *, seed: int = 0, points: float | None = Non
                     g.fail(n, f"{where}: not credited until dx and grads are right.")
                 continue
             tracker = layers.state
-            allowed = ref_ckpt.expected_peak_stored(N, k) + 2
+            allowed = _ref_ckpt.expected_peak_stored(N, k) + 2
             if tracker["peak"] > allowed and N + 1 > allowed:
                 g.fail(ME, f"{where}: {tracker['peak']} layer outputs were alive at once; checkpointing with k = "
                            f"{k} needs at most {allowed - 2} (+2 slack), plain backprop keeps N + 1 = {N + 1}."
@@ -109,7 +111,7 @@ def _grads_problem(grads: Any, want: list[np.ndarray]) -> str | None:
 
 def _compute_problem(tracker: dict, N: int, k: int) -> str | None:
     """What is wrong with the layer call counts (tracker: the tanh_chain item's state)."""
-    exact = 2 * N - len(ref_ckpt.segments(N, k))
+    exact = 2 * N - len(_ref_ckpt.segments(N, k))
     calls = list(tracker["backward_calls"])
     twice = [i for i, c in enumerate(calls) if c != 1]
     if twice:

@@ -22,7 +22,7 @@ from graders.autodiff.programs import (BINARY, DUAL_DEFAULT_OPS, DUAL_OPS, _RULE
 from graders.core import StudentCodeError
 from graders.remote import catalogue
 from graders.remote.catalogue.programs import run_dual
-from reference_impl.autodiff import forward as ref_fwd
+from reference_impl.autodiff import forward as _ref_fwd
 
 _CONSTRUCT = catalogue.item("construct")
 _DUAL_RUN = catalogue.item("dual_program")
@@ -59,7 +59,7 @@ def _dual_tangent_candidates(step: Step, vals: Sequence[float], dots: Sequence[f
 
 
 def _reference_dual(prog: Program, tangents: Sequence[float]) -> dict:
-    return run_dual(ref_fwd.Dual, prog.data(), list(tangents))
+    return run_dual(_ref_fwd.Dual, prog.data(), list(tangents))
 
 
 def _tangents(rng: np.random.Generator, n: int) -> tuple[float, ...]:

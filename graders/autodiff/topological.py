@@ -21,13 +21,13 @@ from graders.autodiff.programs import (DEEP_LINKS, Program, Step, _apply, _const
                                        _random_dag, _random_tree, _signed)
 from graders.core import StudentCodeError, describe, require_callable
 from graders.remote import catalogue
-from reference_impl.autodiff import reverse as ref_rev
+from reference_impl.autodiff import reverse as _ref_rev
 
 _TOPO_RUN = catalogue.item("topological_order")
 
 
-def _reference_graph(prog: Program) -> tuple[ref_rev.Value, list]:
-    nodes = [ref_rev.Value(x, label=f"x{i}") for i, x in enumerate(prog.inputs)]
+def _reference_graph(prog: Program) -> tuple[_ref_rev.Value, list]:
+    nodes = [_ref_rev.Value(x, label=f"x{i}") for i, x in enumerate(prog.inputs)]
     for k, step in enumerate(prog.steps):
         v = _apply(step, nodes)
         v.label = f"v{prog.n_in + k}"
@@ -61,8 +61,8 @@ class _Snapshot:
     named: list[bool]
 
 
-def _snapshot(root: ref_rev.Value) -> _Snapshot:
-    nodes = ref_rev.topological_order(root)
+def _snapshot(root: _ref_rev.Value) -> _Snapshot:
+    nodes = _ref_rev.topological_order(root)
     index = {id(v): k for k, v in enumerate(nodes)}
     return _Snapshot(nodes, [[index[id(c)] for c in v._prev] for v in nodes], [_node_desc(v) for v in nodes],
                      [bool(v.label) for v in nodes])

@@ -25,14 +25,14 @@ from graders.autodiff.programs import (BINARY, DEEP_LINKS, VALUE_DEFAULT_OPS, VA
 from graders.core import StudentCodeError, close, describe
 from graders.remote import catalogue
 from graders.remote.catalogue.programs import run_value
-from reference_impl.autodiff import reverse as ref_rev
+from reference_impl.autodiff import reverse as _ref_rev
 
 _CONSTRUCT = catalogue.item("construct")
 _VALUE_RUN = catalogue.item("value_program")
 
 
 def _reference_value(prog: Program, twice: bool = False) -> dict:
-    return run_value(ref_rev.Value, prog.data(), twice=twice)
+    return run_value(_ref_rev.Value, prog.data(), twice=twice)
 
 
 def _leaf_grad_problem(got: Sequence[float], want: Sequence[float]) -> tuple[int, str] | None:
