@@ -20,7 +20,7 @@ Cache convention: the cache is the student's own business. The backward checks p
 the student's forward, unchanged, to the student's backward; only :func:`check_batchnorm_forward` reads it
 (the two running-statistics keys, so the cache must be a dict there). The backward checks run train mode
 (``forward(x, gamma, beta)`` with the defaults) on a random upstream gradient, never ``dout = ones`` (with
-ones the true dx is 0 and several wrong backwards give 0 too: see :func:`dout_ones_truths`).
+ones the true dx is 0 and several wrong backwards give 0 too: see :func:`_dout_ones_truths`).
 
 Order of every check (as graders/layers.py): callable and signature, structure, exact shape and float64,
 finite values, values against reference_impl with the likely mistake named, and the student's backward
@@ -44,16 +44,17 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 
 from graders import diagnoses
-from graders.core import (GradingError, Report, StudentCodeError, StudentTimeout, array_problem, call_student,
-                          close, describe, diagnose, numeric_vjp_safe, rel_error, require_callable, unpack)
-from graders.layers import Case, LayerSpec, check_layer
-from reference_impl import batchnorm as ref
+from graders.core import (MUTATION_CHECK, GradingError, Report, StudentCodeError, StudentTimeout, array_problem,
+                          call_student, close, describe, diagnose, numeric_vjp_safe, rel_error, require_callable,
+                          unpack)
+from graders.layers import Case, LayerSpec
+from reference_impl import batchnorm as _ref
 from graders.public.batchnorm import DOUT_ONES_DESCRIPTIONS, DOUT_ONES_OPTIONS, planted_batchnorm_backward
 
 __all__ = [
     "check_batchnorm_forward", "check_batchnorm_backward", "check_batchnorm_backward_closed_form",
-    "check_layernorm", "check_dout_ones_answer", "dout_ones_truths", "planted_batchnorm_backward",
-    "DOUT_ONES_OPTIONS", "grade_pair_case",
+    "check_layernorm", "check_dout_ones_answer", "planted_batchnorm_backward", "DOUT_ONES_OPTIONS",
+    "grade_pair_case", "check_pair",
 ]
 
 GRADS = ("dx", "dgamma", "dbeta")
@@ -79,7 +80,7 @@ def _quiet_vjp(f: Callable[[np.ndarray], Any], x: np.ndarray, dout: np.ndarray) 
         return numeric_vjp_safe(f, x, dout)
 
 
-def own_forward_vjps(forward: Callable, args: tuple, wrt: Sequence[int], dout: np.ndarray,
+def _own_forward_vjps(forward: Callable, args: tuple, wrt: Sequence[int], dout: np.ndarray,
                      kwargs: Mapping[str, Any] | None = None) -> dict[int, np.ndarray]:
     """Finite-difference VJPs of the student's forward (first output) w.r.t. the arguments at ``wrt``."""
     result = {}
@@ -102,20 +103,26 @@ def grade_pair_case(report: Report, *, where: str, forward: Callable, backward: 
                     bwd_kwargs: Mapping[str, Any] | None = None, fwd_mistakes: Mapping[str, Any] | None = None,
                     bwd_mistakes: Mapping[str, Mapping[str, Any]] | None = None, batch_size: int | None = None,
                     own_vjps: Callable[[], dict[int, np.ndarray]] | None = None, tol: float = 1e-7,
-                    own_what: str = "your own forward") -> bool:
+                    own_what: str = "your own forward", grad_subs: Mapping[str, str] | None = None) -> bool:
     """Grade one forward/backward case into ``report`` (sub-checks ``fwd_check`` and ``backward <g>``).
 
     The student's backward receives the student's own cache. ``own_vjps()`` (called only when something is
     wrong) gives finite-difference VJPs of the student's own forward, index -> array, to tell a wrong forward
-    from a wrong backward. Returns False when the student's code timed out (stop trying further cases).
+    from a wrong backward. When the report watches its inputs (``report.watch_inputs()``), the forward's
+    arguments and the backward's (dout and the cache) must come back unchanged. ``grad_subs``: the sub-check of
+    each gradient when it is not ``backward <g>``. Returns False when the student's code timed out (stop trying
+    further cases).
     """
+    watch = report if MUTATION_CHECK in report.checks else None
+    subs = {g: (grad_subs or {}).get(g, f"backward {g}") for g in grad_names}
     try:
-        res = call_student(forward, *fwd_args, label=fwd_label, notes=report.notes, **dict(fwd_kwargs or {}))
+        res = call_student(forward, *fwd_args, label=fwd_label, notes=report.notes, report=watch,
+                           **dict(fwd_kwargs or {}))
         out, cache = unpack(res, (out_name, "cache"), fwd_label)
     except StudentCodeError as exc:
         report.fail(fwd_check, f"{where}: {exc}")
         for g in grad_names:
-            report.fail(f"backward {g}", f"{where}: not checked because {fwd_label} failed.")
+            report.fail(subs[g], f"{where}: not checked because {fwd_label} failed.")
         return not isinstance(exc, StudentTimeout)
     problem = array_problem(out, ref_out, tol=tol)
     forward_ok = problem is None
@@ -123,11 +130,12 @@ def grade_pair_case(report: Report, *, where: str, forward: Callable, backward: 
         diag = diagnose(out, ref_out, fwd_mistakes or {}, generic=False, tol=max(tol, 1e-6))
         report.fail(fwd_check, f"{where}: {out_name} {problem}{describe(diag)}")
     try:
-        res = call_student(backward, dout, cache, label=bwd_label, notes=report.notes, **dict(bwd_kwargs or {}))
+        res = call_student(backward, dout, cache, label=bwd_label, notes=report.notes, report=watch,
+                           **dict(bwd_kwargs or {}))
         grads = unpack(res, grad_names, bwd_label)
     except StudentCodeError as exc:
         for g in grad_names:
-            report.fail(f"backward {g}", f"{where}: {exc}")
+            report.fail(subs[g], f"{where}: {exc}")
         return not isinstance(exc, StudentTimeout)
 
     problems = [array_problem(g, r, tol=tol) for g, r in zip(grads, ref_grads)]
@@ -151,8 +159,37 @@ def grade_pair_case(report: Report, *, where: str, forward: Callable, backward: 
                         f"the forward first.")
         elif numeric_own is not None and forward_ok:
             msg += "\n      Your forward is right, so the mistake is in the backward."
-        report.fail(f"backward {name}", msg)
+        report.fail(subs[name], msg)
     return True
+
+
+def check_pair(spec: LayerSpec, forward: Callable, backward: Callable, *, seed: int = 0,
+               points: float | None = None, thorough: bool = False) -> float | None:
+    """Grade a forward/backward pair against ``spec`` (graders.layers.LayerSpec) with :func:`grade_pair_case`:
+    sub-checks "forward output" and one per gradient, plus the course-wide "inputs left unchanged" (the forward's
+    arguments, and the backward's dout and cache). The backward receives the student's own cache and a random
+    upstream gradient; a wrong gradient is compared with finite differences of the student's own forward."""
+    require_callable(forward, f"{spec.name}_forward", spec.n_forward_args)
+    require_callable(backward, f"{spec.name}_backward", 2)
+    report = Report(f"{spec.name} forward/backward", points, seed)
+    report.declare("forward output")
+    for g in spec.grad_names:
+        report.declare(f"backward {g}")
+    report.watch_inputs()
+    for case in spec.make_cases(np.random.default_rng(seed), thorough):
+        ref_out, ref_cache = spec.ref_forward(*copy.deepcopy(case.args))
+        ref_grads = spec.ref_backward(case.dout, ref_cache)
+        ref_grads = ref_grads if isinstance(ref_grads, tuple) else (ref_grads,)
+        ok = grade_pair_case(
+            report, where=f"case {case.label}", forward=forward, backward=backward, fwd_args=case.args,
+            dout=case.dout, ref_out=ref_out, ref_grads=ref_grads, grad_names=spec.grad_names,
+            fwd_label=f"{spec.name}_forward", bwd_label=f"{spec.name}_backward",
+            fwd_mistakes=spec.forward_mistakes(case), bwd_mistakes=spec.backward_mistakes(case, ref_grads),
+            batch_size=case.batch_size,
+            own_vjps=lambda case=case: _own_forward_vjps(forward, case.args, case.wrt, case.dout))
+        if not ok:
+            break
+    return report.finish()
 
 
 # =============================================================================================== inputs and variants
@@ -353,7 +390,7 @@ def check_batchnorm_forward(fn, *, seed: int = 0, points: float | None = None, t
         where = f"case {_case_label(c)}"
         kw = c["kw"]
         train = kw["mode"] == "train"
-        ref_out, ref_cache = ref.batchnorm_forward(c["x"], c["gamma"], c["beta"], **copy.deepcopy(kw))
+        ref_out, ref_cache = _ref.batchnorm_forward(c["x"], c["gamma"], c["beta"], **copy.deepcopy(kw))
         out_sub = "train out" if train else "eval out"
         try:
             res, changed = _call_watching(fn, (c["x"], c["gamma"], c["beta"]), copy.deepcopy(kw),
@@ -450,14 +487,14 @@ def _check_bn_backward(forward, backward, *, exercise: str, bwd_name: str, seed:
         report.declare(f"backward {g}")
     for case in _bn_backward_cases(np.random.default_rng(seed), thorough):
         x, gamma, beta = case.args
-        ref_out, ref_cache = ref.batchnorm_forward(x, gamma, beta)
-        ref_grads = ref.batchnorm_backward(case.dout, ref_cache)
+        ref_out, ref_cache = _ref.batchnorm_forward(x, gamma, beta)
+        ref_grads = _ref.batchnorm_backward(case.dout, ref_cache)
         ok = grade_pair_case(
             report, where=f"case {case.label} (train mode)", forward=forward, backward=backward, fwd_args=case.args,
             dout=case.dout, ref_out=ref_out, ref_grads=ref_grads, grad_names=GRADS, fwd_label="batchnorm_forward",
             bwd_label=bwd_name, fwd_mistakes=_norm_out_variants(x, gamma, beta, 1e-5, 0),
             bwd_mistakes=_norm_backward_mistakes(x, gamma, case.dout, 1e-5, 0), batch_size=case.batch_size,
-            own_vjps=lambda case=case: own_forward_vjps(forward, case.args, case.wrt, case.dout))
+            own_vjps=lambda case=case: _own_forward_vjps(forward, case.args, case.wrt, case.dout))
         if not ok:
             break
     return report.finish()
@@ -501,7 +538,7 @@ def _planted_backward(name: str) -> Callable:
              "gamma_forgotten": {"use_gamma": False}, "bessel": {"bessel_fwd": True}, "sign_flip": {}}[name]
 
     def backward(dout, cache):
-        _, dgamma, dbeta = ref.batchnorm_backward(dout, cache)
+        _, dgamma, dbeta = _ref.batchnorm_backward(dout, cache)
         dx = _norm_dx(np.asarray(dout, dtype=np.float64), cache["x"], cache["gamma"], cache["eps"], 0, **flags)
         return (-dx if name == "sign_flip" else dx), dgamma, dbeta
 
@@ -510,7 +547,7 @@ def _planted_backward(name: str) -> Callable:
     return backward
 
 
-def dout_ones_truths(*, seed: int = 0, N: int = 6, D: int = 4) -> dict[str, dict[str, Any]]:
+def _dout_ones_truths(*, seed: int = 0, N: int = 6, D: int = 4) -> dict[str, dict[str, Any]]:
     """What a gradient check with ``dout = ones`` sees, for the correct backward and each planted mistake.
 
     Returns ``{name: {"max_abs_dx_ones": float, "passes_ones_check": bool, "rel_error_random": float,
@@ -523,8 +560,8 @@ def dout_ones_truths(*, seed: int = 0, N: int = 6, D: int = 4) -> dict[str, dict
     x = _columns(rng, N, D, 2.0, 1.0)
     gamma, beta = _gamma(rng, D), rng.standard_normal(D)
     dout = rng.standard_normal((N, D))
-    _, cache = ref.batchnorm_forward(x, gamma, beta)
-    true_random = ref.batchnorm_backward(dout, cache)[0]
+    _, cache = _ref.batchnorm_forward(x, gamma, beta)
+    true_random = _ref.batchnorm_backward(dout, cache)[0]
     scale = float(np.max(np.abs(gamma) * cache["inv_std"]))
     out = {}
     for name in ("correct",) + DOUT_ONES_OPTIONS:
@@ -542,7 +579,7 @@ def check_dout_ones_answer(passes, *, seed: int = 0, points: float | None = None
 
     ``passes``: a set (or list/tuple) of names from DOUT_ONES_OPTIONS (an empty set if none). One sub-check per
     option (weight 1): the option is in the set exactly when its dx with dout = ones is 0 like the true dx
-    (computed by :func:`dout_ones_truths`, never hard-coded). ``thorough`` is accepted for uniformity.
+    (computed by :func:`_dout_ones_truths`, never hard-coded). ``thorough`` is accepted for uniformity.
     """
     report = Report("dout = ones trap", points, seed)
     if passes is None:
@@ -559,7 +596,7 @@ def check_dout_ones_answer(passes, *, seed: int = 0, points: float | None = None
             raise GradingError(f"dout = ones trap: unknown option {p!r}; the options are "
                                f"{', '.join(DOUT_ONES_OPTIONS)}.")
         chosen.add(p.strip().lower())
-    truths = dout_ones_truths(seed=seed)
+    truths = _dout_ones_truths(seed=seed)
     for name in DOUT_ONES_OPTIONS:
         t = truths[name]
         report.declare(name)
@@ -591,7 +628,7 @@ def _layernorm_cases(rng: np.random.Generator, thorough: bool) -> list[Case]:
 
 
 LAYERNORM = LayerSpec(
-    "layernorm", GRADS, ref.layernorm_forward, ref.layernorm_backward, _layernorm_cases,
+    "layernorm", GRADS, _ref.layernorm_forward, _ref.layernorm_backward, _layernorm_cases,
     lambda c: _norm_out_variants(*c.args, 1e-5, 1),
     lambda c, g: _norm_backward_mistakes(c.args[0], c.args[1], c.dout, 1e-5, 1), n_forward_args=3)
 
@@ -600,4 +637,4 @@ def check_layernorm(forward, backward, *, seed: int = 0, points: float | None = 
     """Grade ``layernorm_forward(x (N,D), gamma (D,), beta (D,)) -> (out (N,D), cache)`` (each ROW normalized
     over its D features, biased variance, eps=1e-5) and ``layernorm_backward(dout, cache) -> (dx, dgamma,
     dbeta)``. The backward receives the student's own cache. Sub-checks: forward output, dx, dgamma, dbeta."""
-    return check_layer(LAYERNORM, forward, backward, seed=seed, points=points, thorough=thorough)
+    return check_pair(LAYERNORM, forward, backward, seed=seed, points=points, thorough=thorough)

@@ -33,7 +33,7 @@ def test_erratum_8_dout_ones_gives_zero_and_gamma_in_upstream():
     _, cache = ref.batchnorm_forward(x, gamma, beta)
     dx = ref.batchnorm_backward(np.ones_like(x), cache)[0]
     assert np.max(np.abs(dx)) < 1e-12
-    truths = gbn.dout_ones_truths(seed=0)
+    truths = gbn._dout_ones_truths(seed=0)
     assert {n for n in gbn.DOUT_ONES_OPTIONS if truths[n]["passes_ones_check"]} == {
         "missing_var_term", "gamma_forgotten", "bessel", "sign_flip"}
     assert all(not truths[n]["passes_random_check"] for n in gbn.DOUT_ONES_OPTIONS)

@@ -321,7 +321,7 @@ def test_dout_ones_truths_agree_with_finite_differences():
         dx1 = bwd(np.ones_like(x), cache)[0]
         assert np.allclose(dx1, num_ones, rtol=0, atol=1e-6) == passes, name
         assert (rel_error(bwd(dout, cache)[0], num_rand) < 1e-6) == (name == "correct"), name
-    truths = gb.dout_ones_truths()
+    truths = gb._dout_ones_truths()
     assert {k: v["passes_ones_check"] for k, v in truths.items()} == expected_ones
     assert [k for k, v in truths.items() if v["passes_random_check"]] == ["correct"]
     assert truths["missing_mean_term"]["max_abs_dx_ones"] > 0.1
