@@ -59,7 +59,6 @@ __all__ = [
 
 GRADS = ("dx", "dgamma", "dbeta")
 FORWARD_KEYWORDS = ("mode", "eps", "momentum", "running_mean", "running_var")
-_MUTATION_NOTE = "modified its input arrays in place"
 
 
 # =============================================================================================== shared runner
@@ -299,30 +298,35 @@ def _changed(before: Any, after: Any) -> bool:
     return False
 
 
-def _call_watching(fn: Callable, args: tuple, kwargs: dict, label: str, notes: list[str]) -> tuple[Any, list[str]]:
-    """call_student, also returning the names of the arguments the student's function changed in place."""
+def _call_watching(fn: Callable, args: tuple, kwargs: dict, label: str, report: Report) -> Any:
+    """call_student under the course-wide rule (``report`` watches its inputs), with a note naming the
+    arguments the student's function changed in place."""
     after: dict[str, Any] = {}
-    own: list[str] = []
-    try:
-        result = call_student(fn, *args, label=label, notes=own, after=after, **kwargs)
-    finally:
-        notes.extend(n for n in own if _MUTATION_NOTE not in n)
-    changed = []
+    result = call_student(fn, *args, label=label, notes=report.notes, after=after, report=report, **kwargs)
     if "args" in after:
         a1, k1 = after["args"], after["kwargs"]
         changed = [name for name, b, a in zip(("x", "gamma", "beta"), args, a1) if _changed(b, a)]
         changed += [k for k in kwargs if _changed(kwargs[k], k1.get(k))]
-    return result, changed
+        if changed:
+            report.notes.append(f"{label} changed {', '.join(changed)} in place: return the new running statistics "
+                                f"as new arrays (new_mean = momentum * running_mean + (1 - momentum) * mu), never "
+                                f"update the caller's arrays with *= or [...] =.")
+    return result
 
 
 def _bn_forward_cases(rng: np.random.Generator, thorough: bool) -> list[dict]:
-    """Train and eval cases: x, gamma, beta, keyword arguments."""
+    """Train and eval cases: x, gamma, beta, keyword arguments. Kinds (each in the visible test): running
+    statistics given or None, eps and momentum other than the defaults, badly scaled columns (1e-2 to 1e3), a
+    batch of two, a single feature, eval mode with a batch of one."""
     specs = [("train", 6, 4, 1.5, 0.5, 0.9, 1e-5, True), ("train", 5, 3, 2.0, -1.0, 0.8, 1e-3, False),
-             ("eval", 5, 3, 1.0, 0.5, 0.9, 1e-5, True), ("eval", 4, 6, 2.0, 1.0, 0.9, 1e-3, True)]
+             ("eval", 5, 3, 1.0, 0.5, 0.9, 1e-5, True), ("eval", 4, 6, 2.0, 1.0, 0.9, 1e-3, True),
+             ("train", 8, 3, np.array([1e-2, 1.0, 1e3]), np.array([5.0, -20.0, 3e3]), 0.7, 1e-5, True),
+             ("train", 2, 5, 1.0, 0.0, 0.9, 1e-5, True), ("train", 7, 1, 3.0, 2.0, 0.5, 1e-5, False),
+             ("eval", 1, 4, 1.0, 0.0, 0.9, 1e-5, True)]
     if thorough:
-        specs += [("train", 8, 3, np.array([1e-2, 1.0, 1e3]), np.array([5.0, -20.0, 3e3]), 0.7, 1e-5, True),
-                  ("train", 2, 5, 1.0, 0.0, 0.9, 1e-5, True), ("train", 7, 1, 3.0, 2.0, 0.5, 1e-5, False),
-                  ("eval", 1, 4, 1.0, 0.0, 0.9, 1e-5, True)]
+        specs += [("train", 9, 2, np.array([1e3, 1e-2]), np.array([-4e3, 1.0]), 0.95, 1e-5, False),
+                  ("train", 2, 3, 2.0, 1.0, 0.6, 1e-4, False), ("train", 5, 1, 1.0, -3.0, 0.9, 1e-5, True),
+                  ("eval", 1, 3, 2.0, 1.0, 0.9, 1e-3, True), ("train", 7, 5, 0.5, 2.0, 0.99, 1e-5, True)]
     cases = []
     for mode, N, D, scale, shift, momentum, eps, given in specs:
         x = _columns(rng, N, D, scale, shift)
@@ -376,16 +380,15 @@ def check_batchnorm_forward(fn, *, seed: int = 0, points: float | None = None, t
     ``momentum * old + (1 - momentum) * batch_stat`` (old None: zeros for the mean, ones for the variance).
     Eval mode: normalize with running_mean and running_var. No argument may be modified in place.
 
-    Sub-checks (weight 1 each): train out, running_mean, running_var, eval out, arguments not modified (credited
-    only when some output is usable).
+    Sub-checks (weight 1 each): train out, running_mean, running_var, eval out; and the course-wide "inputs left
+    unchanged" (25 %, INPUT_MUTATED; a note names the arguments changed).
     """
     require_callable(fn, "batchnorm_forward", 3)
     _require_keywords(fn, "batchnorm_forward", 3, FORWARD_KEYWORDS)
     report = Report("batchnorm forward (train and eval)", points, seed)
-    subs = ("train out", "running_mean", "running_var", "eval out", "arguments not modified")
-    for s in subs:
-        report.declare(s)
-    usable = False
+    for sub in ("train out", "running_mean", "running_var", "eval out"):
+        report.declare(sub)
+    report.watch_inputs()
     for c in _bn_forward_cases(np.random.default_rng(seed), thorough):
         where = f"case {_case_label(c)}"
         kw = c["kw"]
@@ -393,8 +396,7 @@ def check_batchnorm_forward(fn, *, seed: int = 0, points: float | None = None, t
         ref_out, ref_cache = _ref.batchnorm_forward(c["x"], c["gamma"], c["beta"], **copy.deepcopy(kw))
         out_sub = "train out" if train else "eval out"
         try:
-            res, changed = _call_watching(fn, (c["x"], c["gamma"], c["beta"]), copy.deepcopy(kw),
-                                          "batchnorm_forward", report.notes)
+            res = _call_watching(fn, (c["x"], c["gamma"], c["beta"]), copy.deepcopy(kw), "batchnorm_forward", report)
             out, cache = unpack(res, ("out", "cache"), "batchnorm_forward")
         except StudentCodeError as exc:
             report.fail(out_sub, f"{where}: {exc}")
@@ -404,12 +406,7 @@ def check_batchnorm_forward(fn, *, seed: int = 0, points: float | None = None, t
             if isinstance(exc, StudentTimeout):
                 break
             continue
-        if changed:
-            report.fail("arguments not modified", f"{where}: batchnorm_forward modified {', '.join(changed)} in "
-                        f"place. Return the new running statistics as new arrays (e.g. new_mean = momentum * "
-                        f"running_mean + (1 - momentum) * mu), never update the caller's arrays with *= or [...] =.")
         problem = array_problem(out, ref_out)
-        usable |= problem is None or problem.startswith("values differ")
         if problem:
             if train:
                 cands = _norm_out_variants(c["x"], c["gamma"], c["beta"], kw["eps"], 0)
@@ -432,7 +429,6 @@ def check_batchnorm_forward(fn, *, seed: int = 0, points: float | None = None, t
                             f"updated running statistic there.")
                 continue
             problem = array_problem(cache[sub], want)
-            usable |= problem is None or problem.startswith("values differ")
             if problem:
                 diag = diagnose(cache[sub], want, _running_candidates(c, which), generic=False, tol=1e-6)
                 extra = ""
@@ -440,8 +436,6 @@ def check_batchnorm_forward(fn, *, seed: int = 0, points: float | None = None, t
                     extra = ("\n      (PyTorch stores the unbiased variance in running_var; this course, like cs231n, "
                              "uses the biased batch variance there too.)")
                 report.fail(sub, f"{where}: cache[{sub!r}] {problem}{describe(diag)}{extra}")
-    if report.passed("arguments not modified") and not usable:
-        report.fail("arguments not modified", "not credited: batchnorm_forward never returned a usable result.")
     return report.finish()
 
 
@@ -463,11 +457,14 @@ def _eval_candidates(c: dict) -> dict[str, list[np.ndarray]]:
 
 
 def _bn_backward_cases(rng: np.random.Generator, thorough: bool) -> list[Case]:
-    """Train-mode cases (x, gamma, beta) with a random dout (never ones)."""
-    specs = [(6, 4, 1.5, 0.5), (5, 3, 2.0, -1.0)]
+    """Train-mode cases (x, gamma, beta) with a random dout (never ones). Kinds (each in the visible test):
+    ordinary, badly scaled and non-centred (large, and column scales from 1e-2 to 1e2), a batch of two, a single
+    feature."""
+    specs = [(6, 4, 1.5, 0.5), (8, 5, 1e3, 3e3), (7, 3, np.array([1e-2, 1.0, 1e2]), np.array([5.0, -20.0, 1e3])),
+             (2, 3, 1.0, 0.0), (4, 1, 3.0, 2.0)]
     if thorough:
-        specs += [(8, 5, 1e3, 3e3), (7, 3, np.array([1e-2, 1.0, 1e2]), np.array([5.0, -20.0, 1e3])),
-                  (2, 3, 1.0, 0.0), (4, 1, 3.0, 2.0)]
+        specs += [(5, 3, 2.0, -1.0), (6, 2, 2e3, -1e3), (5, 2, np.array([1e2, 1e-2]), np.array([0.0, 3.0])),
+                  (2, 4, 3.0, 1.0), (6, 1, 0.5, -2.0)]
     cases = []
     for N, D, scale, shift in specs:
         x = _columns(rng, N, D, scale, shift)
@@ -485,6 +482,7 @@ def _check_bn_backward(forward, backward, *, exercise: str, bwd_name: str, seed:
     report.declare("forward output")
     for g in GRADS:
         report.declare(f"backward {g}")
+    report.watch_inputs()
     for case in _bn_backward_cases(np.random.default_rng(seed), thorough):
         x, gamma, beta = case.args
         ref_out, ref_cache = _ref.batchnorm_forward(x, gamma, beta)
@@ -506,7 +504,7 @@ def check_batchnorm_backward(forward, backward, *, seed: int = 0, points: float 
     ``batchnorm_backward(dout, cache) -> (dx (N, D), dgamma (D,), dbeta (D,))``.
 
     The backward receives the cache returned by the student's own forward. dout is random (never ones).
-    Sub-checks (weight 1 each): forward output, backward dx, backward dgamma, backward dbeta.
+    Sub-checks (weight 1 each): forward output, backward dx, backward dgamma, backward dbeta; inputs left unchanged.
     """
     return _check_bn_backward(forward, backward, exercise="batchnorm backward (staged)",
                               bwd_name="batchnorm_backward", seed=seed, points=points, thorough=thorough)
@@ -616,9 +614,11 @@ def check_dout_ones_answer(passes, *, seed: int = 0, points: float | None = None
 
 
 def _layernorm_cases(rng: np.random.Generator, thorough: bool) -> list[Case]:
-    specs = [(4, 5, 1.0, 0.5), (3, 6, 2.0, -1.0)]
+    """Kinds (each in the visible test): ordinary, a batch of one, large and non-centred rows, rows of tiny spread
+    (where eps matters)."""
+    specs = [(4, 5, 1.0, 0.5), (1, 4, 1.0, 0.0), (5, 3, 1e3, 3e3), (2, 8, 1e-2, 5.0)]
     if thorough:
-        specs += [(1, 4, 1.0, 0.0), (5, 3, 1e3, 3e3), (2, 8, 1e-2, 5.0)]
+        specs += [(3, 6, 2.0, -1.0), (1, 7, 2.0, 1.0), (4, 4, 2e3, -1e3), (3, 5, 1e-2, -2.0)]
     cases = []
     for N, D, scale, shift in specs:
         x = (rng.standard_normal((N, D)) + rng.uniform(-1, 1, (N, 1))) * scale * rng.uniform(0.5, 2, (N, 1)) + shift
@@ -636,5 +636,6 @@ LAYERNORM = LayerSpec(
 def check_layernorm(forward, backward, *, seed: int = 0, points: float | None = None, thorough: bool = False):
     """Grade ``layernorm_forward(x (N,D), gamma (D,), beta (D,)) -> (out (N,D), cache)`` (each ROW normalized
     over its D features, biased variance, eps=1e-5) and ``layernorm_backward(dout, cache) -> (dx, dgamma,
-    dbeta)``. The backward receives the student's own cache. Sub-checks: forward output, dx, dgamma, dbeta."""
+    dbeta)``. The backward receives the student's own cache. Sub-checks: forward output, dx, dgamma, dbeta, inputs
+    left unchanged."""
     return check_pair(LAYERNORM, forward, backward, seed=seed, points=points, thorough=thorough)

@@ -165,7 +165,11 @@ def call_student(fn: Callable, *args: Any, label: str | None = None, timeout: fl
         after = {} if after is None else after
         result = call_student(fn, *args, label=label, timeout=timeout, notes=notes, after=after, **kwargs)
         if not (_same(after.get("args", args), args) and _same(after.get("kwargs", kwargs), kwargs)):
-            report.mutated(label or f"{getattr(fn, '__name__', 'your function')}()")
+            name = label or f"{getattr(fn, '__name__', 'your function')}()"
+            if notes is not None and MUTATION_CHECK in report.checks:  # it costs points here: no "did not cost" note
+                free = remote_server.mutation_note(name)
+                notes[:] = [n for n in notes if n != free]
+            report.mutated(name)
         return result
     timeout = DEFAULT_TIMEOUT if timeout is None else timeout
     label = label or f"{getattr(fn, '__name__', 'your function')}()"
