@@ -36,7 +36,9 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from graders.batchnorm import _own_forward_vjps, _quiet_vjp, _silently, check_pair, grade_pair_case
+from graders.batchnorm import _own_forward_vjps, _quiet_vjp, _silently
+from graders.batchnorm import check_pair as _check_pair
+from graders.batchnorm import grade_pair_case as _grade_pair_case
 from graders.core import (GradingError, Report, StudentCodeError, StudentTimeout, array_problem, call_student,
                           close, describe, diagnose, require_callable, unpack)
 from graders import diagnoses
@@ -119,7 +121,7 @@ def check_rnn_step(forward, backward, *, seed: int = 0, points: float | None = N
     with next_h = tanh(x @ Wx + h_prev @ Wh + b), and ``rnn_step_backward(dnext_h, cache) -> (dx, dh_prev, dWx,
     dWh, db)``. The backward receives the student's own cache. Sub-checks: forward output, one per gradient, inputs
     left unchanged."""
-    return check_pair(RNN_STEP, forward, backward, seed=seed, points=points, thorough=thorough)
+    return _check_pair(RNN_STEP, forward, backward, seed=seed, points=points, thorough=thorough)
 
 
 # =============================================================================================== sequence forward
@@ -388,7 +390,7 @@ def check_rnn_backward(forward, backward, *, truncate: int | None = None, seed: 
             else:
                 own = lambda case=case, scheme=scheme: _windowed_vjps(forward, case, k, scheme)
             where = f"case {case.label}" + ("" if k is None else f", truncate={k}")
-            ok = grade_pair_case(
+            ok = _grade_pair_case(
                 report, where=where, forward=forward, backward=backward, fwd_args=case.args, dout=case.dout,
                 ref_out=ref_h, ref_grads=ref_grads, grad_names=SEQ_GRADS, fwd_label="rnn_forward",
                 bwd_label="rnn_backward", fwd_check="forward h", out_name="h",
