@@ -692,3 +692,20 @@ def test_hidden_sub_checks_are_visible_sub_checks_and_points_are_split(check, ar
     check(fn, *args, seed=9, points=2, thorough=True)
     visible, hidden = seen
     assert len(visible) >= 2 and set(hidden) <= set(visible), (visible, hidden)
+
+
+def test_stale_gradients_of_a_value_class_that_never_resets_are_named_too(capsys):
+    from tests.test_graders_autodiff import make_value
+    V = make_value(reset=False)   # backward() adds onto whatever .grad holds: row i gets rows 0..i summed
+
+    def jacobian_reverse_accumulating(f, x):
+        leaves = [V(float(v)) for v in x]
+        ys = outputs_of(f(leaves))
+        rows = []
+        for y in ys:
+            y.backward()
+            rows.append([leaf.grad for leaf in leaves])
+        return np.array(rows, dtype=np.float64)
+
+    _fails_with(capsys, gad.check_jacobian, jacobian_reverse_accumulating, "reverse", points=1,
+                code="JACOBIAN_STALE_GRADS")

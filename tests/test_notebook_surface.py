@@ -179,3 +179,33 @@ def test_the_scan_finds_what_it_should(monkeypatch):
 def test_the_allowlist_names_only_existing_public_attributes():
     for module_name, attr in ALLOWED:
         assert hasattr(importlib.import_module(module_name), attr), (module_name, attr)
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_the_notebooks_own_cells_use_course_material_only(name):
+    """Markdown, provided and answer cells point learners to graders.public (``course.``), never to a check module
+    (``ex.``, ``gad.``, ...): in cohort grading those cells run where the checks do not exist."""
+    from nbgrader import utils as nbu
+
+    (path,) = sorted((ROOT / "solutions" / name).glob("*.ipynb"))
+    nb = nbformat.read(str(path), as_version=4)
+    aliases = {"ex", "gad", "gr", "gbn", "gl", "gn", "concepts"}
+    found = [(c.get("id"), m.group(0)) for c in nb.cells if c.get("id") != "setup" and not nbu.is_grade(c)
+             for m in re.finditer(r"\b(\w+)\.[A-Za-z_]\w*", c.source) if m.group(1) in aliases]
+    assert not found, found
+
+
+def test_08_promises_gradients_whose_squares_really_overflow():
+    import numpy as np
+
+    from graders.exercises import vanishing_exploding as ex
+    from graders.public import hints_08_vanishing_exploding as hints
+
+    huge = [g for label, grads, _ in ex._clip_cases(np.random.default_rng(0), False) if "overflow" in label
+            for g in grads.values()]
+    with np.errstate(over="ignore"):
+        assert huge and all(np.isinf(np.sum(g ** 2)) for g in huge)
+        assert np.isfinite(np.float64(1e150) ** 2)   # the old text's 1e150 does not overflow
+    (path,) = sorted((ROOT / "solutions" / "08_vanishing_exploding").glob("*.ipynb"))
+    text = path.read_text() + " ".join(" ".join(h) for h in hints.HINTS.values())
+    assert "10^{150}" not in text and "1e150" not in text and "10^{160}" in path.read_text()

@@ -119,11 +119,11 @@ def _vector_cases(rng: np.random.Generator, thorough: bool) -> list[tuple[_TestF
     outputs depend on some inputs only (one input unused); the hidden test has more of each kind."""
     shapes = [(3, 2), (2, 4), (1, 3), (4, 1), (3, 3)] + ([(5, 2), (1, 2), (3, 1), (4, 4)] if thorough else [])
     cases = []
+    for n, m in [(4, 3)] + ([(5, 4)] if thorough else []):   # first: a report shows the first messages of a sub-check
+        tf = _subset_function(rng, n, m, unused=True)
+        cases.append((tf, np.round(rng.uniform(-1.2, 1.2, n), 3)))
     for n, m in shapes:
         tf = _vector_function(rng, n, m)
-        cases.append((tf, np.round(rng.uniform(-1.2, 1.2, n), 3)))
-    for n, m in [(4, 3)] + ([(5, 4)] if thorough else []):
-        tf = _subset_function(rng, n, m, unused=True)
         cases.append((tf, np.round(rng.uniform(-1.2, 1.2, n), 3)))
     return cases
 
