@@ -570,3 +570,25 @@ def test_hidden_sub_checks_are_visible_sub_checks_and_points_are_split(check, fn
     check(*(_NB[f] for f in fns), *args, seed=9, points=2, thorough=True)
     visible, hidden = seen
     assert len(visible) >= 3 and set(hidden) <= set(visible), (visible, hidden)
+
+
+def mlp_own_unstable_softmax(params, X, y, activation):
+    """The notebook's MLP with a hand-written softmax that does not subtract the row maximum."""
+    def unstable(scores, labels):
+        e = np.exp(scores)
+        p = e / e.sum(axis=1, keepdims=True)
+        N = scores.shape[0]
+        loss = float(-np.log(p[np.arange(N), labels]).mean())
+        d = p.copy()
+        d[np.arange(N), labels] -= 1.0
+        return loss, d / N
+    ns = dict(_NB)
+    ns["softmax_cross_entropy"] = unstable
+    fn = type(_NB["mlp_loss_and_grads"])(_NB["mlp_loss_and_grads"].__code__, ns)
+    return fn(params, X, y, activation)
+
+
+def test_a_hand_written_unstable_softmax_is_told_why_the_huge_scores_fail(capsys):
+    text = _fails_with(capsys, ex.check_mlp_loss_and_grads, mlp_own_unstable_softmax, points=3,
+                       code="SOFTMAX_UNSTABLE")
+    assert "✗ gradients with huge scores" in text and "✓ gradients (sigmoid)" in text

@@ -432,7 +432,8 @@ def check_mlp_loss_and_grads(fn, *, seed: int = 0, points: float | None = None, 
                 continue
             v = real_number(loss)
             if v is None:
-                rep.fail("loss", f"{where}: the loss must be a finite number, got {brief(loss)}.")
+                rep.fail("loss", f"{where}: the loss must be a finite number, got {brief(loss)}."
+                         + (describe(_diagnoses.get("SOFTMAX_UNSTABLE")) if sub == _HUGE else ""))
             elif not _rel_close(v, e_loss, 1e-7):
                 rep.fail("loss", f"{where}: loss {v:.8g}, expected {e_loss:.8g}. Mean softmax cross-entropy of "
                                  f"the LAST layer's scores (no activation on them).")
@@ -448,6 +449,10 @@ def check_mlp_loss_and_grads(fn, *, seed: int = 0, points: float | None = None, 
                 problem = array_problem(grads[k], e_grads[k])
                 if problem:
                     hint = ""
+                    if sub == _HUGE and "non-finite" in problem:
+                        hint = (describe(_diagnoses.get("SOFTMAX_UNSTABLE"))
+                                + f"\n      One class's scores are about {HUGE_SCORE:.0e} here: the setup cell's "
+                                  f"softmax_cross_entropy subtracts each row's maximum; use it.")
                     if sub == _HUGE and near and problem.startswith("values differ"):
                         hint = (describe(_diagnoses.get("NUMERIC_NOT_ANALYTIC"))
                                 + f"\n      Here the loss is about {HUGE_SCORE:.0e} and the gradients about 1: a "
