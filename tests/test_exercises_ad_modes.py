@@ -709,3 +709,12 @@ def test_stale_gradients_of_a_value_class_that_never_resets_are_named_too(capsys
 
     _fails_with(capsys, gad.check_jacobian, jacobian_reverse_accumulating, "reverse", points=1,
                 code="JACOBIAN_STALE_GRADS")
+
+
+def test_dual_class_sub_checks_and_kinds_are_visible(monkeypatch):
+    seen = []
+    original = core.Report.finish
+    monkeypatch.setattr(core.Report, "finish", lambda self: (seen.append(list(self.checks)), original(self))[1])
+    assert gad.check_dual_class(Dual, seed=0, points=3) == 3.0
+    assert gad.check_dual_class(Dual, seed=105, points=3, thorough=True) == 3.0
+    assert set(seen[1]) <= set(seen[0]) and len(seen[0]) >= 3
