@@ -20,7 +20,7 @@ Cache convention: the cache is the student's own business. The backward checks p
 the student's forward, unchanged, to the student's backward; only :func:`check_batchnorm_forward` reads it
 (the two running-statistics keys, so the cache must be a dict there). The backward checks run train mode
 (``forward(x, gamma, beta)`` with the defaults) on a random upstream gradient, never ``dout = ones`` (with
-ones the true dx is 0 and several wrong backwards give 0 too: see :func:`dout_ones_truths`).
+ones the true dx is 0 and several wrong backwards give 0 too: see :func:`_dout_ones_truths`).
 
 Order of every check (as graders/layers.py): callable and signature, structure, exact shape and float64,
 finite values, values against reference_impl with the likely mistake named, and the student's backward
@@ -39,28 +39,25 @@ import copy
 import inspect
 import io
 import warnings
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from graders import diagnoses
-from graders.core import own_forward_vjps  # noqa: F401 (re-exported for rnn and gated_rnn)
-from graders.core import (GradingError, Report, StudentCodeError, StudentTimeout, array_problem, call_student,
-                          close, describe, diagnose, numeric_vjp_safe, rel_error, require_callable, unpack)
-from graders.layers import Case, LayerSpec, check_layer
-from reference_impl import batchnorm as ref
-from graders.remote import catalogue
+from graders.core import (MUTATION_CHECK, GradingError, Report, StudentCodeError, StudentTimeout, array_problem,
+                          call_student, close, describe, diagnose, numeric_vjp_safe, own_forward_vjps, rel_error,
+                          require_callable, unpack)
+from graders.layers import Case, LayerSpec
+from reference_impl import batchnorm as _ref
 from graders.public.batchnorm import DOUT_ONES_DESCRIPTIONS, DOUT_ONES_OPTIONS, planted_batchnorm_backward
 
 __all__ = [
     "check_batchnorm_forward", "check_batchnorm_backward", "check_batchnorm_backward_closed_form",
-    "check_layernorm", "check_dout_ones_answer", "dout_ones_truths", "planted_batchnorm_backward",
-    "DOUT_ONES_OPTIONS", "grade_pair_case",
+    "check_layernorm", "check_dout_ones_answer", "planted_batchnorm_backward", "DOUT_ONES_OPTIONS",
+    "grade_pair_case", "check_pair",
 ]
 
 GRADS = ("dx", "dgamma", "dbeta")
 FORWARD_KEYWORDS = ("mode", "eps", "momentum", "running_mean", "running_var")
-_MUTATION_NOTE = "modified its input arrays in place"
 
 
 # =============================================================================================== shared runner
@@ -88,20 +85,26 @@ def grade_pair_case(report: Report, *, where: str, forward: Callable, backward: 
                     bwd_kwargs: Mapping[str, Any] | None = None, fwd_mistakes: Mapping[str, Any] | None = None,
                     bwd_mistakes: Mapping[str, Mapping[str, Any]] | None = None, batch_size: int | None = None,
                     own_vjps: Callable[[], dict[int, np.ndarray]] | None = None, tol: float = 1e-7,
-                    own_what: str = "your own forward") -> bool:
+                    own_what: str = "your own forward", grad_subs: Mapping[str, str] | None = None) -> bool:
     """Grade one forward/backward case into ``report`` (sub-checks ``fwd_check`` and ``backward <g>``).
 
     The student's backward receives the student's own cache. ``own_vjps()`` (called only when something is
     wrong) gives finite-difference VJPs of the student's own forward, index -> array, to tell a wrong forward
-    from a wrong backward. Returns False when the student's code timed out (stop trying further cases).
+    from a wrong backward. When the report watches its inputs (``report.watch_inputs()``), the forward's
+    arguments and the backward's (dout and the cache) must come back unchanged. ``grad_subs``: the sub-check of
+    each gradient when it is not ``backward <g>``. Returns False when the student's code timed out (stop trying
+    further cases).
     """
+    watch = report if MUTATION_CHECK in report.checks else None
+    subs = {g: (grad_subs or {}).get(g, f"backward {g}") for g in grad_names}
     try:
-        res = call_student(forward, *fwd_args, label=fwd_label, notes=report.notes, **dict(fwd_kwargs or {}))
+        res = call_student(forward, *fwd_args, label=fwd_label, notes=report.notes, report=watch,
+                           **dict(fwd_kwargs or {}))
         out, cache = unpack(res, (out_name, "cache"), fwd_label)
     except StudentCodeError as exc:
         report.fail(fwd_check, f"{where}: {exc}")
         for g in grad_names:
-            report.fail(f"backward {g}", f"{where}: not checked because {fwd_label} failed.")
+            report.fail(subs[g], f"{where}: not checked because {fwd_label} failed.")
         return not isinstance(exc, StudentTimeout)
     problem = array_problem(out, ref_out, tol=tol)
     forward_ok = problem is None
@@ -109,11 +112,12 @@ def grade_pair_case(report: Report, *, where: str, forward: Callable, backward: 
         diag = diagnose(out, ref_out, fwd_mistakes or {}, generic=False, tol=max(tol, 1e-6))
         report.fail(fwd_check, f"{where}: {out_name} {problem}{describe(diag)}")
     try:
-        res = call_student(backward, dout, cache, label=bwd_label, notes=report.notes, **dict(bwd_kwargs or {}))
+        res = call_student(backward, dout, cache, label=bwd_label, notes=report.notes, report=watch,
+                           **dict(bwd_kwargs or {}))
         grads = unpack(res, grad_names, bwd_label)
     except StudentCodeError as exc:
         for g in grad_names:
-            report.fail(f"backward {g}", f"{where}: {exc}")
+            report.fail(subs[g], f"{where}: {exc}")
         return not isinstance(exc, StudentTimeout)
 
     problems = [array_problem(g, r, tol=tol) for g, r in zip(grads, ref_grads)]
@@ -137,8 +141,37 @@ def grade_pair_case(report: Report, *, where: str, forward: Callable, backward: 
                         f"the forward first.")
         elif numeric_own is not None and forward_ok:
             msg += "\n      Your forward is right, so the mistake is in the backward."
-        report.fail(f"backward {name}", msg)
+        report.fail(subs[name], msg)
     return True
+
+
+def check_pair(spec: LayerSpec, forward: Callable, backward: Callable, *, seed: int = 0,
+               points: float | None = None, thorough: bool = False) -> float | None:
+    """Grade a forward/backward pair against ``spec`` (graders.layers.LayerSpec) with :func:`grade_pair_case`:
+    sub-checks "forward output" and one per gradient, plus the course-wide "inputs left unchanged" (the forward's
+    arguments, and the backward's dout and cache). The backward receives the student's own cache and a random
+    upstream gradient; a wrong gradient is compared with finite differences of the student's own forward."""
+    require_callable(forward, f"{spec.name}_forward", spec.n_forward_args)
+    require_callable(backward, f"{spec.name}_backward", 2)
+    report = Report(f"{spec.name} forward/backward", points, seed)
+    report.declare("forward output")
+    for g in spec.grad_names:
+        report.declare(f"backward {g}")
+    report.watch_inputs()
+    for case in spec.make_cases(np.random.default_rng(seed), thorough):
+        ref_out, ref_cache = spec.ref_forward(*copy.deepcopy(case.args))
+        ref_grads = spec.ref_backward(case.dout, ref_cache)
+        ref_grads = ref_grads if isinstance(ref_grads, tuple) else (ref_grads,)
+        ok = grade_pair_case(
+            report, where=f"case {case.label}", forward=forward, backward=backward, fwd_args=case.args,
+            dout=case.dout, ref_out=ref_out, ref_grads=ref_grads, grad_names=spec.grad_names,
+            fwd_label=f"{spec.name}_forward", bwd_label=f"{spec.name}_backward",
+            fwd_mistakes=spec.forward_mistakes(case), bwd_mistakes=spec.backward_mistakes(case, ref_grads),
+            batch_size=case.batch_size,
+            own_vjps=lambda case=case: own_forward_vjps(forward, case.args, case.wrt, case.dout))
+        if not ok:
+            break
+    return report.finish()
 
 
 # =============================================================================================== inputs and variants
@@ -248,30 +281,35 @@ def _changed(before: Any, after: Any) -> bool:
     return False
 
 
-def _call_watching(fn: Callable, args: tuple, kwargs: dict, label: str, notes: list[str]) -> tuple[Any, list[str]]:
-    """call_student, also returning the names of the arguments the student's function changed in place."""
+def _call_watching(fn: Callable, args: tuple, kwargs: dict, label: str, report: Report) -> Any:
+    """call_student under the course-wide rule (``report`` watches its inputs), with a note naming the
+    arguments the student's function changed in place."""
     after: dict[str, Any] = {}
-    own: list[str] = []
-    try:
-        result = call_student(fn, *args, label=label, notes=own, after=after, **kwargs)
-    finally:
-        notes.extend(n for n in own if _MUTATION_NOTE not in n)
-    changed = []
+    result = call_student(fn, *args, label=label, notes=report.notes, after=after, report=report, **kwargs)
     if "args" in after:
         a1, k1 = after["args"], after["kwargs"]
         changed = [name for name, b, a in zip(("x", "gamma", "beta"), args, a1) if _changed(b, a)]
         changed += [k for k in kwargs if _changed(kwargs[k], k1.get(k))]
-    return result, changed
+        if changed:
+            report.notes.append(f"{label} changed {', '.join(changed)} in place: return the new running statistics "
+                                f"as new arrays (new_mean = momentum * running_mean + (1 - momentum) * mu), never "
+                                f"update the caller's arrays with *= or [...] =.")
+    return result
 
 
 def _bn_forward_cases(rng: np.random.Generator, thorough: bool) -> list[dict]:
-    """Train and eval cases: x, gamma, beta, keyword arguments."""
+    """Train and eval cases: x, gamma, beta, keyword arguments. Kinds (each in the visible test): running
+    statistics given or None, eps and momentum other than the defaults, badly scaled columns (1e-2 to 1e3), a
+    batch of two, a single feature, eval mode with a batch of one."""
     specs = [("train", 6, 4, 1.5, 0.5, 0.9, 1e-5, True), ("train", 5, 3, 2.0, -1.0, 0.8, 1e-3, False),
-             ("eval", 5, 3, 1.0, 0.5, 0.9, 1e-5, True), ("eval", 4, 6, 2.0, 1.0, 0.9, 1e-3, True)]
+             ("eval", 5, 3, 1.0, 0.5, 0.9, 1e-5, True), ("eval", 4, 6, 2.0, 1.0, 0.9, 1e-3, True),
+             ("train", 8, 3, np.array([1e-2, 1.0, 1e3]), np.array([5.0, -20.0, 3e3]), 0.7, 1e-5, True),
+             ("train", 2, 5, 1.0, 0.0, 0.9, 1e-5, True), ("train", 7, 1, 3.0, 2.0, 0.5, 1e-5, False),
+             ("eval", 1, 4, 1.0, 0.0, 0.9, 1e-5, True)]
     if thorough:
-        specs += [("train", 8, 3, np.array([1e-2, 1.0, 1e3]), np.array([5.0, -20.0, 3e3]), 0.7, 1e-5, True),
-                  ("train", 2, 5, 1.0, 0.0, 0.9, 1e-5, True), ("train", 7, 1, 3.0, 2.0, 0.5, 1e-5, False),
-                  ("eval", 1, 4, 1.0, 0.0, 0.9, 1e-5, True)]
+        specs += [("train", 9, 2, np.array([1e3, 1e-2]), np.array([-4e3, 1.0]), 0.95, 1e-5, False),
+                  ("train", 2, 3, 2.0, 1.0, 0.6, 1e-4, False), ("train", 5, 1, 1.0, -3.0, 0.9, 1e-5, True),
+                  ("eval", 1, 3, 2.0, 1.0, 0.9, 1e-3, True), ("train", 7, 5, 0.5, 2.0, 0.99, 1e-5, True)]
     cases = []
     for mode, N, D, scale, shift, momentum, eps, given in specs:
         x = _columns(rng, N, D, scale, shift)
@@ -325,25 +363,23 @@ def check_batchnorm_forward(fn, *, seed: int = 0, points: float | None = None, t
     ``momentum * old + (1 - momentum) * batch_stat`` (old None: zeros for the mean, ones for the variance).
     Eval mode: normalize with running_mean and running_var. No argument may be modified in place.
 
-    Sub-checks (weight 1 each): train out, running_mean, running_var, eval out, arguments not modified (credited
-    only when some output is usable).
+    Sub-checks (weight 1 each): train out, running_mean, running_var, eval out; and the course-wide "inputs left
+    unchanged" (25 %, INPUT_MUTATED; a note names the arguments changed).
     """
     require_callable(fn, "batchnorm_forward", 3)
     _require_keywords(fn, "batchnorm_forward", 3, FORWARD_KEYWORDS)
     report = Report("batchnorm forward (train and eval)", points, seed)
-    subs = ("train out", "running_mean", "running_var", "eval out", "arguments not modified")
-    for s in subs:
-        report.declare(s)
-    usable = False
+    for sub in ("train out", "running_mean", "running_var", "eval out"):
+        report.declare(sub)
+    report.watch_inputs()
     for c in _bn_forward_cases(np.random.default_rng(seed), thorough):
         where = f"case {_case_label(c)}"
         kw = c["kw"]
         train = kw["mode"] == "train"
-        ref_out, ref_cache = ref.batchnorm_forward(c["x"], c["gamma"], c["beta"], **copy.deepcopy(kw))
+        ref_out, ref_cache = _ref.batchnorm_forward(c["x"], c["gamma"], c["beta"], **copy.deepcopy(kw))
         out_sub = "train out" if train else "eval out"
         try:
-            res, changed = _call_watching(fn, (c["x"], c["gamma"], c["beta"]), copy.deepcopy(kw),
-                                          "batchnorm_forward", report.notes)
+            res = _call_watching(fn, (c["x"], c["gamma"], c["beta"]), copy.deepcopy(kw), "batchnorm_forward", report)
             out, cache = unpack(res, ("out", "cache"), "batchnorm_forward")
         except StudentCodeError as exc:
             report.fail(out_sub, f"{where}: {exc}")
@@ -353,12 +389,7 @@ def check_batchnorm_forward(fn, *, seed: int = 0, points: float | None = None, t
             if isinstance(exc, StudentTimeout):
                 break
             continue
-        if changed:
-            report.fail("arguments not modified", f"{where}: batchnorm_forward modified {', '.join(changed)} in "
-                        f"place. Return the new running statistics as new arrays (e.g. new_mean = momentum * "
-                        f"running_mean + (1 - momentum) * mu), never update the caller's arrays with *= or [...] =.")
         problem = array_problem(out, ref_out)
-        usable |= problem is None or problem.startswith("values differ")
         if problem:
             if train:
                 cands = _norm_out_variants(c["x"], c["gamma"], c["beta"], kw["eps"], 0)
@@ -381,7 +412,6 @@ def check_batchnorm_forward(fn, *, seed: int = 0, points: float | None = None, t
                             f"updated running statistic there.")
                 continue
             problem = array_problem(cache[sub], want)
-            usable |= problem is None or problem.startswith("values differ")
             if problem:
                 diag = diagnose(cache[sub], want, _running_candidates(c, which), generic=False, tol=1e-6)
                 extra = ""
@@ -389,8 +419,6 @@ def check_batchnorm_forward(fn, *, seed: int = 0, points: float | None = None, t
                     extra = ("\n      (PyTorch stores the unbiased variance in running_var; this course, like cs231n, "
                              "uses the biased batch variance there too.)")
                 report.fail(sub, f"{where}: cache[{sub!r}] {problem}{describe(diag)}{extra}")
-    if report.passed("arguments not modified") and not usable:
-        report.fail("arguments not modified", "not credited: batchnorm_forward never returned a usable result.")
     return report.finish()
 
 
@@ -412,11 +440,14 @@ def _eval_candidates(c: dict) -> dict[str, list[np.ndarray]]:
 
 
 def _bn_backward_cases(rng: np.random.Generator, thorough: bool) -> list[Case]:
-    """Train-mode cases (x, gamma, beta) with a random dout (never ones)."""
-    specs = [(6, 4, 1.5, 0.5), (5, 3, 2.0, -1.0)]
+    """Train-mode cases (x, gamma, beta) with a random dout (never ones). Kinds (each in the visible test):
+    ordinary, badly scaled and non-centred (large, and column scales from 1e-2 to 1e2), a batch of two, a single
+    feature."""
+    specs = [(6, 4, 1.5, 0.5), (8, 5, 1e3, 3e3), (7, 3, np.array([1e-2, 1.0, 1e2]), np.array([5.0, -20.0, 1e3])),
+             (2, 3, 1.0, 0.0), (4, 1, 3.0, 2.0)]
     if thorough:
-        specs += [(8, 5, 1e3, 3e3), (7, 3, np.array([1e-2, 1.0, 1e2]), np.array([5.0, -20.0, 1e3])),
-                  (2, 3, 1.0, 0.0), (4, 1, 3.0, 2.0)]
+        specs += [(5, 3, 2.0, -1.0), (6, 2, 2e3, -1e3), (5, 2, np.array([1e2, 1e-2]), np.array([0.0, 3.0])),
+                  (2, 4, 3.0, 1.0), (6, 1, 0.5, -2.0)]
     cases = []
     for N, D, scale, shift in specs:
         x = _columns(rng, N, D, scale, shift)
@@ -434,10 +465,11 @@ def _check_bn_backward(forward, backward, *, exercise: str, bwd_name: str, seed:
     report.declare("forward output")
     for g in GRADS:
         report.declare(f"backward {g}")
+    report.watch_inputs()
     for case in _bn_backward_cases(np.random.default_rng(seed), thorough):
         x, gamma, beta = case.args
-        ref_out, ref_cache = ref.batchnorm_forward(x, gamma, beta)
-        ref_grads = ref.batchnorm_backward(case.dout, ref_cache)
+        ref_out, ref_cache = _ref.batchnorm_forward(x, gamma, beta)
+        ref_grads = _ref.batchnorm_backward(case.dout, ref_cache)
         ok = grade_pair_case(
             report, where=f"case {case.label} (train mode)", forward=forward, backward=backward, fwd_args=case.args,
             dout=case.dout, ref_out=ref_out, ref_grads=ref_grads, grad_names=GRADS, fwd_label="batchnorm_forward",
@@ -455,7 +487,7 @@ def check_batchnorm_backward(forward, backward, *, seed: int = 0, points: float 
     ``batchnorm_backward(dout, cache) -> (dx (N, D), dgamma (D,), dbeta (D,))``.
 
     The backward receives the cache returned by the student's own forward. dout is random (never ones).
-    Sub-checks (weight 1 each): forward output, backward dx, backward dgamma, backward dbeta.
+    Sub-checks (weight 1 each): forward output, backward dx, backward dgamma, backward dbeta; inputs left unchanged.
     """
     return _check_bn_backward(forward, backward, exercise="batchnorm backward (staged)",
                               bwd_name="batchnorm_backward", seed=seed, points=points, thorough=thorough)
@@ -487,7 +519,7 @@ def _planted_backward(name: str) -> Callable:
              "gamma_forgotten": {"use_gamma": False}, "bessel": {"bessel_fwd": True}, "sign_flip": {}}[name]
 
     def backward(dout, cache):
-        _, dgamma, dbeta = ref.batchnorm_backward(dout, cache)
+        _, dgamma, dbeta = _ref.batchnorm_backward(dout, cache)
         dx = _norm_dx(np.asarray(dout, dtype=np.float64), cache["x"], cache["gamma"], cache["eps"], 0, **flags)
         return (-dx if name == "sign_flip" else dx), dgamma, dbeta
 
@@ -496,7 +528,7 @@ def _planted_backward(name: str) -> Callable:
     return backward
 
 
-def dout_ones_truths(*, seed: int = 0, N: int = 6, D: int = 4) -> dict[str, dict[str, Any]]:
+def _dout_ones_truths(*, seed: int = 0, N: int = 6, D: int = 4) -> dict[str, dict[str, Any]]:
     """What a gradient check with ``dout = ones`` sees, for the correct backward and each planted mistake.
 
     Returns ``{name: {"max_abs_dx_ones": float, "passes_ones_check": bool, "rel_error_random": float,
@@ -509,8 +541,8 @@ def dout_ones_truths(*, seed: int = 0, N: int = 6, D: int = 4) -> dict[str, dict
     x = _columns(rng, N, D, 2.0, 1.0)
     gamma, beta = _gamma(rng, D), rng.standard_normal(D)
     dout = rng.standard_normal((N, D))
-    _, cache = ref.batchnorm_forward(x, gamma, beta)
-    true_random = ref.batchnorm_backward(dout, cache)[0]
+    _, cache = _ref.batchnorm_forward(x, gamma, beta)
+    true_random = _ref.batchnorm_backward(dout, cache)[0]
     scale = float(np.max(np.abs(gamma) * cache["inv_std"]))
     out = {}
     for name in ("correct",) + DOUT_ONES_OPTIONS:
@@ -528,7 +560,7 @@ def check_dout_ones_answer(passes, *, seed: int = 0, points: float | None = None
 
     ``passes``: a set (or list/tuple) of names from DOUT_ONES_OPTIONS (an empty set if none). One sub-check per
     option (weight 1): the option is in the set exactly when its dx with dout = ones is 0 like the true dx
-    (computed by :func:`dout_ones_truths`, never hard-coded). ``thorough`` is accepted for uniformity.
+    (computed by :func:`_dout_ones_truths`, never hard-coded). ``thorough`` is accepted for uniformity.
     """
     report = Report("dout = ones trap", points, seed)
     if passes is None:
@@ -545,7 +577,7 @@ def check_dout_ones_answer(passes, *, seed: int = 0, points: float | None = None
             raise GradingError(f"dout = ones trap: unknown option {p!r}; the options are "
                                f"{', '.join(DOUT_ONES_OPTIONS)}.")
         chosen.add(p.strip().lower())
-    truths = dout_ones_truths(seed=seed)
+    truths = _dout_ones_truths(seed=seed)
     for name in DOUT_ONES_OPTIONS:
         t = truths[name]
         report.declare(name)
@@ -565,9 +597,11 @@ def check_dout_ones_answer(passes, *, seed: int = 0, points: float | None = None
 
 
 def _layernorm_cases(rng: np.random.Generator, thorough: bool) -> list[Case]:
-    specs = [(4, 5, 1.0, 0.5), (3, 6, 2.0, -1.0)]
+    """Kinds (each in the visible test): ordinary, a batch of one, large and non-centred rows, rows of tiny spread
+    (where eps matters)."""
+    specs = [(4, 5, 1.0, 0.5), (1, 4, 1.0, 0.0), (5, 3, 1e3, 3e3), (2, 8, 1e-2, 5.0)]
     if thorough:
-        specs += [(1, 4, 1.0, 0.0), (5, 3, 1e3, 3e3), (2, 8, 1e-2, 5.0)]
+        specs += [(3, 6, 2.0, -1.0), (1, 7, 2.0, 1.0), (4, 4, 2e3, -1e3), (3, 5, 1e-2, -2.0)]
     cases = []
     for N, D, scale, shift in specs:
         x = (rng.standard_normal((N, D)) + rng.uniform(-1, 1, (N, 1))) * scale * rng.uniform(0.5, 2, (N, 1)) + shift
@@ -577,7 +611,7 @@ def _layernorm_cases(rng: np.random.Generator, thorough: bool) -> list[Case]:
 
 
 LAYERNORM = LayerSpec(
-    "layernorm", GRADS, ref.layernorm_forward, ref.layernorm_backward, _layernorm_cases,
+    "layernorm", GRADS, _ref.layernorm_forward, _ref.layernorm_backward, _layernorm_cases,
     lambda c: _norm_out_variants(*c.args, 1e-5, 1),
     lambda c, g: _norm_backward_mistakes(c.args[0], c.args[1], c.dout, 1e-5, 1), n_forward_args=3)
 
@@ -585,5 +619,6 @@ LAYERNORM = LayerSpec(
 def check_layernorm(forward, backward, *, seed: int = 0, points: float | None = None, thorough: bool = False):
     """Grade ``layernorm_forward(x (N,D), gamma (D,), beta (D,)) -> (out (N,D), cache)`` (each ROW normalized
     over its D features, biased variance, eps=1e-5) and ``layernorm_backward(dout, cache) -> (dx, dgamma,
-    dbeta)``. The backward receives the student's own cache. Sub-checks: forward output, dx, dgamma, dbeta."""
-    return check_layer(LAYERNORM, forward, backward, seed=seed, points=points, thorough=thorough)
+    dbeta)``. The backward receives the student's own cache. Sub-checks: forward output, dx, dgamma, dbeta, inputs
+    left unchanged."""
+    return check_pair(LAYERNORM, forward, backward, seed=seed, points=points, thorough=thorough)

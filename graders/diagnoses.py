@@ -43,6 +43,10 @@ _CATALOGUE = [
     Diagnosis("RELU_AT_ZERO", "ReLU's derivative at exactly 0 taken as 1",
               "this course (like PyTorch) takes ReLU's slope at x == 0 to be 0: build the mask with x > 0 (or from the "
               "output, out > 0), not x >= 0. An input of exactly 0 then passes no gradient."),
+    Diagnosis("SIGMOID_UNSTABLE", "sigmoid not stable for large |x|",
+              "np.exp(x) overflows to inf above x = 709 (and np.exp(-x) below -709), and inf / inf is NaN: use "
+              "1 / (1 + exp(-x)) where x >= 0 and exp(x) / (1 + exp(x)) where x < 0, so exp only sees -|x|; in the "
+              "backward use the cached output, s * (1 - s)."),
     Diagnosis("SOFTMAX_UNSTABLE", "softmax not stabilized",
               "exp overflows for large logits: subtract each row's maximum before exponentiating."),
     Diagnosis("SOFTMAX_GRAD_NO_ONEHOT", "softmax cross-entropy gradient misses the one-hot term",
@@ -115,6 +119,9 @@ _CATALOGUE = [
     Diagnosis("AD_MODES_SWAPPED", "forward and reverse mode swapped",
               "forward mode gives one Jacobian COLUMN (one input direction) per pass, so it needs n passes for "
               "f: R^n -> R^m; reverse mode gives one ROW (one output) per pass, so it needs m."),
+    Diagnosis("JACOBIAN_STALE_GRADS", "leaf gradients kept from the previous backward pass",
+              "before each row's backward() set every leaf's .grad back to 0: a leaf that output f_i does not "
+              "depend on is not reached by f_i's sweep and would keep (or add onto) the previous row's gradient."),
     Diagnosis("CHECKPOINT_KEEPS_ALL", "checkpointing keeps every activation alive",
               "keep only h_0, h_k, h_2k, ... from the forward pass; recompute one segment at a time during the "
               "backward and drop its activations when the segment is done (no list of all activations)."),
@@ -185,6 +192,9 @@ _CATALOGUE = [
     Diagnosis("RNN_RECURRENCE", "hidden state not carried from step to step",
               "each step uses the state just computed: prev = tanh(x[:, t] @ Wx + prev @ Wh + b), then "
               "h[:, t] = prev (start with prev = h0; h holds the T new states, not h0)."),
+    Diagnosis("RNN_H0_INCLUDED", "the initial state h0 included in h",
+              "h holds the T states the steps compute, h[:, t] for t = 0..T-1, shape (N, T, H): the initial state h0 "
+              "is an input, not one of them (do not prepend it, and do not stack T + 1 states)."),
     Diagnosis("CLIP_NORM_AFTER", "norm reported after clipping",
               "return the total norm measured BEFORE clipping (that is what you log to spot exploding gradients)."),
     Diagnosis("CLIP_ALWAYS", "gradients rescaled although their norm is below max_norm",

@@ -16,6 +16,7 @@ from reference_impl import symbolic as ref_sym
 from reference_impl.autodiff import checkpoint as ref_ckpt
 from visuals import ad_modes_plots as vis
 from tests.grading_helpers import fails as _fails
+from tests.grading_helpers import fails_with as _fails_with
 
 EPS = float(np.finfo(np.float64).eps)
 
@@ -163,9 +164,9 @@ def test_swell_expected_values_come_from_reference():
     (sizes_expressions, "It holds expressions"),
     (lambda f, d: [0] + sizes_good(f, d), "one too many"),
 ])
-def test_swell_named_mistakes(fn, phrase):
-    msg = _fails(ex.check_derivative_sizes, fn, points=2)
-    assert phrase in msg
+def test_swell_named_mistakes(fn, phrase, capsys):
+    # depth 1 (in the visible test too) cannot tell cse or expand apart from the raw tree: those keep its share
+    _fails_with(capsys, ex.check_derivative_sizes, fn, points=2, phrase=phrase)
 
 
 def test_swell_partial_credit(capsys):
@@ -174,10 +175,10 @@ def test_swell_partial_credit(capsys):
         u = sp.Symbol("u")
         return out if f(u) == ex.SWELL_CASES["logistic"][0](u) else [s + 1 for s in out]
 
-    assert ex.check_derivative_sizes(wrong_for_sine, points=2) == 1.0
-    assert "sin_times" in capsys.readouterr().out
-    # logistic_1 (depth 1) cannot tell the cse sizes apart: 1 of 5 thorough cases passes
-    assert ex.check_derivative_sizes(sizes_cse, points=2, thorough=True) == pytest.approx(0.4)
+    assert ex.check_derivative_sizes(wrong_for_sine, points=2) == pytest.approx(1.3333)
+    assert "✗ maps with sin or exp: f(u) = sin(u)*u" in capsys.readouterr().out
+    # depth 1 cannot tell the cse sizes apart: 1 of the 3 kinds passes
+    assert ex.check_derivative_sizes(sizes_cse, points=2, thorough=True) == pytest.approx(0.6667)
 
 
 def test_swell_garbage_never_crashes(monkeypatch):
@@ -348,7 +349,7 @@ def memory_good(B, T, H, N, k, bytes_per_value=4):
 
 def memory_exact_peak(B, T, H, N, k, bytes_per_value=4):
     per = B * T * H * bytes_per_value / 1e9
-    return {"per_layer_gb": per, "full_gb": N * per,
+    return {"per_layer_gb": per, "full_gb": (N + 1) * per,
             "checkpointed_gb": ref_ckpt.expected_peak_stored(N, k) * per}
 
 
@@ -373,13 +374,13 @@ def _variant(change):
 
 
 @pytest.mark.parametrize("fn, score, phrase", [
-    (_variant(lambda d, *a: {k: v * 1e9 / 2 ** 30 for k, v in d.items()}), 1 / 3, "GiB"),
-    (_variant(lambda d, B, T, H, N, k, b: memory_good(B, T, H, N, k, 1)), None, "bytes per number are missing"),
+    (_variant(lambda d, *a: {k: v * 1e9 / 2 ** 30 for k, v in d.items()}), 2 / 3, "GiB"),
+    (_variant(lambda d, B, T, H, N, k, b: memory_good(B, T, H, N, k, 1)), 2 / 3, "bytes per number are missing"),
     (_variant(lambda d, B, T, H, N, k, b: dict(d, checkpointed_gb=math.ceil(N / k) * d["per_layer_gb"])),
      2 / 3, "only the checkpoints are counted"),
     (_variant(lambda d, B, T, H, N, k, b: dict(d, checkpointed_gb=k * d["per_layer_gb"])),
      2 / 3, "only the segment is counted"),
-    (_variant(lambda d, B, T, H, N, k, b: dict(d, full_gb=2 * N * d["per_layer_gb"])), 2 / 3, "N + 1 tensors"),
+    (_variant(lambda d, B, T, H, N, k, b: dict(d, full_gb=2 * N * d["per_layer_gb"])), 2 / 3, "97 (N + 1) tensors"),
     (_variant(lambda d, B, T, H, N, k, b: dict(d, per_layer_gb=d["per_layer_gb"] * 8)), 2 / 3, "bits instead"),
 ])
 def test_memory_named_mistakes(capsys, fn, score, phrase):
@@ -429,3 +430,291 @@ def test_plots_return_figures_and_validate_input():
     plt.close(fig)
     with pytest.raises(ValueError):
         vis.plot_checkpoint_costs([4, 9], [4], [3, 5], [4, 9], [6, 15])
+
+
+# ============================================================================================ issue 12: fair grading
+# The notebook's own answers (its Value engine, Dual class and exercises, executed from solutions/), and the
+# shortcuts and slips a careful student would try.
+
+from graders import autodiff as gad  # noqa: E402
+from graders.autodiff import functions as _AF  # noqa: E402
+from graders.autodiff import modes as _modes  # noqa: E402
+from tests.solution_cells import solution_namespace  # noqa: E402
+
+_NB = solution_namespace("05_ad_modes", ["dual_class", "value_engine", "partial_derivative", "jvp", "vjp",
+                                         "jacobian_forward", "jacobian_reverse", "checkpointed_backward",
+                                         "activation_memory", "hvp"])
+Value, Dual, object_array, outputs_of = _NB["Value"], _NB["Dual"], _NB["object_array"], _NB["outputs_of"]
+
+
+def test_the_notebook_answers_get_full_marks():
+    for seed, thorough in ((0, False), (5, True)):
+        assert gad.check_hvp(_NB["hvp"], seed=seed, points=2, thorough=thorough) == 2.0
+        assert gad.check_vjp(_NB["vjp"], seed=seed, points=2, thorough=thorough) == 2.0
+        assert gad.check_jvp(_NB["jvp"], seed=seed, points=2, thorough=thorough) == 2.0
+        assert gad.check_partial_derivative(_NB["partial_derivative"], seed=seed, points=1, thorough=thorough) == 1.0
+        assert gad.check_jacobian(_NB["jacobian_forward"], "forward", seed=seed, points=1, thorough=thorough) == 1.0
+        assert gad.check_jacobian(_NB["jacobian_reverse"], "reverse", seed=seed, points=1, thorough=thorough) == 1.0
+        assert gad.check_checkpointed_backward(_NB["checkpointed_backward"], seed=seed, points=3,
+                                               thorough=thorough) == 3.0
+        assert ex.check_activation_memory(_NB["activation_memory"], seed=seed, points=1, thorough=thorough) == 1.0
+
+
+# --- HVP by finite differences: NUMERIC_NOT_ANALYTIC at every step size
+
+
+def _gradient(f, x):
+    """The notebook's reverse mode: the exact gradient of a scalar f at x (one backward pass)."""
+    leaves = object_array([Value(float(v)) for v in x])
+    y = outputs_of(f(leaves))[0]
+    y.backward()
+    return np.array([leaf.grad for leaf in leaves], dtype=np.float64)
+
+
+def hvp_gradient_differences(h):
+    def hvp(f, x, v):   # "H v is the directional derivative of the gradient": difference two exact gradients
+        return (_gradient(f, x + h * v) - _gradient(f, x - h * v)) / (2 * h)
+    return hvp
+
+
+def hvp_second_differences(h):
+    def hvp(f, x, v):   # no AD at all: the gradient of v . grad f by differences of f
+        def g(p):
+            return float(outputs_of(f(p))[0])
+        out = np.zeros(len(x))
+        for i in range(len(x)):
+            e = np.zeros(len(x))
+            e[i] = h
+            out[i] = (g(x + e + h * v) - g(x + e - h * v) - g(x - e + h * v) + g(x - e - h * v)) / (4 * h * h)
+        return out
+    return hvp
+
+
+@pytest.mark.parametrize("h", [1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8])
+@pytest.mark.parametrize("make", [hvp_gradient_differences, hvp_second_differences])
+@pytest.mark.parametrize("seed,thorough", [(0, False), (17, True)])
+def test_hvp_by_finite_differences_fails_at_every_step_size(make, h, seed, thorough, capsys):
+    text = _fails_with(capsys, gad.check_hvp, make(h), seed=seed, points=2, thorough=thorough,
+                       code="NUMERIC_NOT_ANALYTIC")
+    assert "✗ H v with a huge constant gradient" in text and "✗ one pass" in text, text
+
+
+def test_hvp_huge_gradient_case_is_exact_for_forward_over_reverse():
+    rng = np.random.default_rng(3)
+    tf = _AF._offset_function(rng, 4)
+    x, v = rng.uniform(-1, 1, 4), rng.uniform(-1, 1, 4)
+    plain = _AF._TestFunction("scalar", 4, None, "", (tf.params[0],))
+    want = _modes._ref_fwd.hvp(plain.f, x, v)        # the huge linear term has no curvature
+    assert core.rel_error(_NB["hvp"](tf.f, x, v), want) < 1e-12
+    best = min(core.rel_error(hvp_gradient_differences(h)(tf.f, x, v), want) for h in 10.0 ** -np.arange(2, 9))
+    assert best > 1e-4   # more than 100 times the tolerance (1e-6) even at the best step
+
+
+# --- "ONE backward()" counted on the learner's own Value class
+
+
+def vjp_row_by_row_own_value(f, x, u):   # right numbers, m backward passes of the notebook's Value
+    leaves = object_array([Value(float(v)) for v in x])
+    ys = outputs_of(f(leaves))
+    total = np.zeros(len(x))
+    for ui, yi in zip(u, ys):
+        for leaf in leaves:
+            leaf.grad = 0.0
+        yi.backward()
+        total += float(ui) * np.array([leaf.grad for leaf in leaves])
+    return np.array([y.data for y in ys]), total
+
+
+def vjp_backward_twice(f, x, u):   # a "warm-up" backward before the real one
+    leaves = object_array([Value(float(v)) for v in x])
+    ys = outputs_of(f(leaves))
+    L = sum(float(ui) * yi for ui, yi in zip(u, ys))
+    L.backward()
+    L.backward()
+    return np.array([y.data for y in ys]), np.array([leaf.grad for leaf in leaves])
+
+
+@pytest.mark.parametrize("fn", [vjp_row_by_row_own_value, vjp_backward_twice])
+def test_vjp_counts_backward_calls_of_the_notebooks_own_value(fn, capsys):
+    before = Value.backward
+    text = _fails_with(capsys, gad.check_vjp, fn, points=2, phrase="counted on your Value class")
+    assert "✗ a single pass" in text and "✓ u^T J" in text
+    assert Value.backward is before and "backward" in vars(Value)   # the class is left as it was
+
+
+def jacobian_reverse_twice_per_row(f, x):
+    leaves = object_array([Value(float(v)) for v in x])
+    ys = outputs_of(f(leaves))
+    J = np.zeros((len(ys), len(x)))
+    for i, y in enumerate(ys):
+        for _ in range(2):
+            for leaf in leaves:
+                leaf.grad = 0.0
+            y.backward()
+        J[i] = [leaf.grad for leaf in leaves]
+    return J
+
+
+def test_jacobian_reverse_counts_backward_calls_of_the_notebooks_own_value(capsys):
+    text = _fails_with(capsys, gad.check_jacobian, jacobian_reverse_twice_per_row, "reverse", points=1,
+                       phrase="reverse mode needs exactly m")
+    assert "✓ J" in text
+
+
+def test_a_student_value_class_without_own_backward_is_counted_and_restored(capsys):
+    class Base(Value):
+        pass
+
+    def vjp_subclass(f, x, u):
+        leaves = object_array([Base(float(v)) for v in x])
+        ys = outputs_of(f(leaves))
+        for yi in ys:
+            yi.backward()
+        L = sum(float(ui) * yi for ui, yi in zip(u, ys))
+        L.backward()
+        return np.array([y.data for y in ys]), np.array([leaf.grad for leaf in leaves])
+
+    _fails_with(capsys, gad.check_vjp, vjp_subclass, points=2, phrase="backward() ran")
+    assert "backward" not in vars(Base)
+
+
+# --- the stale-leaf-gradient pitfall: outputs that depend on subsets of the inputs
+
+
+def jacobian_reverse_no_reset(f, x):   # the notebook's warning ignored: leaves keep the previous row's .grad
+    leaves = object_array([Value(float(v)) for v in x])
+    ys = outputs_of(f(leaves))
+    J = np.zeros((len(ys), len(x)))
+    for i, y in enumerate(ys):
+        y.backward()
+        J[i] = [leaf.grad for leaf in leaves]
+    return J
+
+
+def test_jacobian_reverse_without_resetting_the_leaves_is_caught_by_the_visible_test(capsys):
+    text = _fails_with(capsys, gad.check_jacobian, jacobian_reverse_no_reset, "reverse", points=1,
+                       code="JACOBIAN_STALE_GRADS")
+    assert "some inputs only" in text and "✓ reverse mode: m passes" in text
+
+
+def test_the_subset_functions_really_leave_leaves_unreached():
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        tf = _AF._subset_function(rng, 4, 3, unused=True)
+        W = tf.params[0]
+        assert (W != 0).any(axis=1).all() and not (W != 0).any(axis=0).all()
+        assert any(np.any((W[i - 1] != 0) & (W[i] == 0)) for i in range(1, 3))
+        x = rng.uniform(-1, 1, 4)
+        J = jacobian_reverse_no_reset(tf.f, x)
+        assert not np.allclose(J, _NB["jacobian_reverse"](tf.f, x))
+
+
+# --- one input-mutation rule in 05
+
+
+def jvp_reuses_x(f, x, v):
+    out = _NB["jvp"](f, x, v)
+    x -= x            # "free" the buffer: the caller's x is now zeros
+    return out
+
+
+def checkpoint_scales_dout(layers, x, dout, k):
+    dx, grads = _NB["checkpointed_backward"](layers, x, dout, k)
+    dout *= 0.0
+    return dx, grads
+
+
+@pytest.mark.parametrize("check,fn,args,points", [
+    (gad.check_jvp, jvp_reuses_x, (), 2),
+    (gad.check_checkpointed_backward, checkpoint_scales_dout, (), 3),
+])
+def test_input_mutation_costs_the_course_wide_quarter(check, fn, args, points, capsys):
+    assert check(fn, *args, points=points) == pytest.approx(0.75 * points)
+    assert "[INPUT_MUTATED]" in capsys.readouterr().out
+
+
+# --- activation memory: N + 1 and the ceil
+
+
+def memory_without_input(B, T, H, N, k, bytes_per_value=4):
+    per = B * T * H * bytes_per_value / 1e9
+    return {"per_layer_gb": per, "full_gb": N * per, "checkpointed_gb": (math.ceil(N / k) + k) * per}
+
+
+def memory_without_ceil(B, T, H, N, k, bytes_per_value=4):
+    per = B * T * H * bytes_per_value / 1e9
+    return {"per_layer_gb": per, "full_gb": (N + 1) * per, "checkpointed_gb": (N / k + k) * per}
+
+
+@pytest.mark.parametrize("fn,phrase", [(memory_without_input, "the input h_0 is missing"),
+                                        (memory_without_ceil, "math.ceil")])
+def test_memory_counts_the_input_and_the_ceil(fn, phrase, capsys):
+    assert ex.check_activation_memory(fn, points=1) == pytest.approx(0.6667)
+    assert phrase in capsys.readouterr().out
+
+
+# --- the visible test shows every kind of case the hidden test tries
+
+
+def _kinds_of_vector_cases(thorough):
+    kinds = set()
+    for tf, _ in _modes._vector_cases(np.random.default_rng(0), thorough):
+        kinds.add((tf.form, "n=1" if tf.n == 1 else "m=1" if tf.m == 1 else "square" if tf.n == tf.m else
+                   "n>m" if tf.n > tf.m else "n<m"))
+    return kinds
+
+
+def test_visible_cases_cover_the_hidden_kinds_in_05():
+    assert _kinds_of_vector_cases(True) <= _kinds_of_vector_cases(False)
+    memory = [ex._memory_cases(np.random.default_rng(s), t) for s, t in ((0, False), (8, True))]
+    kinds = [{(N % k == 0, b) for _, _, _, N, k, b in cases} for cases in memory]
+    assert {d for d, _ in kinds[1]} <= {d for d, _ in kinds[0]} and {b for _, b in kinds[1]} <= {b for _, b in kinds[0]}
+    fd = [{p.get("kind", "random") for p, *_ in ex._fd_cases(np.random.default_rng(s), t)} for s, t in ((0, False),
+                                                                                                  (13, True))]
+    assert fd[1] <= fd[0]
+
+
+@pytest.mark.parametrize("check,args", [
+    (gad.check_hvp, ()), (gad.check_jvp, ()), (gad.check_vjp, ()), (gad.check_partial_derivative, ()),
+    (gad.check_jacobian, ("forward",)), (gad.check_jacobian, ("reverse",)), (gad.check_checkpointed_backward, ()),
+    (ex.check_activation_memory, ()), (ex.check_derivative_sizes, ()),
+])
+def test_hidden_sub_checks_are_visible_sub_checks_and_points_are_split(check, args, monkeypatch):
+    answers = {gad.check_hvp: _NB["hvp"], gad.check_jvp: _NB["jvp"], gad.check_vjp: _NB["vjp"],
+               gad.check_partial_derivative: _NB["partial_derivative"],
+               gad.check_checkpointed_backward: _NB["checkpointed_backward"],
+               ex.check_activation_memory: _NB["activation_memory"], ex.check_derivative_sizes: sizes_good}
+    fn = answers.get(check) or _NB[f"jacobian_{args[0]}"]
+    seen = []
+    original = core.Report.finish
+    monkeypatch.setattr(core.Report, "finish", lambda self: (seen.append(list(self.checks)), original(self))[1])
+    check(fn, *args, seed=0, points=2)
+    check(fn, *args, seed=9, points=2, thorough=True)
+    visible, hidden = seen
+    assert len(visible) >= 2 and set(hidden) <= set(visible), (visible, hidden)
+
+
+def test_stale_gradients_of_a_value_class_that_never_resets_are_named_too(capsys):
+    from tests.test_graders_autodiff import make_value
+    V = make_value(reset=False)   # backward() adds onto whatever .grad holds: row i gets rows 0..i summed
+
+    def jacobian_reverse_accumulating(f, x):
+        leaves = [V(float(v)) for v in x]
+        ys = outputs_of(f(leaves))
+        rows = []
+        for y in ys:
+            y.backward()
+            rows.append([leaf.grad for leaf in leaves])
+        return np.array(rows, dtype=np.float64)
+
+    _fails_with(capsys, gad.check_jacobian, jacobian_reverse_accumulating, "reverse", points=1,
+                code="JACOBIAN_STALE_GRADS")
+
+
+def test_dual_class_sub_checks_and_kinds_are_visible(monkeypatch):
+    seen = []
+    original = core.Report.finish
+    monkeypatch.setattr(core.Report, "finish", lambda self: (seen.append(list(self.checks)), original(self))[1])
+    assert gad.check_dual_class(Dual, seed=0, points=3) == 3.0
+    assert gad.check_dual_class(Dual, seed=105, points=3, thorough=True) == 3.0
+    assert set(seen[1]) <= set(seen[0]) and len(seen[0]) >= 3

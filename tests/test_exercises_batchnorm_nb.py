@@ -33,7 +33,7 @@ def test_erratum_8_dout_ones_gives_zero_and_gamma_in_upstream():
     _, cache = ref.batchnorm_forward(x, gamma, beta)
     dx = ref.batchnorm_backward(np.ones_like(x), cache)[0]
     assert np.max(np.abs(dx)) < 1e-12
-    truths = gbn.dout_ones_truths(seed=0)
+    truths = gbn._dout_ones_truths(seed=0)
     assert {n for n in gbn.DOUT_ONES_OPTIONS if truths[n]["passes_ones_check"]} == {
         "missing_var_term", "gamma_forgotten", "bessel", "sign_flip"}
     assert all(not truths[n]["passes_random_check"] for n in gbn.DOUT_ONES_OPTIONS)
@@ -63,7 +63,7 @@ def test_n3_expected_matches_reference_symbolic_and_numpy():
     x, gamma, beta, dout = rng.standard_normal((3, 1)), np.array([1.3]), np.array([0.2]), rng.standard_normal((3, 1))
     vals = dict(zip([S[n] for n in ("x0", "x1", "x2", "g0", "g1", "g2", "gamma", "eps")],
                     [*x[:, 0], *dout[:, 0], 1.3, 1e-5]))
-    want = float(ex.n3_expected().subs(vals))
+    want = float(ex._n3_expected().subs(vals))
     dx_sym = ref_sym.batchnorm_symbolic(3, 1)(x, gamma, beta, dout)[0]
     _, cache = ref.batchnorm_forward(x, gamma, beta)
     assert math.isclose(want, dx_sym[0, 0], rel_tol=1e-9)
@@ -74,14 +74,14 @@ def test_n3_correct_forms_score_full():
     assert ex.check_three_term_n3(_three_term(S), points=2) == 2.0
     own = {n: sp.Symbol(n) for n in S}  # learner's symbols without assumptions
     assert ex.check_three_term_n3(_three_term(own), points=2, seed=4, thorough=True) == 2.0
-    assert ex.check_three_term_n3(ex.n3_expected(), points=2) == 2.0
+    assert ex.check_three_term_n3(ex._n3_expected(), points=2) == 2.0
     assert ex.check_three_term_n3(str(_three_term(S)), points=1) == 1.0
 
 
 @pytest.mark.parametrize("code", ["BN_GAMMA_FORGOTTEN", "BN_MISSING_MEAN_TERM", "BN_MISSING_VAR_TERM", "BN_BESSEL",
                                   "sign flipped"])
 def test_n3_mistakes_named(code):
-    msg = _fails(ex.check_three_term_n3, ex.n3_mistakes()[code], points=2)
+    msg = _fails(ex.check_three_term_n3, ex._n3_mistakes()[code], points=2)
     assert code in msg
 
 
@@ -96,7 +96,7 @@ def test_n3_garbage():
 # ============================================================================================ trace
 
 def test_trace_reference_full_and_mistakes_named(capsys):
-    want, mistakes = ex.trace_expected()
+    want, mistakes = ex._trace_expected()
     assert set(want) == set(ex.TRACE_KEYS)
     assert want["mu"] == 4.0 and want["var"] == 9.5 and want["dxhat_0"] == 1.0
     assert ex.check_bn_trace(dict(want), points=2) == 2.0
@@ -111,7 +111,7 @@ def test_trace_reference_full_and_mistakes_named(capsys):
 
 
 def test_trace_gamma_forgotten_everywhere(capsys):
-    want, mistakes = ex.trace_expected()
+    want, mistakes = ex._trace_expected()
     bad = dict(want)
     for key in ("dxhat_0", "sum_dxhat", "sum_dxhat_xhat", "dx_0"):
         bad[key] = mistakes[key]["BN_GAMMA_FORGOTTEN"]
@@ -178,7 +178,7 @@ def test_checker_constant_results(capsys):
         return 0.0
     score = ex.check_gradient_checker(lazy, points=7)
     out = capsys.readouterr().out
-    assert score == 2.0 and "let this wrong backward pass" in out
+    assert score == pytest.approx(3.0625) and "let this wrong backward pass" in out  # 2 of 8, and the inputs
 
 
 def test_checker_garbage():
@@ -267,3 +267,124 @@ def test_graph_spec_gradients_match_reference():
     fig = vis.draw_batchnorm_graph(x, 2.0, 0.5, dout)
     assert fig.axes
     plt.close(fig)
+
+
+# ============================================================================================ issue 12: fair grading in 07
+
+from graders import core  # noqa: E402
+from tests.grading_helpers import fails_with as _fails_with  # noqa: E402
+from tests.solution_cells import solution_namespace  # noqa: E402
+
+_NB = solution_namespace("07_batchnorm", ["bn_forward", "bn_backward", "bn_closed_form", "grad_checker", "layernorm"])
+
+
+def test_the_notebook_answers_get_full_marks():
+    for seed, thorough in ((0, False), (29, True)):
+        assert gbn.check_batchnorm_forward(_NB["batchnorm_forward"], seed=seed, points=2, thorough=thorough) == 2.0
+        assert gbn.check_batchnorm_backward(_NB["batchnorm_forward"], _NB["batchnorm_backward"], seed=seed, points=2,
+                                            thorough=thorough) == 2.0
+        assert gbn.check_batchnorm_backward_closed_form(_NB["batchnorm_forward"],
+                                                        _NB["batchnorm_backward_closed_form"], seed=seed, points=2,
+                                                        thorough=thorough) == 2.0
+        assert gbn.check_layernorm(_NB["layernorm_forward"], _NB["layernorm_backward"], seed=seed, points=2,
+                                   thorough=thorough) == 2.0
+        assert ex.check_gradient_checker(_NB["grad_check_batchnorm"], seed=seed, points=2, thorough=thorough) == 2.0
+
+
+def _checker(reduce, restore="exact"):
+    """A learner's gradient checker; ``reduce(per_entry_errors)``; ``restore``: "exact" works on a copy of x,
+    "arithmetic" perturbs the caller's x in place and undoes it with +h, -2h, +h (rounding leaves it changed)."""
+    def grad_check(forward, backward, x, gamma, beta, seed):
+        dout = np.random.default_rng(seed).standard_normal(x.shape)
+        dx = backward(dout, forward(x, gamma, beta)[1])[0]
+        xp = np.array(x, dtype=np.float64) if restore == "exact" else x
+        h, num = 1e-5, np.zeros(x.shape)
+        for i in np.ndindex(x.shape):
+            xp[i] += h
+            fp = np.sum(dout * forward(xp, gamma, beta)[0])
+            xp[i] -= 2 * h
+            fm = np.sum(dout * forward(xp, gamma, beta)[0])
+            xp[i] += h
+            num[i] = (fp - fm) / (2 * h)
+        return float(reduce(np.abs(dx - num) / np.maximum(1e-8, np.abs(dx) + np.abs(num))))
+    return grad_check
+
+
+def test_a_checker_returning_the_mean_loses_the_one_wrong_entry_case(capsys):
+    text = _fails_with(capsys, ex.check_gradient_checker, _checker(np.mean), points=2, phrase="return the MAX")
+    assert "✗ one wrong entry" in text and "✓ correct" in text and "✓ sign_flip" in text
+    assert ex.check_gradient_checker(_checker(np.max), points=2) == 2.0
+
+
+def test_a_checker_that_leaves_x_perturbed_loses_the_inputs_share(capsys):
+    assert ex.check_gradient_checker(_checker(np.max, restore="arithmetic"), points=2) == pytest.approx(1.5)
+    text = capsys.readouterr().out
+    assert "✗ inputs left unchanged" in text and "[INPUT_MUTATED]" in text
+
+
+def staged_backward_scaling_dout(dout, cache):   # dxhat = dout; dxhat *= gamma: the caller's dout changes
+    dxhat = dout
+    dbeta = dout.sum(axis=0)
+    dgamma = (dout * cache["xhat"]).sum(axis=0)
+    dxhat *= cache["gamma"]
+    N = dout.shape[0]
+    xhat, std = cache["xhat"], cache["std"]
+    dx = (N * dxhat - dxhat.sum(axis=0) - xhat * (dxhat * xhat).sum(axis=0)) / (N * std)
+    return dx, dgamma, dbeta
+
+
+def layernorm_backward_scaling_dout(dout, cache):
+    out = _NB["layernorm_backward"](dout.copy(), cache)
+    dout *= 0.0
+    return out
+
+
+@pytest.mark.parametrize("check,fns", [
+    (gbn.check_batchnorm_backward, (_NB["batchnorm_forward"], staged_backward_scaling_dout)),
+    (gbn.check_layernorm, (_NB["layernorm_forward"], layernorm_backward_scaling_dout)),
+])
+def test_backwards_that_change_dout_lose_the_inputs_share(check, fns, capsys):
+    assert check(*fns, points=2) == pytest.approx(1.5)
+    assert "[INPUT_MUTATED]" in capsys.readouterr().out
+
+
+def _labels(**named):
+    return {name for name, on in named.items() if on}
+
+
+def test_visible_cases_cover_the_hidden_kinds_in_07():
+    def kinds(cases, labels):
+        return set().union(*(labels(c) for c in cases))
+
+    fw = [gbn._bn_forward_cases(np.random.default_rng(s), t) for s, t in ((0, False), (71, True))]
+    lab = lambda c: _labels(train=c["kw"]["mode"] == "train", eval=c["kw"]["mode"] == "eval",
+                            given=c["kw"]["running_mean"] is not None, none=c["kw"]["running_mean"] is None,
+                            badly_scaled=np.ptp(np.log10(np.abs(c["x"]).mean(axis=0) + 1e-300)) > 2,
+                            batch_of_one=c["x"].shape[0] == 1, batch_of_two=c["x"].shape[0] == 2,
+                            one_feature=c["x"].shape[1] == 1, other_eps=c["kw"]["eps"] != 1e-5)
+    assert kinds(fw[1], lab) <= kinds(fw[0], lab)
+    bw = [gbn._bn_backward_cases(np.random.default_rng(s), t) for s, t in ((0, False), (29, True))]
+    lab = lambda c: _labels(large=np.abs(c.args[0]).max() > 100, batch_of_two=c.args[0].shape[0] == 2,
+                            one_feature=c.args[0].shape[1] == 1,
+                            column_scales=c.args[0].shape[1] > 1 and np.ptp(np.log10(c.args[0].std(axis=0))) > 2)
+    assert kinds(bw[1], lab) <= kinds(bw[0], lab)
+    ln = [gbn._layernorm_cases(np.random.default_rng(s), t) for s, t in ((0, False), (37, True))]
+    lab = lambda c: _labels(batch_of_one=c.args[0].shape[0] == 1, large=np.abs(c.args[0]).max() > 100,
+                            tiny_spread=c.args[0].std(axis=1).min() < 0.1)
+    assert kinds(ln[1], lab) <= kinds(ln[0], lab)
+
+
+@pytest.mark.parametrize("check,fns", [
+    (gbn.check_batchnorm_forward, ("batchnorm_forward",)),
+    (gbn.check_batchnorm_backward, ("batchnorm_forward", "batchnorm_backward")),
+    (gbn.check_layernorm, ("layernorm_forward", "layernorm_backward")),
+    (ex.check_gradient_checker, ("grad_check_batchnorm",)),
+])
+def test_hidden_sub_checks_are_visible_sub_checks_and_points_are_split(check, fns, monkeypatch):
+    seen = []
+    original = core.Report.finish
+    monkeypatch.setattr(core.Report, "finish", lambda self: (seen.append(list(self.checks)), original(self))[1])
+    check(*(_NB[f] for f in fns), seed=0, points=2)
+    check(*(_NB[f] for f in fns), seed=9, points=2, thorough=True)
+    visible, hidden = seen
+    assert len(visible) >= 3 and set(hidden) <= set(visible), (visible, hidden)

@@ -151,7 +151,7 @@ def test_walkthrough_planted_mistakes(capsys):
     (None, "no answer yet"),
     ([0.6, 1.2], "expected a dict"),
     ({}, "missing"),
-    ({k: "0.6" for k in ex.WALKTHROUGH_KEYS}, "expected a real number"),
+    ({k: "about 0.6" for k in ex.WALKTHROUGH_KEYS}, "could not read"),
     ({k: float("nan") for k in ex.WALKTHROUGH_KEYS}, "not finite"),
 ])
 def test_walkthrough_garbage(garbage, phrase):

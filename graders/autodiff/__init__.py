@@ -30,7 +30,7 @@ expression programs are methods too (``x.tanh()``), and numbers appear on either
 
 from graders.autodiff.checkpointing import check_checkpointed_backward
 from graders.autodiff.dual_class import check_dual_class
-from graders.autodiff.modes import (PASS_QUESTIONS, check_hvp, check_jacobian, check_jvp, check_partial_derivative,
+from graders.autodiff.modes import (PASS_KEYS, check_hvp, check_jacobian, check_jvp, check_partial_derivative,
                                     check_pass_counts, check_vjp)
 from graders.autodiff.programs import DEEP_LINKS, DUAL_DEFAULT_OPS, DUAL_OPS, VALUE_DEFAULT_OPS, VALUE_OPS
 from graders.autodiff.topological import check_topological_order
@@ -39,5 +39,5 @@ from graders.autodiff.value_class import check_value_class
 __all__ = [
     "check_value_class", "check_topological_order", "check_dual_class", "check_partial_derivative", "check_jvp",
     "check_vjp", "check_jacobian", "check_hvp", "check_pass_counts", "check_checkpointed_backward",
-    "VALUE_OPS", "DUAL_OPS", "VALUE_DEFAULT_OPS", "DUAL_DEFAULT_OPS", "PASS_QUESTIONS", "DEEP_LINKS",
+    "VALUE_OPS", "DUAL_OPS", "VALUE_DEFAULT_OPS", "DUAL_DEFAULT_OPS", "PASS_KEYS", "DEEP_LINKS",
 ]

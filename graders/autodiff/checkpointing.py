@@ -36,15 +36,17 @@ def check_checkpointed_backward(fn, *, seed: int = 0, points: float | None = Non
     references at every layer call) stay within ``reference_impl.autodiff.checkpoint.expected_peak_stored(N, k)``
     + 2 (slack for loop variables), far below the N + 1 of plain backprop; compute: each layer's backward
     runs once and the layer forwards total at most 2N (the reference needs exactly 2N - ceil(N/k)). The
-    memory and compute sub-checks count only once the gradients are right.
+    memory and compute sub-checks count only once the gradients are right. Inputs left unchanged (x, dout).
+    Visible and hidden cases: k dividing N or not, k = 1, a single layer, k > N (one segment).
     """
     require_callable(fn, "checkpointed_backward", 4)
     DX, GR, ME, CO = "dx", "grads (one dW per layer)", "memory: O(N/k + k) activations alive", \
         "compute: about one extra forward pass"
-    g = _Grading("gradient checkpointing", points, seed, [DX, GR, ME, CO])
+    g = _Grading("gradient checkpointing", points, seed, [DX, GR, ME, CO], watch_inputs=True)
     rng = np.random.default_rng(seed)
-    specs = [(24, 5, 2, 3), (36, 6, 3, 2)] + ([(1, 1, 1, 2), (50, 7, 2, 3), (9, 20, 2, 2), (30, 1, 1, 2)]
-                                              if thorough else [])
+    specs = [(24, 5, 2, 3), (36, 6, 3, 2), (1, 1, 1, 2), (9, 20, 2, 2), (12, 1, 1, 2)]
+    if thorough:
+        specs += [(50, 7, 2, 3), (30, 1, 1, 2), (2, 3, 2, 2), (17, 4, 1, 3)]
     try:
         for N, k, B, D in specs:
             Ws = [np.round(rng.standard_normal((D, D)) * 0.9, 3) for _ in range(N)]

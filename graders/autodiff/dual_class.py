@@ -129,9 +129,10 @@ def _dual_body(g: _Grading, Dual: type, ops, rng, thorough, names) -> None:
     else:
         note = (f"\n      (Built only from the operations that passed on their own: {', '.join(passing)}.)"
                 if skipped else "")
-        specs = [(2, 5, _random_tree), (3, 7, _random_tree), (3, 4, _random_dag)]
+        # kinds (each in the visible test): trees of one and of several inputs, a graph with fan-out
+        specs = [(2, 5, _random_tree), (3, 7, _random_tree), (3, 4, _random_dag), (1, 4, _random_tree)]
         if thorough:
-            specs += [(1, 4, _random_tree), (5, 12, _random_tree), (4, 7, _random_dag)]
+            specs += [(1, 6, _random_tree), (5, 12, _random_tree), (4, 7, _random_dag)]
         for n_in, size, make in specs:
             prog = make(rng, passing, n_in, size)
             _check_dual_expression(g, Dual, prog, _tangents(rng, n_in), V, C, note)

@@ -4,7 +4,14 @@ A :class:`_TestFunction` names a function of graders.remote.catalogue.functions 
 and describes it for messages. ``tf.f`` evaluates it here, for the expected values (with the reference dual
 numbers); ``tf.item()`` is a fresh catalogue item for one student call: the learner's code receives the same
 function, built where that code runs, and the item's state counts how often it was evaluated on floats, dual
-numbers and Values. ``_CALL`` is the runner that also counts the reference engine's backward() calls.
+numbers and Values. ``_CALL`` is the runner that also counts the backward() calls of the Value classes f is evaluated on.
+
+Kinds of test functions: dense vector functions (every output depends on every input), *subset* functions
+(output i depends on some inputs only, so a reverse sweep from f_i leaves the other leaves untouched: a reverse
+Jacobian that does not reset the leaves' gradients between rows keeps stale values there), scalar functions, the
+worked example, a one-input function, and *offset* functions (a scalar function plus C * sum(x) with C = 1e12:
+the gradient has a huge constant part that the Hessian ignores, so differences of gradients lose every digit of
+H v to rounding at any step size, while forward-over-reverse is exact).
 """
 
 from __future__ import annotations
@@ -57,6 +64,36 @@ def _scalar_function(rng: np.random.Generator, n: int) -> _TestFunction:
     W = _matrix(rng, 3, n)
     return _TestFunction("scalar", n, None, f"f: R^{n} -> R, f(x) = sum(sin(W @ x) * (W @ x)) + exp(0.3 x0) * "
                                             f"x{n - 1} / (2 + cos(x1))", (W,))
+
+
+def _subset_function(rng: np.random.Generator, n: int, m: int, unused: bool = False) -> _TestFunction:
+    """f: R^n -> R^m (m >= 2), f_i = sin(z_i) * z_i + exp(0.3 z_i), z_i = sum of W[i, j] x_j over a subset S_i of
+    the inputs: every S_i is non-empty, and some input of S_{i-1} is missing from S_i (the stale-gradient trap of a
+    reverse Jacobian). ``unused``: one input appears in no S_i (its column of J is 0)."""
+    for _ in range(200):
+        mask = rng.random((m, n)) < 0.5
+        if unused:
+            mask[:, int(rng.integers(n))] = False
+        if not mask.any(axis=1).all() or mask.all(axis=1).any():
+            continue
+        if any(np.any(mask[i - 1] & ~mask[i]) for i in range(1, m)) and (unused or mask.any(axis=0).all()):
+            break
+    W = np.where(mask, _matrix(rng, m, n) + np.where(rng.random((m, n)) < 0.5, 0.5, -0.5), 0.0)
+    sets = "; ".join(f"f{i} uses x{', x'.join(str(j) for j in np.flatnonzero(W[i]))}" for i in range(m))
+    return _TestFunction("subset", n, m, f"f: R^{n} -> R^{m}, f_i(x) = sin(z_i) * z_i + exp(0.3 z_i) with z_i a "
+                                         f"weighted sum of some inputs only ({sets})", (W,))
+
+
+OFFSET_C = 1e12
+
+
+def _offset_function(rng: np.random.Generator, n: int) -> _TestFunction:
+    """:func:`_scalar_function` plus C * sum(x), C = OFFSET_C: the gradient is about 1e12 in every entry, its
+    derivative (H v) of order 1."""
+    W = _matrix(rng, 3, n)
+    return _TestFunction("offset", n, None, f"f: R^{n} -> R, f(x) = {OFFSET_C:.0e} * sum(x) + sum(sin(W @ x) * "
+                                            f"(W @ x)) + exp(0.3 x0) * x{n - 1} / (2 + cos(x1))",
+                         (W, np.array([[OFFSET_C]])))
 
 
 def _worked_example() -> _TestFunction:

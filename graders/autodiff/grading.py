@@ -26,19 +26,24 @@ class _Stop(Exception):
 class _Grading:
     """A Report plus bookkeeping: which sub-checks are finished, and whether the student's code timed out."""
 
-    def __init__(self, exercise: str, points, seed: int, names: Sequence[str]):
+    def __init__(self, exercise: str, points, seed: int, names: Sequence[str], *, watch_inputs: bool = False):
         self.report = Report(exercise, points, seed)
         self.names = list(names)
         for n in self.names:
             self.report.declare(n)
+        self.watching = watch_inputs
+        if watch_inputs:   # the course-wide sub-check "inputs left unchanged" (graders.core.Report.watch_inputs)
+            self.report.watch_inputs()
         self.done: set[str] = set()
         self.timed_out = False
         self.unseeded: str | None = None   # set when backward() left the root's gradient at 0: the message
 
     def call(self, name: str, fn: Callable, *args, label: str, timeout_hint: str = "", **kwargs):
-        """call_student; a timeout fails ``name`` and stops the check (raises _Stop)."""
+        """call_student (watching the inputs when the check does); a timeout fails ``name`` and stops the check
+        (raises _Stop)."""
         try:
-            return call_student(fn, *args, label=label, notes=self.report.notes, **kwargs)
+            return call_student(fn, *args, label=label, notes=self.report.notes,
+                                report=self.report if self.watching else None, **kwargs)
         except StudentTimeout as exc:
             self.report.fail(name, str(exc) + timeout_hint)
             self.timed_out = True

@@ -306,7 +306,7 @@ ATTACKS = {
                       before=["import graders.core as _c\n"
                               "_c.Report.finish.__code__ = (lambda self: float(self.points)).__code__"]),
     "public_helpers": dict(cause=1, worth=0.0,
-                           relu="from graders import layers as _gl\nrelu_forward = _gl.RELU.ref_forward\n"
+                           relu="from graders import layers as _gl\nrelu_forward = _gl._RELU.ref_forward\n"
                                 "relu_backward = _gl.check_relu.__wrapped__",
                            affine="from graders.exercises import two_layer_network as _ex\n"
                                   "affine_forward = _ex.zero_init_expected",

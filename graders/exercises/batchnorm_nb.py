@@ -11,7 +11,7 @@ layernorm) live in graders/batchnorm.py; this module holds what only this notebo
   against the correct backward and against the planted wrong backwards of graders/batchnorm.py, four of which
   give dx = 0 like the true gradient when dout = ones.
 
-Expected values are computed here (SymPy, reference_impl), never written in the notebook.
+Expected values are computed here (SymPy, reference_impl) in private helpers, never written in the notebook.
 """
 
 from __future__ import annotations
@@ -22,14 +22,15 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import sympy as sp
 
-from graders import answers, concepts
-from graders import batchnorm as gbn
+from graders import answers as _answers
+from graders import batchnorm as _gbn
+from graders import concepts as _concepts
 from graders.core import GradingError, Report, StudentCodeError, StudentTimeout, brief, call_student, require_callable
-from reference_impl import batchnorm as ref
+from reference_impl import batchnorm as _ref
 from graders.public.batchnorm import trace_inputs
 
-__all__ = ["n3_symbols", "n3_expected", "n3_mistakes", "check_three_term_n3", "trace_inputs", "trace_expected",
-           "check_bn_trace", "TRACE_KEYS", "check_gradient_checker", "CHECKER_MISTAKES"]
+__all__ = ["n3_symbols", "check_three_term_n3", "trace_inputs", "check_bn_trace", "TRACE_KEYS",
+           "check_gradient_checker", "CHECKER_MISTAKES"]
 
 
 # ============================================================================================ N = 3 derivation
@@ -50,7 +51,7 @@ def _n3_parts(S: Mapping[str, sp.Symbol], ddof: int = 0):
     return x, g, sigma, xhat
 
 
-def n3_expected() -> sp.Expr:
+def _n3_expected() -> sp.Expr:
     """dL/dx0 by sympy.diff of L = sum_i g_i * (gamma * xhat_i + beta) (beta drops out of the derivative)."""
     S = n3_symbols()
     x, g, _, xhat = _n3_parts(S)
@@ -58,7 +59,7 @@ def n3_expected() -> sp.Expr:
     return sp.diff(L, S["x0"])
 
 
-def n3_mistakes() -> dict[str, sp.Expr]:
+def _n3_mistakes() -> dict[str, sp.Expr]:
     """The classic wrong forms of dL/dx0 for N = 3, by diagnosis code."""
     S = n3_symbols()
     x, g, sigma, xhat = _n3_parts(S)
@@ -82,8 +83,8 @@ def check_three_term_n3(dx0, *, seed: int = 0, points: float | None = None, thor
     own symbols with the same names are fine) or a string. Any equal form scores; the three-term formula is
     gamma / (3 sigma) * (3 g0 - sum g - xhat0 * sum(g * xhat)).
     """
-    return answers.check_expression(dx0, n3_expected(), n3_symbols(), exercise="batchnorm dL/dx0 for N = 3",
-                                    mistakes=n3_mistakes(), points=points, seed=seed, thorough=thorough,
+    return _answers.check_expression(dx0, _n3_expected(), n3_symbols(), exercise="batchnorm dL/dx0 for N = 3",
+                                    mistakes=_n3_mistakes(), points=points, seed=seed, thorough=thorough,
                                     time_limit=1.0, positive=True, domain=(0.05, 3.0),
                                     hint="write the three-term formula with sigma = sqrt(var + eps) and the "
                                          "sums over the batch of 3.")
@@ -96,13 +97,13 @@ TRACE_KEYS = ("mu", "var", "sigma", "xhat_0", "dxhat_0", "sum_dxhat", "sum_dxhat
 
 
 
-def trace_expected() -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+def _trace_expected() -> tuple[dict[str, float], dict[str, dict[str, float]]]:
     """(expected values, {key: {mistake: wrong value}}) for :func:`check_bn_trace`, from reference_impl."""
     t = trace_inputs()
     x = t["x"].reshape(-1, 1)
     gamma, beta, dout, eps = np.array([t["gamma"]]), np.array([t["beta"]]), t["dout"].reshape(-1, 1), t["eps"]
-    _, cache = ref.batchnorm_forward(x, gamma, beta, eps=eps)
-    dx, dgamma, _ = ref.batchnorm_backward(dout, cache)
+    _, cache = _ref.batchnorm_forward(x, gamma, beta, eps=eps)
+    dx, dgamma, _ = _ref.batchnorm_backward(dout, cache)
     xhat, N = cache["xhat"][:, 0], x.shape[0]
     dxhat = t["gamma"] * t["dout"]
     want = {"mu": float(cache["mu"][0]), "var": float(cache["var"][0]), "sigma": float(cache["std"][0]),
@@ -129,29 +130,57 @@ def check_bn_trace(values, *, seed: int = 0, points: float | None = None, thorou
     The inputs are fixed (``seed`` and ``thorough`` are accepted for uniformity). Four significant digits are
     enough (the course's precision for typed numbers, graders.typed).
     """
-    want, mistakes = trace_expected()
+    want, mistakes = _trace_expected()
     hints = {"var": "the biased variance: divide by N.",
              "dxhat_0": "out = gamma * xhat + beta, so dL/dxhat = gamma * dout.",
              "dx_0": "gamma / (N sigma) * (N dout_0 - sum dout - xhat_0 sum(dout xhat)), i.e. (N dxhat_0 - "
                      "sum dxhat - xhat_0 sum(dxhat xhat)) / (N sigma)."}
-    return concepts.check_trace_table(values, want, exercise="batchnorm hand trace", hints=hints, mistakes=mistakes,
-                                      points=points, seed=seed)
+    return _concepts.check_trace_table(values, want, exercise="batchnorm hand trace", hints=hints, mistakes=mistakes,
+                                       points=points, seed=seed)
 
 
 # ============================================================================================ gradient checker
 
 CHECKER_MISTAKES = ("missing_mean_term", "missing_var_term", "gamma_forgotten", "bessel", "sign_flip")
+ONE_ENTRY = "one wrong entry"
 SMALL, LARGE = 1e-5, 1e-3
 
 
 def _ref_forward(x, gamma, beta, **kw):
-    return ref.batchnorm_forward(x, gamma, beta, **kw)
+    return _ref.batchnorm_forward(x, gamma, beta, **kw)
 
 
-def _error_of(checker: Callable, backward: Callable, x, gamma, beta, seed: int, label: str):
+def _planted(name: str) -> Callable:
+    """A planted backward: graders/batchnorm.py's, or (ONE_ENTRY) the correct one with its largest entry of dx 2 %
+    off. The max over the entries' relative errors sees that entry (about 1e-2); a mean over 15 entries dilutes it
+    below 1e-3."""
+    if name != ONE_ENTRY:
+        return _gbn._planted_backward(name)
+    correct = _gbn._planted_backward("correct")
+
+    def backward(dout, cache):
+        dx, dgamma, dbeta = correct(dout, cache)
+        dx = np.array(dx, dtype=np.float64, copy=True)
+        worst = np.unravel_index(int(np.argmax(np.abs(dx))), dx.shape)
+        dx[worst] *= 1.02
+        return dx, dgamma, dbeta
+
+    return backward
+
+
+def _describe(name: str) -> str:
+    if name == "correct":
+        return "the correct backward"
+    if name == ONE_ENTRY:
+        return "planted mistake: right except ONE entry of dx (the largest, 2 % off)"
+    return "planted mistake: " + _gbn.DOUT_ONES_DESCRIPTIONS[name]
+
+
+def _error_of(checker: Callable, backward: Callable, x, gamma, beta, seed: int, label: str, rep: Report):
     """The checker's result as a float, or a message saying what is wrong with it."""
     try:
-        res = call_student(checker, _ref_forward, backward, x, gamma, beta, seed, label=label)
+        res = call_student(checker, _ref_forward, backward, x, gamma, beta, seed, label=label, notes=rep.notes,
+                           report=rep)
     except StudentCodeError as exc:
         return None, str(exc)
     if isinstance(res, (bool, np.bool_)) or not isinstance(res, (numbers.Real, np.ndarray)):
@@ -171,36 +200,40 @@ def check_gradient_checker(checker, *, seed: int = 0, points: float | None = Non
     The learner's function draws a random dout (N, D) from ``np.random.default_rng(seed)``, computes dx with
     ``out, cache = forward(x, gamma, beta)`` / ``dx = backward(dout, cache)[0]``, computes the numerical
     vector-Jacobian product sum(dout * out) w.r.t. x by centred differences, and returns
-    max |dx - dx_num| / max(1e-8, |dx| + |dx_num|). It is run with the correct backward (must return < 1e-5)
-    and with each planted wrong backward of graders/batchnorm.py (must return > 1e-3). One sub-check each, credited for a wrong backward only when the
-    correct one passes; plus "random dout": the dout handed to the backward must not be constant in a column.
+    max |dx - dx_num| / max(1e-8, |dx| + |dx_num|) (the MAX over the entries). It is run with the correct
+    backward (must return < 1e-5), with each planted wrong backward of graders/batchnorm.py and with a backward
+    that is wrong in ONE entry only (each must return > 1e-3: a mean over the entries dilutes that one below the
+    threshold). One sub-check each, credited for a wrong backward only when the correct one passes; plus "random
+    dout": the dout handed to the backward must not be constant in a column; plus "inputs left unchanged" (x,
+    gamma, beta: perturb a copy of x).
     """
     require_callable(checker, "grad_check_batchnorm", 6)
     rep = Report("gradient checker with a random dout", points, seed)
     rng = np.random.default_rng(seed)
-    shapes = [(5, 3)] + ([(4, 2), (7, 4)] if thorough else [])
-    names = ("correct",) + CHECKER_MISTAKES
+    shapes = [(5, 3)] + ([(4, 3), (7, 4)] if thorough else [])
+    names = ("correct",) + CHECKER_MISTAKES + (ONE_ENTRY,)
     rep.declare("random dout")
     for n in names:
         rep.declare(n)
+    rep.watch_inputs()
     seen_douts: list[np.ndarray] = []
     for k, (N, D) in enumerate(shapes):
         x = (rng.standard_normal((N, D)) + rng.uniform(-1, 1, D)) * 2.0 + 1.0
         gamma = rng.uniform(0.5, 2.0, D) * rng.choice([-1.0, 1.0], D)
         beta = rng.standard_normal(D)
         for name in names:
-            planted = gbn._planted_backward(name)
+            planted = _planted(name)
 
             def bwd(dout, cache, planted=planted):
                 seen_douts.append(np.array(dout, dtype=np.float64, copy=True))
                 return planted(dout, cache)
 
             before = len(seen_douts)
-            err, problem = _error_of(checker, bwd, x, gamma, beta, seed + 17 * k + 1, "grad_check_batchnorm")
+            err, problem = _error_of(checker, bwd, x, gamma, beta, seed + 17 * k + 1, "grad_check_batchnorm", rep)
             if problem is None and len(seen_douts) == before:
                 problem = (f"grad_check_batchnorm returned {err:.2e} without ever calling backward(dout, cache); "
                            f"it must compare the backward's dx with the numerical gradient.")
-            where = f"x {x.shape}, {'the correct backward' if name == 'correct' else 'planted mistake: ' + gbn.DOUT_ONES_DESCRIPTIONS[name]}"
+            where = f"x {x.shape}, {_describe(name)}"
             if problem:
                 rep.fail(name, f"{where}: {problem}")
                 if "timed out" in problem:
@@ -213,7 +246,10 @@ def check_gradient_checker(checker, *, seed: int = 0, points: float | None = Non
                                f"that the true dx is then 0 and the relative error of two tiny numbers is noise.")
             elif name != "correct" and err <= LARGE:
                 extra = ""
-                if name != "missing_mean_term":
+                if name == ONE_ENTRY:
+                    extra = (" Only one of the entries is wrong: a mean (or a norm) over all entries dilutes its "
+                             "error; return the MAX over the entries of |dx - dx_num| / max(1e-8, |dx| + |dx_num|).")
+                elif name != "missing_mean_term":
                     extra = (" This wrong backward also gives dx = 0 when dout = ones, exactly like the true "
                              "gradient: a checker that uses dout = ones (or any dout constant per column) "
                              "cannot see the mistake. Draw dout with rng.standard_normal(x.shape).")
@@ -228,7 +264,7 @@ def check_gradient_checker(checker, *, seed: int = 0, points: float | None = Non
     elif not seen_douts:
         rep.fail("random dout", "your checker never called backward(dout, cache).")
     if not rep.passed("correct"):
-        for name in CHECKER_MISTAKES:
+        for name in CHECKER_MISTAKES + (ONE_ENTRY,):
             if rep.passed(name):
                 rep.fail(name, "not credited: your checker also rejects the correct backward, so rejecting this "
                                "wrong one shows nothing.")

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from graders import answers, concepts
-from graders.core import GradingError
+from graders import answers as _answers
+from graders import concepts as _concepts
 from graders.public.bptt import CELL_SYMBOLS, TRACE_PROBLEM, decay_matrix
 
 __all__ = ["TRACE_PROBLEM", "TRACE_KEYS", "check_two_step_trace", "decay_matrix", "DECAY_KEYS",
@@ -81,8 +81,8 @@ def check_two_step_trace(table: Any, *, seed: int = 0, points: float | None = No
     TANH_DERIVATIVE are named.
     """
     right, mistakes = _trace_values()
-    return concepts.check_trace_table(table, right, exercise="two-step BPTT by hand", hints=TRACE_HINTS,
-                                      mistakes=mistakes, points=points, seed=seed,
+    return _concepts.check_trace_table(table, right, exercise="two-step BPTT by hand", hints=TRACE_HINTS,
+                                       mistakes=mistakes, points=points, seed=seed,
                                       thorough=thorough)
 
 
@@ -93,14 +93,19 @@ DECAY_KEYS = ("spectral_radius", "lags_to_1e-6")
 
 def _decay_values() -> tuple[dict[str, float], dict[str, dict[str, float]]]:
     W = decay_matrix()
-    rho = float(np.max(np.abs(np.linalg.eigvals(W))))
+    eig = np.linalg.eigvals(W)
+    rho = float(np.max(np.abs(eig)))
     sigma = float(np.linalg.norm(W, 2))
     q = math.log(1e-6) / math.log(rho)
     lags = math.floor(q) + 1  # the smallest k with rho**k < 1e-6
     right = {"spectral_radius": rho, "lags_to_1e-6": float(lags)}
     mistakes = {
         "spectral_radius": {"the largest singular value (spectral NORM) was used: the long-run factor per step is "
-                            "the largest |eigenvalue|": sigma},
+                            "the largest |eigenvalue|": sigma,
+                            "the largest REAL PART of the eigenvalues was taken: the largest ones are a complex pair, "
+                            "and a complex eigenvalue's size is its modulus, np.abs(lam)": float(np.max(eig.real)),
+                            "the largest |real part| was taken: take the modulus of the complex eigenvalues, "
+                            "np.abs(lam), not of their real parts": float(np.max(np.abs(eig.real)))},
         "lags_to_1e-6": {"off by one: rho**k is still above 1e-6 at that k": float(lags - 1),
                          "rounded log(1e-6) / log(rho) to the nearest integer instead of rounding up": float(round(q))},
     }
@@ -109,10 +114,16 @@ def _decay_values() -> tuple[dict[str, float], dict[str, dict[str, float]]]:
 
 def check_decay_prediction(answers_: Any, *, seed: int = 0, points: float | None = None, thorough: bool = False):
     """Grade ``{"spectral_radius": max |eigenvalue| of decay_matrix(), "lags_to_1e-6": the smallest integer k
-    with spectral_radius**k < 1e-6}`` (four significant digits are enough; the lag is a whole number)."""
+    with spectral_radius**k < 1e-6}`` (four significant digits are enough; the lag is a whole number). The
+    matrix's largest eigenvalues are a complex pair: the largest real part (or |real part|) and the largest
+    singular value are named mistakes."""
     right, mistakes = _decay_values()
-    return concepts.check_trace_table(answers_, right, exercise="predicted decay of the BPTT gradient",
-                                      mistakes=mistakes, points=points, seed=seed,
+    if isinstance(answers_, dict) and isinstance(answers_.get("spectral_radius"), (complex, np.complexfloating)) \
+            and abs(answers_["spectral_radius"].imag) < 1e-12:
+        # np.max of the complex eigenvalues is complex with imaginary part 0: grade its real part (and name it)
+        answers_ = dict(answers_, spectral_radius=float(answers_["spectral_radius"].real))
+    return _concepts.check_trace_table(answers_, right, exercise="predicted decay of the BPTT gradient",
+                                       mistakes=mistakes, points=points, seed=seed,
                                       thorough=thorough,
                                       hints={"spectral_radius": "np.max(np.abs(np.linalg.eigvals(W)))",
                                              "lags_to_1e-6": "solve rho**k < 1e-6 for the smallest integer k."})
@@ -144,5 +155,5 @@ def check_cell_path(answers_: Any, *, seed: int = 0, points: float | None = None
     """Grade ``{"rnn_dh_dhprev": d tanh(w*h_prev + u*x) / d h_prev, "lstm_dc_dcprev": d(f*c_prev + i*g) / d c_prev}``
     (SymPy expressions over ``CELL_SYMBOLS`` or strings such as "w*(1 - tanh(w*h_prev + u*x)^2)")."""
     right, mistakes = _cell_expected()
-    return answers.check_expressions(answers_, right, CELL_SYMBOLS, exercise="one step of the recurrent path",
+    return _answers.check_expressions(answers_, right, CELL_SYMBOLS, exercise="one step of the recurrent path",
                                      mistakes=mistakes, points=points, seed=seed, thorough=thorough)

@@ -36,7 +36,9 @@ def _init_candidates(scheme: str, fi: int, fo: int) -> dict[str, list[float]]:
 
 
 def _init_cases(thorough: bool) -> list[list[int]]:
-    return [[800, 200, 10], [3, 5, 2]] + ([[100, 1000, 3], [1, 1], [6, 4, 3, 2, 5]] if thorough else [])
+    """Layer sizes; the visible test has every kind the hidden one tries (a large layer for the variance, a single
+    weight, a deep list)."""
+    return [[800, 200, 10], [3, 5, 2], [1, 1], [6, 4, 3, 2, 5]] + ([[100, 1000, 3], [2, 7, 7, 1]] if thorough else [])
 
 
 SCHEME_NAMES = {"he": "He", "xavier": "Xavier"}

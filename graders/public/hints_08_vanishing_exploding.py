@@ -51,8 +51,8 @@ HINTS = {
     ),
     "clip_grad_norm": (
         "The global norm of all arrays together, then one common factor if it exceeds max_norm.",
-        "Squares of 1e150 overflow: divide every array by the largest absolute entry, compute the norm, multiply "
-        "back.",
+        "Squares of 1e160 (1e320) overflow to inf: divide every array by the largest absolute entry, compute the norm, "
+        "multiply back.",
         "Scale by max_norm / (total_norm + 1e-6) only when total_norm > max_norm; return new float64 copies and the "
         "norm measured before clipping (all-zero gradients have norm 0).",
     ),
