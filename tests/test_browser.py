@@ -195,7 +195,7 @@ def test_a_live_coding_drill_end_to_end_in_a_real_browser(lab):
             page.keyboard.press("Shift+Enter")
             out = cell.locator(".jp-OutputArea")
             expect(out).to_contain_text("[MISSING_TRANSPOSE]", timeout=60_000)
-            expect(out).to_contain_text("Points if you submit now: 0.75")
+            expect(out).to_contain_text("Points if you submit now: 0.70")
             expect(page.locator(".drill-feedback")).to_contain_text("MISSING_TRANSPOSE")
             cell.scroll_into_view_if_needed()
             page.screenshot(path=str(tmp_path / "live-2-wrong.png"))
@@ -203,7 +203,7 @@ def test_a_live_coding_drill_end_to_end_in_a_real_browser(lab):
             # 3. the right attempt: all checks pass, the drill ends and shows the rubric
             _set_cell_text(page, cell, RIGHT_AFFINE)
             page.keyboard.press("Shift+Enter")
-            expect(out).to_contain_text("all 4 checks passed", timeout=60_000)
+            expect(out).to_contain_text("all 6 checks passed", timeout=60_000)
             summary = page.locator(".drill-summary")
             expect(summary).to_contain_text("Score 0.90: Strong Hire", timeout=30_000)
             expect(summary).to_contain_text("coding: 0.90")

@@ -383,7 +383,7 @@ def test_postgresql_gradebook(tmp_path):
         warnings.simplefilter("ignore")
         with Gradebook(url) as gb:
             got = [float(gb.find_submission(A, s).score) for s in ("s000_correct", "s001_mistaken", "s002_env_probe")]
-    assert got == [6.0, 4.25, 1.0], done.stdout
+    assert got == [6.0, 4.1, 1.0], done.stdout
 
 
 # ================================================================================= the course's own notebooks

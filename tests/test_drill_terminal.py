@@ -133,8 +133,8 @@ def test_live_coding_stub_file_check_and_done(tmp_path):
     text = term_out.getvalue()
     path = next(tmp_path.glob("code_affine_*.py"))
     assert f"Your file: {path}" in text and "untouched stub" in text
-    assert "[MISSING_TRANSPOSE]" in text and "Score 0.75 of 1" in text and "Points if you submit now: 0.75" in text
-    assert "✓ affine forward/backward: all 4 checks passed." in text and "Points if you submit now: 0.90" in text
+    assert "[MISSING_TRANSPOSE]" in text and "Score 0.70 of 1" in text and "Points if you submit now: 0.70" in text
+    assert "✓ affine forward/backward: all 6 checks passed." in text and "Points if you submit now: 0.90" in text
     assert s.done and s.current.points() == 0.9
 
 

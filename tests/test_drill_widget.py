@@ -120,11 +120,11 @@ def test_the_live_coding_cell(tmp_path, capsys):
     assert "def affine_backward(dout, cache):" in out and "def affine_backward(dout, cache):" in ui.code_help.value
     ui.code_cell(_src("code_affine").replace("x.T @ dout", "dout.T @ x"))
     out = capsys.readouterr().out
-    assert "[MISSING_TRANSPOSE]" in out and "Points if you submit now: 0.75" in out
+    assert "[MISSING_TRANSPOSE]" in out and "Points if you submit now: 0.70" in out
     assert "MISSING_TRANSPOSE" in ui.feedback.value
     ui.code_cell(_src("code_affine"))
     out = capsys.readouterr().out
-    assert "all 4 checks passed" in out and ui.session.done
+    assert "all 6 checks passed" in out and ui.session.done
     summary = plain(ui.summary.value)
     assert "Score 0.90" in summary and "coding: 0.90" in summary and "MISSING_TRANSPOSE" in summary
 

@@ -10,7 +10,7 @@ when it
   ``answer``, ``solution``, ``correct``, ``right``, ``want``, ``mistake``...), unless the curated allowlist below
   says why it does not;
 - is a callable of a grader module other than a check, a course-wide helper (graders.core, graders.diagnoses,
-  graders.remote: they know no answer) or an entry of the allowlist;
+  graders.remote, graders.typed's readers of typed answers: they know no answer) or an entry of the allowlist;
 - is data that holds functions (a table of lambdas that compute the answers), unless allowlisted.
 
 A new public helper in one of these modules therefore needs a decision: make it private (``_name``) or add it to
@@ -33,7 +33,7 @@ NOTEBOOKS = ["05_ad_modes", "06_bptt", "07_batchnorm", "08_vanishing_exploding"]
 
 EXPECTED_NAME = re.compile(r"expected|truth|reference|answer|solution|correct|right|want|mistake|^ref_|_ref$|"
                            r"oracle|^ref$", re.IGNORECASE)
-NEUTRAL_MODULES = ("graders.core", "graders.diagnoses", "graders.remote", "graders.layers", "typing", "dataclasses",
+NEUTRAL_MODULES = ("graders.core", "graders.diagnoses", "graders.remote", "graders.layers", "graders.typed", "typing", "dataclasses",
                    "builtins", "abc", "collections", "functools", "numbers", "__future__")
 
 # (module, attribute): why it returns no expected value

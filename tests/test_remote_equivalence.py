@@ -33,8 +33,8 @@ def across_the_link(tmp_path_factory) -> dict[str, dict[str, list[str]]]:
 
     report = tmp_path_factory.mktemp("link") / "junit.xml"
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "tests.remote_plugin", *[f"tests/{m}" for m in MODULES], "-m",
-         "not in_process", "-q", "-p", "no:cacheprovider", "--no-header", f"--junitxml={report}"],
+        [sys.executable, "-m", "pytest", "-p", "tests.remote_plugin", "-n", "0", *[f"tests/{m}" for m in MODULES],
+         "-m", "not in_process", "-q", "-p", "no:cacheprovider", "--no-header", f"--junitxml={report}"],
         cwd=ROOT, capture_output=True, text=True, timeout=3000)
     assert report.exists(), proc.stdout[-3000:] + proc.stderr[-2000:]
     results: dict[str, dict[str, list[str]]] = {m: {"passed": [], "failed": []} for m in MODULES}
