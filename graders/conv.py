@@ -613,8 +613,9 @@ def check_conv_identities(dw_fn, dx_fn, *, seed: int = 0, points: float | None =
                     _out_of_time(rep, label)
                     return rep.finish()
                 continue
+            # (the known mistakes are searched on the small cases: on the large one they would cost the budget)
             _compare(rep, targets[0], where, name, res, want,
-                     lambda: _identity_mistakes(x, w, s, p, case.dout)[0 if name == "dw" else 1])
+                     None if case.cost else lambda: _identity_mistakes(x, w, s, p, case.dout)[0 if name == "dw" else 1])
     return rep.finish()
 
 
