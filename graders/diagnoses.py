@@ -227,7 +227,7 @@ _CATALOGUE = [
               "a vector-Jacobian product is u^T J (shape of the input), not J u (shape of the output)."),
     Diagnosis("DL_DP_NOT_DL_DZ", "gradient with respect to the probabilities, not the logits",
               "-y/p is dL/dp; push it through the softmax Jacobian to get dL/dz = p - y."),
-    # attention (graders/exercises/attention.py)
+    # attention (graders/exercises/attention/)
     Diagnosis("ATTN_SOFTMAX_AXIS", "attention softmax over the wrong axis",
               "each QUERY (row of the scores S, shape (..., Tq, Tk)) distributes its attention over the keys: "
               "normalize over the last axis (axis=-1, keepdims=True), so that every row of P sums to 1; the "

@@ -22,6 +22,7 @@ import sympy as sp  # noqa: E402
 
 from graders import concepts, core, diagnoses  # noqa: E402
 from graders.exercises import attention as ex  # noqa: E402
+from graders.exercises.attention import questions as ex_questions  # noqa: E402
 from graders.public import attention as pub  # noqa: E402
 from graders.question_bank import attention as bank  # noqa: E402
 from reference_impl import attention as ref  # noqa: E402
@@ -507,7 +508,7 @@ def test_trace_accepts_lists_and_rejects_wrong_lengths(capsys):
 
 
 def test_the_trace_example_numbers_quoted_in_the_notebook():
-    want, _ = ex._trace_expected()
+    want, _ = ex_questions._trace_expected()
     np.testing.assert_allclose(want["s"], [2.0, 1.0, 0.0])
     np.testing.assert_allclose(want["p"], [0.665, 0.245, 0.090], atol=5e-4)
     assert want["out"] == pytest.approx(1.219, abs=5e-4)
@@ -515,14 +516,14 @@ def test_the_trace_example_numbers_quoted_in_the_notebook():
 
 
 def test_cost_numbers_quoted_in_the_notebook():
-    want, _ = ex._memory_expected()
+    want, _ = ex_questions._memory_expected()
     assert want["score_gib"] == 16.0 and want["growth_when_T_doubles"] == 4.0 and want["all_layers_gib"] == 512.0
     assert ref.attention_score_memory(1, 1, 4096, 4) == 64 * 2 ** 20
     assert int(math.sqrt(80 * 2 ** 30 / 4)) // 1000 == 146
 
 
 def test_variance_expected_is_d_and_one_over_sqrt_d():
-    want, _, sym = ex._variance_expected()
+    want, _, sym = ex_questions._variance_expected()
     d = sym["d"]
     assert sp.simplify(want["var_qk"] - d) == 0 and sp.simplify(want["scale"] - 1 / sp.sqrt(d)) == 0
 
