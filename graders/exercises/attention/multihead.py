@@ -15,7 +15,7 @@ from graders.core import Report, StudentCodeError, array_problem, require_callab
 from graders.exercises.attention.grading import (OFFSET, _call, _grade, _grade_analytic, _run_cases, _softmax, _Stop,
                                                  _sw)
 from graders.exercises.attention.scaled_dot_product import _ANALYTIC
-from reference_impl import attention as ref
+from reference_impl import attention as _ref
 
 
 # =============================================================================================== heads
@@ -43,14 +43,14 @@ def check_split_merge_heads(split_heads, merge_heads, *, seed: int = 0, points: 
         for X, h in _heads_cases(rng, thorough):
             B, T, D = X.shape
             where = f"X {X.shape}, num_heads={h}"
-            want = ref.split_heads(X, h)
+            want = _ref.split_heads(X, h)
             examined.add("split_heads")
             ok, got = _call(rep, split_heads, X, h, label="split_heads", fail=("split_heads",), where=where)
             if ok:
                 _grade(rep, "split_heads", where, "split_heads(X)", got, want,
                        {"ATTN_HEADS_RESHAPE": [X.reshape(B, h, T, D // h)]}, generic=False)
             Xh = rng.standard_normal((B, h, T, D // h))
-            want = ref.merge_heads(Xh)
+            want = _ref.merge_heads(Xh)
             examined.add("merge_heads")
             ok, got = _call(rep, merge_heads, Xh, label="merge_heads", fail=("merge_heads",),
                             where=f"Xh {Xh.shape}")
@@ -89,10 +89,10 @@ def _mha_variant(X, Ws, h, mask, *, split="right", scale="right"):
 def _mha_paths(X, Ws, h, mask, dout):
     """dX's three paths and the projections' gradients, from the reference cache."""
     Wq, Wk, Wv, Wo = Ws
-    _, cache = ref.multihead_attention_forward(X, *Ws, h, mask)
-    dA = ref.split_heads(dout @ Wo.T, h)
-    dQh, dKh, dVh = ref.scaled_dot_product_attention_backward(dA, cache["attention"])
-    dQ, dK, dV = ref.merge_heads(dQh), ref.merge_heads(dKh), ref.merge_heads(dVh)
+    _, cache = _ref.multihead_attention_forward(X, *Ws, h, mask)
+    dA = _ref.split_heads(dout @ Wo.T, h)
+    dQh, dKh, dVh = _ref.scaled_dot_product_attention_backward(dA, cache["attention"])
+    dQ, dK, dV = _ref.merge_heads(dQh), _ref.merge_heads(dKh), _ref.merge_heads(dVh)
     return dQ @ Wq.T, dK @ Wk.T, dV @ Wv.T
 
 
@@ -107,11 +107,11 @@ def _mha_cases(rng, thorough):
         Ws = [rng.standard_normal((D, D)) / math.sqrt(D) * 1.5 for _ in range(4)]
         mask = None
         if kind == "causal":
-            mask = ref.causal_mask(T)
+            mask = _ref.causal_mask(T)
         elif kind == "padding":
             lengths = rng.integers(1, T + 1, size=B)
             lengths[0] = T - 1 if T > 1 else 1
-            mask = ref.padding_mask(lengths, T)
+            mask = _ref.padding_mask(lengths, T)
         elif kind == "offset":
             # feature 0 of every position is a constant 1 (a bias input); its value projection is large and its
             # query/key projections 0: every value vector gets the same large part, which P passes unchanged
@@ -161,8 +161,8 @@ def _mha_case(rep: Report, forward, backward, c: dict) -> None:
         "plain": "", "causal": ", causal mask", "padding": ", padding mask",
         "offset": f", a constant feature with value projection {OFFSET:.0e}"}[kind]
     args = (X, *Ws, h) + (() if mask is None else (mask,))
-    want_out, ref_cache = ref.multihead_attention_forward(*args)
-    want = ref.multihead_attention_backward(dout, ref_cache)
+    want_out, ref_cache = _ref.multihead_attention_forward(*args)
+    want = _ref.multihead_attention_backward(dout, ref_cache)
     fsub = _MHA_FWD.get(kind)
     bsubs = [_ANALYTIC] if kind == "offset" else sorted(set(_MHA_SUB.values()))
     ok, res = _call(rep, forward, *args, label="multihead_attention_forward",

@@ -19,8 +19,8 @@ from graders import answers, concepts, diagnoses, typed
 from graders.core import GradingError, Report, brief, describe
 from graders.exercises.attention.grading import _softmax, _sw
 from graders.public import attention as pub
-from reference_impl import attention as ref
-from reference_impl import symbolic_layers as ref_sl
+from reference_impl import attention as _ref
+from reference_impl import symbolic_layers as _ref_sl
 
 TRACE_KEYS = ("s", "p", "out", "dv", "ds", "dq")
 DERIVATION_KEYS = ("dout_ds0", "dp0_ds1", "dout_dv0")
@@ -43,11 +43,11 @@ def _trace_expected() -> tuple[dict, dict]:
     q, K, v, g = _trace_inputs()
     d = q.size
     Q, Kb, V = q[None, None, :], K[None], v[None, :, None]
-    out, cache = ref.scaled_dot_product_attention_forward(Q, Kb, V)
-    dQ, dK, dV = ref.scaled_dot_product_attention_backward(np.full((1, 1, 1), g), cache)
+    out, cache = _ref.scaled_dot_product_attention_forward(Q, Kb, V)
+    dQ, dK, dV = _ref.scaled_dot_product_attention_backward(np.full((1, 1, 1), g), cache)
     P = cache["P"][0, 0]
     s = (Q @ _sw(Kb))[0, 0] * cache["scale"]
-    ds = ref.softmax_backward(np.full((1, 1, 3), g) * v[None, None, :], {"kind": "softmax", "P": cache["P"]})[0, 0]
+    ds = _ref.softmax_backward(np.full((1, 1, 3), g) * v[None, None, :], {"kind": "softmax", "P": cache["P"]})[0, 0]
     want = {"s": s, "p": P, "out": float(out[0, 0, 0]), "dv": dV[0, :, 0], "ds": ds, "dq": dQ[0, 0]}
     raw = K @ q
     p_raw = _softmax(raw)
@@ -148,7 +148,7 @@ def check_one_query_trace(values, *, seed: int = 0, points: float | None = None,
 
 @functools.cache
 def _one_query():
-    return ref_sl.attention_one_query(3)
+    return _ref_sl.attention_one_query(3)
 
 
 def _derivation_symbols() -> dict[str, sp.Symbol]:
@@ -227,22 +227,22 @@ def _memory_expected() -> tuple[dict, dict]:
     m = pub.MEMORY_QUESTION
     B, h, T, dh, bpv, layers = m["B"], m["h"], m["T"], m["d_head"], m["bytes_per_value"], m["layers"]
     gib = 2 ** 30
-    one = ref.attention_score_memory(B, h, T, bpv)
-    flops = ref.attention_flops(B, h, T, dh)
+    one = _ref.attention_score_memory(B, h, T, bpv)
+    flops = _ref.attention_flops(B, h, T, dh)
     want = {"score_gib": one / gib,
-            "growth_when_T_doubles": ref.attention_score_memory(B, h, 2 * T, bpv) / one,
+            "growth_when_T_doubles": _ref.attention_score_memory(B, h, 2 * T, bpv) / one,
             "all_layers_gib": layers * one / gib,
             "attention_tflop": flops["total"] / 1e12}
     mistakes = {
-        "score_gib": {"you used 4 bytes per value (bfloat16 takes 2)": ref.attention_score_memory(B, h, T, 4) / gib,
-                      "you left out the heads (every head has its own T x T scores)": ref.attention_score_memory(
+        "score_gib": {"you used 4 bytes per value (bfloat16 takes 2)": _ref.attention_score_memory(B, h, T, 4) / gib,
+                      "you left out the heads (every head has its own T x T scores)": _ref.attention_score_memory(
                           B, 1, T, bpv) / gib,
-                      "you left out the batch (every sequence has its own scores)": ref.attention_score_memory(
+                      "you left out the batch (every sequence has its own scores)": _ref.attention_score_memory(
                           1, h, T, bpv) / gib,
                       "you divided by 1e9 (GB) instead of 2**30 (GiB)": one / 1e9,
                       "ATTN_QUADRATIC_COST": B * h * T * bpv / gib},
         "growth_when_T_doubles": {"ATTN_QUADRATIC_COST": 2.0},
-        "all_layers_gib": {"you used 4 bytes per value (bfloat16 takes 2)": layers * ref.attention_score_memory(
+        "all_layers_gib": {"you used 4 bytes per value (bfloat16 takes 2)": layers * _ref.attention_score_memory(
             B, h, T, 4) / gib, "you divided by 1e9 (GB) instead of 2**30 (GiB)": layers * one / 1e9},
         "attention_tflop": {"you counted half: a multiply-add is 2 flops, and both products QK^T and PV count":
                             flops["qk"] / 1e12,

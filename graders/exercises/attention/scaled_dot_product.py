@@ -15,7 +15,7 @@ from graders import diagnoses
 from graders.core import Report, StudentCodeError, array_problem, describe, require_callable, unpack
 from graders.exercises.attention.grading import (OFFSET, _call, _grade, _grade_analytic, _run_cases, _softmax,
                                                  _softmax_vjp, _sw)
-from reference_impl import attention as ref
+from reference_impl import attention as _ref
 
 
 # =============================================================================================== attention
@@ -39,10 +39,10 @@ def _attention_cases(rng: np.random.Generator, thorough: bool) -> list[dict]:
         Q, K, V = _attn_inputs(rng, Bc, Tq, Tk, dc, dvc)
         cases.append({"kind": "cross", "Q": Q, "K": K, "V": V, "mask": None})
         Q, K, V = _attn_inputs(rng, 2, Tcausal, Tcausal, 4, 3)
-        cases.append({"kind": "causal", "Q": Q, "K": K, "V": V, "mask": ref.causal_mask(Tcausal)})
+        cases.append({"kind": "causal", "Q": Q, "K": K, "V": V, "mask": _ref.causal_mask(Tcausal)})
         Tp = max(lengths) + 1
         Q, K, V = _attn_inputs(rng, Bp, Tp, Tp, 3, 2)
-        cases.append({"kind": "padding", "Q": Q, "K": K, "V": V, "mask": ref.padding_mask(np.array(lengths), Tp)})
+        cases.append({"kind": "padding", "Q": Q, "K": K, "V": V, "mask": _ref.padding_mask(np.array(lengths), Tp)})
         Q, K, V = _attn_inputs(rng, 1, 4, 4, 2, 3, scale=np.sqrt(1000.0 * np.sqrt(2)))
         cases.append({"kind": "large", "Q": Q, "K": K, "V": V, "mask": None})
         Q, K, V = _attn_inputs(rng, 2, 3, 4, 3, 2, k_scale=2.0)
@@ -101,7 +101,7 @@ def check_attention_forward(forward, *, seed: int = 0, points: float | None = No
 def _attention_forward_case(rep: Report, forward, c: dict) -> None:
     sub, where = _FORWARD_SUBS[c["kind"]], _where(c)
     args = (c["Q"], c["K"], c["V"]) + (() if c["mask"] is None else (c["mask"],))
-    want, _ = ref.scaled_dot_product_attention_forward(*args)
+    want, _ = _ref.scaled_dot_product_attention_forward(*args)
     ok, res = _call(rep, forward, *args, label="attention_forward", fail=(sub,), where=where)
     if not ok:
         return
@@ -120,7 +120,7 @@ def _attention_forward_case(rep: Report, forward, c: dict) -> None:
 
 def _attention_backward_mistakes(c: dict) -> dict:
     Q, K, V, mask, dout = c["Q"], c["K"], c["V"], c["mask"], c["dout"]
-    _, cache = ref.scaled_dot_product_attention_forward(Q, K, V, mask)
+    _, cache = _ref.scaled_dot_product_attention_forward(Q, K, V, mask)
     P, s = cache["P"], cache["scale"]
     d = Q.shape[-1]
     dP = dout @ _sw(V)
@@ -185,8 +185,8 @@ def check_attention_backward(forward, backward, *, seed: int = 0, points: float 
 def _attention_backward_case(rep: Report, forward, backward, c: dict, seen: set) -> None:
     where = _where(c)
     args = (c["Q"], c["K"], c["V"]) + (() if c["mask"] is None else (c["mask"],))
-    want_out, ref_cache = ref.scaled_dot_product_attention_forward(*args)
-    want = ref.scaled_dot_product_attention_backward(c["dout"], ref_cache)
+    want_out, ref_cache = _ref.scaled_dot_product_attention_forward(*args)
+    want = _ref.scaled_dot_product_attention_backward(c["dout"], ref_cache)
     subs = (_ANALYTIC,) * 3 if c["kind"] == "offset" else ("dQ", "dK", "dV")
     ok, res = _call(rep, forward, *args, label="attention_forward", fail=subs, where=where)
     if not ok:

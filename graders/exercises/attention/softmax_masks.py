@@ -12,7 +12,7 @@ from graders import diagnoses
 from graders.core import (Report, StudentCodeError, array_problem, brief, describe, require_callable, unpack)
 from graders.exercises.attention.grading import (OFFSET, _call, _grade, _grade_analytic, _random_mask, _run_cases,
                                                  _softmax, _softmax_vjp, _Stop)
-from reference_impl import attention as ref
+from reference_impl import attention as _ref
 
 
 # =============================================================================================== softmax over the keys
@@ -102,8 +102,8 @@ def _softmax_case(rep: Report, forward, backward, case: dict, seen: set) -> None
     fsub, bsub = _SOFTMAX_SUBS[kind]
     where = f"x {x.shape}" + ("" if mask is None else f", mask {mask.shape}") + {
         "large": ", scores around 1e3", "offset": f", dP with a constant {OFFSET:.0e} per row"}.get(kind, "")
-    P_ref, _ = ref.softmax_forward(x, mask)
-    dx_ref = ref.softmax_backward(dP, {"kind": "softmax", "P": P_ref})
+    P_ref, _ = _ref.softmax_forward(x, mask)
+    dx_ref = _ref.softmax_backward(dP, {"kind": "softmax", "P": P_ref})
     args = (x,) if mask is None else (x, mask)
     ok, res = _call(rep, forward, *args, label="softmax_forward", fail=(fsub, bsub), where=where)
     if not ok:
@@ -176,7 +176,7 @@ def check_masks(causal_mask, padding_mask, *, seed: int = 0, points: float | Non
     examined = {"causal_mask"}
     try:
         for T in Ts:
-            want = ref.causal_mask(T)
+            want = _ref.causal_mask(T)
             ok, got = _call(rep, causal_mask, T, label=f"causal_mask({T})", fail=("causal_mask",), where=f"T={T}",
                             watch=False)
             if ok:
@@ -198,7 +198,7 @@ def check_masks(causal_mask, padding_mask, *, seed: int = 0, points: float | Non
                 rep.fail("causal_mask", f"T={T}: {msg}")
         examined.add("padding_mask")
         for lengths, T in pads:
-            want = ref.padding_mask(lengths, T)
+            want = _ref.padding_mask(lengths, T)
             where = f"lengths={lengths.tolist()}, T={T}"
             ok, got = _call(rep, padding_mask, lengths, T, label="padding_mask", fail=("padding_mask",), where=where)
             if ok:
