@@ -216,7 +216,7 @@ _CATALOGUE = [
     Diagnosis("SQUARE_FACTOR_TWO", "factor 2 of the square missing",
               "d(r**2)/dr = 2 r: a loss written as a plain sum of squares (no 1/2 in front) keeps the factor 2 "
               "in its gradient."),
-    # Jacobians and VJPs (graders/exercises/jacobians_vjps.py)
+    # Jacobians and VJPs (graders/exercises/jacobians_vjps/)
     Diagnosis("MISSING_RANK_ONE", "rank-one term of the softmax Jacobian missing",
               "d p_i / d z_j = p_i (delta_ij - p_j): the Jacobian is diag(p) - p p^T; keeping only diag(p) drops "
               "the coupling between every pair of outputs."),

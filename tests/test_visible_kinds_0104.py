@@ -26,6 +26,7 @@ from graders import network as gn
 from graders.exercises import chain_rule as cr
 from graders.exercises import computational_graphs as cg
 from graders.exercises import jacobians_vjps as jv
+from graders.exercises.jacobians_vjps import softmax_vjp as jv_vjp
 from graders.network import losses as gn_losses
 from graders.network import two_layer as gn_two_layer
 from reference_impl import gradcheck as G
@@ -50,7 +51,7 @@ def test_case_lists_show_every_hidden_kind_in_the_visible_test():
                                                                                                            False)}
     for make in (gl._affine_cases, gl._relu_cases):
         assert {c.kind for c in make(rng(0), True)} == {c.kind for c in make(rng(0), False)}
-    assert {c[3] for c in jv._vjp_cases(rng(0), True)} == {c[3] for c in jv._vjp_cases(rng(0), False)}
+    assert {c[3] for c in jv_vjp._vjp_cases(rng(0), True)} == {c[3] for c in jv_vjp._vjp_cases(rng(0), False)}
 
 
 def _subchecks(check, *args, **kwargs) -> list[str]:
