@@ -76,6 +76,7 @@ def _text(check, *args, **kwargs) -> str:
 
 def _planted():
     import tests.test_graders_autodiff as T
+    import tests.test_graders_autodiff_modes as TM
     from graders import autodiff as A
 
     return [
@@ -85,10 +86,10 @@ def _planted():
         ("Value without a reflected lift", A.check_value_class, (T.make_value(no_lift=True),), {"points": 6}),
         ("Dual product rule", A.check_dual_class, (T.make_dual(product_wrong=True),), {"points": 3}),
         ("topological order without visited set", A.check_topological_order, (T.topo_no_visited,), {"points": 3}),
-        ("partial derivative by finite differences", A.check_partial_derivative, (T.pd_finite_differences,),
+        ("partial derivative by finite differences", A.check_partial_derivative, (TM.pd_finite_differences,),
          {"points": 2}),
-        ("VJP row by row", A.check_vjp, (T.vjp_row_by_row,), {"points": 3}),
-        ("checkpointing that keeps everything", A.check_checkpointed_backward, (T.ckpt_store_all,), {"points": 4}),
+        ("VJP row by row", A.check_vjp, (TM.vjp_row_by_row,), {"points": 3}),
+        ("checkpointing that keeps everything", A.check_checkpointed_backward, (TM.ckpt_store_all,), {"points": 4}),
     ]
 
 
