@@ -23,7 +23,7 @@ import sympy as sp
 
 from graders import diagnoses
 from graders.core import GradingError, Report, brief
-from reference_impl import symbolic as ref_sym
+from reference_impl import symbolic as _ref_sym
 
 __all__ = ["check_expression", "check_expressions", "TIME_LIMIT"]
 
@@ -47,17 +47,17 @@ def _expression_problem(answer: Any, expected, symbols, *, what: str, mistakes: 
     if isinstance(answer, (list, tuple, dict, set, np.ndarray, sp.MatrixBase)):
         return f"{what}: expected one scalar expression, got {type(answer).__name__} {brief(answer)}."
     try:
-        parsed = ref_sym.parse_answer(answer, symbols)
+        parsed = _ref_sym.parse_answer(answer, symbols)
     except (ValueError, TypeError, SyntaxError) as exc:
         return f"{what}: could not read {brief(answer)}: {exc}"
     if parsed.has(sp.nan, sp.zoo, sp.oo, -sp.oo):
         return f"{what}: {brief(answer)} contains an infinity or NaN."
     kwargs = dict(time_limit=time_limit, rng=seed, positive=positive, domain=domain)
     try:
-        if ref_sym.are_equivalent(parsed, expected, symbols, **kwargs):
+        if _ref_sym.are_equivalent(parsed, expected, symbols, **kwargs):
             return None
         for code, wrong in (mistakes or {}).items():
-            if ref_sym.are_equivalent(parsed, wrong, symbols, **kwargs):
+            if _ref_sym.are_equivalent(parsed, wrong, symbols, **kwargs):
                 return f"{what}: {parsed} is not right; it is what you get from this mistake: {_label(code)}"
     except (ValueError, TypeError) as exc:
         return f"{what}: could not compare {brief(answer)}: {exc}"

@@ -51,7 +51,7 @@ from graders.core import own_forward_vjps
 from graders.remote import catalogue
 from graders.core import (MUTATION_CHECK as core_mutation_check, Report, StudentCodeError, StudentTimeout,
                           array_problem, call_student, close, describe, diagnose, rel_error, require_callable, unpack)
-from reference_impl import conv as ref
+from reference_impl import conv as _ref
 
 __all__ = ["check_conv_forward", "check_conv_backward", "check_correlate_convolve", "check_conv_identities",
            "check_im2col_col2im", "check_conv_im2col", "FORWARD_CALLS", "BACKSTOP"]
@@ -179,14 +179,14 @@ def _im2col_layout(dout, x, w, b, s, p) -> dict:
     """What a product in the wrong order gives: out reshaped without the transpose, dout flattened without it."""
     F = w.shape[0]
     N = x.shape[0]
-    out = ref.conv2d_forward_im2col(x, w, b, s, p)[0]
+    out = _ref.conv2d_forward_im2col(x, w, b, s, p)[0]
     Ho, Wo = out.shape[2:]
-    cols = ref.im2col(x, w.shape[2], w.shape[3], s, p)
+    cols = _ref.im2col(x, w.shape[2], w.shape[3], s, p)
     drows = dout.reshape(-1, F)  # no transpose(0, 2, 3, 1)
     right = dout.transpose(0, 2, 3, 1).reshape(-1, F)
     return {
         "out": out.transpose(0, 2, 3, 1).reshape(N, F, Ho, Wo),
-        "dx": ref.col2im(drows @ w.reshape(F, -1), x.shape, w.shape[2], w.shape[3], s, p),
+        "dx": _ref.col2im(drows @ w.reshape(F, -1), x.shape, w.shape[2], w.shape[3], s, p),
         "dw": [(drows.T @ cols).reshape(w.shape), (cols.T @ right).reshape(w.shape)],
         "db": drows.sum(axis=0),
     }
@@ -411,7 +411,7 @@ def check_conv_forward(forward, *, seed: int = 0, points: float | None = None, t
                 _out_of_time(rep, "conv2d_forward_naive")
                 break
             continue
-        _compare(rep, case.kind, f"case {case.label}", "out", out, ref.conv2d_forward_naive(*case.args)[0],
+        _compare(rep, case.kind, f"case {case.label}", "out", out, _ref.conv2d_forward_naive(*case.args)[0],
                  lambda: _conv_out_mistakes(*case.args))
     return rep.finish()
 
@@ -425,8 +425,8 @@ def _conv_pair_check(forward, backward, *, exercise, fwd_name, bwd_name, seed, p
         rep.declare(f"backward {g}")
     rep.watch_inputs()
     cases = _conv_cases(np.random.default_rng(seed), thorough, large=large)
-    ref_pair = ((ref.conv2d_forward_im2col, ref.conv2d_backward_im2col) if large else
-                (ref.conv2d_forward_naive, ref.conv2d_backward_naive))
+    ref_pair = ((_ref.conv2d_forward_im2col, _ref.conv2d_backward_im2col) if large else
+                (_ref.conv2d_forward_naive, _ref.conv2d_backward_naive))
     if large:
         def out_mistakes(c):
             return dict(_conv_out_mistakes(*c.args), IM2COL_LAYOUT=[_im2col_layout(c.dout, *c.args)["out"]])
@@ -482,7 +482,7 @@ def _primitive_pairs(rng, thorough: bool) -> list[tuple[np.ndarray, np.ndarray]]
 
 def _full_corr(a, k):
     Hk, Wk = k.shape
-    return ref.correlate2d_valid(np.pad(a, ((Hk - 1, Hk - 1), (Wk - 1, Wk - 1))), k)
+    return _ref.correlate2d_valid(np.pad(a, ((Hk - 1, Hk - 1), (Wk - 1, Wk - 1))), k)
 
 
 def check_correlate_convolve(correlate, convolve, *, seed: int = 0, points: float | None = None,
@@ -500,8 +500,9 @@ def check_correlate_convolve(correlate, convolve, *, seed: int = 0, points: floa
     for a, k in _primitive_pairs(np.random.default_rng(seed), thorough):
         where = f"case a {a.shape}, k {k.shape}"
         for name, fn, want, wrong in (
-                ("correlate2d_valid", correlate, ref.correlate2d_valid(a, k), ref.correlate2d_valid(a, k[::-1, ::-1])),
-                ("convolve2d_full", convolve, ref.convolve2d_full(a, k), _full_corr(a, k))):
+                ("correlate2d_valid", correlate, _ref.correlate2d_valid(a, k),
+                 _ref.correlate2d_valid(a, k[::-1, ::-1])),
+                ("convolve2d_full", convolve, _ref.convolve2d_full(a, k), _full_corr(a, k))):
             res, err = _outcome(rep, fn, (a, k), name)
             if err is not None:
                 rep.fail(name, f"{where}: {err}")
@@ -517,7 +518,7 @@ def check_correlate_convolve(correlate, convolve, *, seed: int = 0, points: floa
 
 
 def _dilate(a, s):
-    return ref.dilate2d(a, s) if s > 1 else a
+    return _ref.dilate2d(a, s) if s > 1 else a
 
 
 def _identity_mistakes(x, w, s, p, dout) -> tuple[dict, dict]:
@@ -531,7 +532,7 @@ def _identity_mistakes(x, w, s, p, dout) -> tuple[dict, dict]:
         for f in range(F):
             for c in range(C):
                 for n in range(N):
-                    out[f, c] += ref.correlate2d_valid(src[n, c], dd[n, f])
+                    out[f, c] += _ref.correlate2d_valid(src[n, c], dd[n, f])
         return out[:, :, ::-1, ::-1] if flip else out
 
     def dx_form(dd, kern, crop=True):
@@ -539,7 +540,7 @@ def _identity_mistakes(x, w, s, p, dout) -> tuple[dict, dict]:
         for n in range(N):
             for c in range(C):
                 for f in range(F):
-                    full[n, c] += ref.convolve2d_full(dd[n, f], kern[f, c])
+                    full[n, c] += _ref.convolve2d_full(dd[n, f], kern[f, c])
         return full[:, :, p:p + H, p:p + W] if crop else full
 
     dd = _dilate(dout, s)
@@ -549,7 +550,7 @@ def _identity_mistakes(x, w, s, p, dout) -> tuple[dict, dict]:
         full = dx_form(dd, w, crop=False)
         dx_m["CONV_PAD_NOT_CROPPED"] = [full, full[:, :, :H, :W], full[:, :, 2 * p:, 2 * p:]]
     if s > 1:
-        wide = ref.dilate2d(dout, s + 1)
+        wide = _ref.dilate2d(dout, s + 1)
         dw_m["STRIDE_OFF_BY_ONE"] = [dw_form(wide, xp)] if wide.shape[2] <= xp.shape[2] and \
             wide.shape[3] <= xp.shape[3] else []
         dx_m["STRIDE_OFF_BY_ONE"] = [dx_form(wide, w)]
@@ -591,8 +592,8 @@ def check_conv_identities(dw_fn, dx_fn, *, seed: int = 0, points: float | None =
     for case in sorted(cases, key=lambda c: not c.cost):
         x, w, b, s, p = case.args
         where = f"case x {x.shape}, w {w.shape}, stride {s}, pad {p}"
-        _, cache = ref.conv2d_forward_naive(x, w, b, s, p)
-        dx_want, dw_want, _ = ref.conv2d_backward_naive(case.dout, cache)
+        _, cache = _ref.conv2d_forward_naive(x, w, b, s, p)
+        dx_want, dw_want, _ = _ref.conv2d_backward_naive(case.dout, cache)
         for name, fn, args, want in (
                 ("dw", dw_fn, (x, case.dout, w.shape[2], w.shape[3], s, p), dw_want),
                 ("dx", dx_fn, (case.dout, w, tuple(int(v) for v in x.shape), s, p), dx_want)):
@@ -623,7 +624,7 @@ def check_conv_identities(dw_fn, dx_fn, *, seed: int = 0, points: float | None =
 
 
 def _im2col_layout_mistakes(x, HH, WW, s, p) -> dict:
-    cols = ref.im2col(x, HH, WW, s, p)
+    cols = _ref.im2col(x, HH, WW, s, p)
     N, C = x.shape[:2]
     Ho, Wo = _sizes(x.shape, HH, WW, s, p)
     c6 = cols.reshape(N, Ho, Wo, C, HH, WW)
@@ -665,7 +666,7 @@ def check_im2col_col2im(im2col, col2im, *, seed: int = 0, points: float | None =
     for kind, xs, (HH, WW, s, p) in _im2col_cases(rng, thorough):
         x = rng.standard_normal(xs)
         where = f"case x {xs}, kernel {HH}x{WW}, stride {s}, pad {p}"
-        want = ref.im2col(x, HH, WW, s, p)
+        want = _ref.im2col(x, HH, WW, s, p)
         res, err = _outcome(rep, im2col, (x, HH, WW, s, p), "im2col")
         if err is not None:
             rep.fail("im2col", f"{where}: {err}")
@@ -684,6 +685,6 @@ def check_im2col_col2im(im2col, col2im, *, seed: int = 0, points: float | None =
                 _out_of_time(rep, "col2im")
                 break
             continue
-        _compare(rep, f"col2im, {kind}", where, "col2im(cols)", res, ref.col2im(cols, xs, HH, WW, s, p),
+        _compare(rep, f"col2im, {kind}", where, "col2im(cols)", res, _ref.col2im(cols, xs, HH, WW, s, p),
                  lambda: _col2im_mistakes(c6, xs, s, p))
     return rep.finish()

@@ -19,7 +19,7 @@ import numpy as np
 
 from graders.conv import _Case, _pair, _wins
 from graders.core import Report, require_callable
-from reference_impl import conv as ref
+from reference_impl import conv as _ref
 
 __all__ = ["check_maxpool", "check_avgpool"]
 
@@ -143,7 +143,7 @@ def check_maxpool(forward, backward, *, seed: int = 0, points: float | None = No
     cases.append(_pool_case(rng, "distinct values", (2, 4, 16, 16), 2, 2, 2, _distinct, cost=True))
     return _pool_check(forward, backward, exercise="max-pool forward/backward",
                        names=("maxpool2d_forward", "maxpool2d_backward"), cases=cases,
-                       ref_pair=(ref.maxpool2d_forward, ref.maxpool2d_backward), mistakes=_maxpool_mistakes,
+                       ref_pair=(_ref.maxpool2d_forward, _ref.maxpool2d_backward), mistakes=_maxpool_mistakes,
                        seed=seed, points=points)
 
 
@@ -169,5 +169,5 @@ def check_avgpool(forward, backward, *, seed: int = 0, points: float | None = No
     cases.append(_pool_case(rng, "separate windows", (2, 4, 16, 16), 2, 2, 2, normal, cost=True))
     return _pool_check(forward, backward, exercise="average-pool forward/backward",
                        names=("avgpool2d_forward", "avgpool2d_backward"), cases=cases,
-                       ref_pair=(ref.avgpool2d_forward, ref.avgpool2d_backward), mistakes=_avgpool_mistakes,
+                       ref_pair=(_ref.avgpool2d_forward, _ref.avgpool2d_backward), mistakes=_avgpool_mistakes,
                        seed=seed, points=points)

@@ -25,9 +25,9 @@ from graders import diagnoses, typed
 from graders.core import (GradingError, Report, StudentCodeError, StudentTimeout, array_problem, brief,
                           call_student, require_callable)
 from graders.public import convolution as pub
-from reference_impl import conv as ref
-from reference_impl import symbolic as ref_symbolic
-from reference_impl import symbolic_layers as ref_sym
+from reference_impl import conv as _ref
+from reference_impl import symbolic as _ref_symbolic
+from reference_impl import symbolic_layers as _ref_sym
 
 __all__ = ["HAND_KEYS", "check_conv_by_hand", "check_output_sizes", "check_conv_output_size",
            "check_conv1d_derivation"]
@@ -48,13 +48,13 @@ def _hand_expected() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     x, w, dout = pub.HAND_X[None, None], pub.HAND_W[None, None], pub.HAND_DOUT[None, None]
     b = np.array([pub.HAND_B])
     flip = w[:, :, ::-1, ::-1]
-    s2 = ref.conv2d_forward_naive(x, w, b, 2, 0)[0][0, 0]
-    s1 = ref.conv2d_forward_naive(x, w, b, 1, 0)[0][0, 0]
-    p1 = ref.conv2d_forward_naive(x, w, b, 1, 1)[0][0, 0, 0, 0]
-    _, cache = ref.conv2d_forward_naive(x, w, b, 1, 0)
-    dx, dw, db = ref.conv2d_backward_naive(dout, cache)
-    _, cache_f = ref.conv2d_forward_naive(x, flip, b, 1, 0)
-    dx_f = ref.conv2d_backward_naive(dout, cache_f)[0]
+    s2 = _ref.conv2d_forward_naive(x, w, b, 2, 0)[0][0, 0]
+    s1 = _ref.conv2d_forward_naive(x, w, b, 1, 0)[0][0, 0]
+    p1 = _ref.conv2d_forward_naive(x, w, b, 1, 1)[0][0, 0, 0, 0]
+    _, cache = _ref.conv2d_forward_naive(x, w, b, 1, 0)
+    dx, dw, db = _ref.conv2d_backward_naive(dout, cache)
+    _, cache_f = _ref.conv2d_forward_naive(x, flip, b, 1, 0)
+    dx_f = _ref.conv2d_backward_naive(dout, cache_f)[0]
     X, Wk, D = pub.HAND_X, pub.HAND_W, pub.HAND_DOUT
     last = {}  # "=" instead of "+=": only the last window (in row-major order) that covers the entry counts
     for (r, t) in ((1, 1), (2, 3)):
@@ -65,7 +65,7 @@ def _hand_expected() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     want = {"out_stride2": s2, "out_pad1_0_0": float(p1), "dx_1_1": float(dx[0, 0, 1, 1]),
             "dx_2_3": float(dx[0, 0, 2, 3]), "dw_1_0": float(dw[0, 0, 1, 0]), "db": float(db[0])}
     mistakes = {
-        "out_stride2": {"KERNEL_FLIP": ref.conv2d_forward_naive(x, flip, b, 2, 0)[0][0, 0],
+        "out_stride2": {"KERNEL_FLIP": _ref.conv2d_forward_naive(x, flip, b, 2, 0)[0][0, 0],
                         "STRIDE_IGNORED": s1[:2, :2], "the bias b was left out": s2 - pub.HAND_B},
         "out_pad1_0_0": {"KERNEL_FLIP": float(X[0, 0] * Wk[0, 0] + pub.HAND_B),
                          "padding ignored: with pad = 1 the first window covers a row and a column of zeros":
@@ -137,7 +137,7 @@ def check_conv_by_hand(answers_: Any, *, seed: int = 0, points: float | None = N
 
 def _size_or_none(H, K, stride, pad):
     try:
-        return ref.conv_output_size(H, K, stride, pad)
+        return _ref.conv_output_size(H, K, stride, pad)
     except ValueError:
         return None
 
@@ -298,7 +298,7 @@ def _conv1d_closed(S: Mapping[str, sp.Symbol], *, spacing: int, offset: int, fli
 
 def _conv1d_expected():
     c = pub.CONV1D
-    r = ref_sym.conv1d_identities(c["L"], c["K"], c["stride"], c["pad"])
+    r = _ref_sym.conv1d_identities(c["L"], c["K"], c["stride"], c["pad"])
     S = pub.conv1d_symbols()
     expected = {f"dx[{i}]": e for i, e in enumerate(r["dx"])}
     expected.update({f"dw[{k}]": e for k, e in enumerate(r["dw"])})
@@ -331,7 +331,7 @@ def _expr_problem(answer: Any, want: sp.Expr, wrongs: Mapping[str, sp.Expr], S: 
     if isinstance(answer, (list, tuple, dict, set, np.ndarray, sp.MatrixBase)):
         return f"{what}: expected one scalar expression, got {type(answer).__name__} {brief(answer)}."
     try:
-        parsed = ref_symbolic.parse_answer(answer, S)
+        parsed = _ref_symbolic.parse_answer(answer, S)
     except (ValueError, TypeError, SyntaxError) as exc:
         return f"{what}: could not read {brief(answer)}: {exc}"
     symbols = list(S.values())
@@ -342,7 +342,7 @@ def _expr_problem(answer: Any, want: sp.Expr, wrongs: Mapping[str, sp.Expr], S: 
             return True
         if diff.is_polynomial(*symbols):
             return False
-        return ref_symbolic.are_equivalent(a, b, S, time_limit=0.5, rng=seed)
+        return _ref_symbolic.are_equivalent(a, b, S, time_limit=0.5, rng=seed)
     try:
         if same(parsed, want):
             return None
