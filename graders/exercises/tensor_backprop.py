@@ -27,10 +27,10 @@ import numpy as np
 from graders import diagnoses
 from graders.core import (MUTATION_CHECK, Report, StudentCodeError, StudentTimeout, array_problem, brief,
                           call_student, describe, diagnose, real_number, require_callable, unpack)
-from reference_impl import broadcasting as ref_bc
-from reference_impl import embedding as ref_emb
-from reference_impl import losses as ref_losses
-from reference_impl import network as ref_net
+from reference_impl import broadcasting as _ref_bc
+from reference_impl import embedding as _ref_emb
+from reference_impl import losses as _ref_losses
+from reference_impl import network as _ref_net
 
 __all__ = ["check_unbroadcast", "check_embedding_backward", "check_tied_lm", "check_dropout",
            "check_combine_micro_batches"]
@@ -41,11 +41,11 @@ SCALAR_TOL = 1e-7
 # ============================================================================================ machinery
 
 
-class Stop(Exception):
+class _Stop(Exception):
     """The student's code timed out: the remaining cases of the check are skipped."""
 
 
-class Grading:
+class _Grading:
     """A Report with declared sub-checks, input watching, and student calls that fail sub-checks instead of raising.
 
     Shared by the modules of notebook 13 (the class is machinery, not an expected-value helper)."""
@@ -60,7 +60,7 @@ class Grading:
 
     def call(self, fn: Callable, *args, label: str, fail: Sequence[str], where: str = "", **kwargs):
         """(True, result) or (False, None) after failing every sub-check in ``fail`` with the error; a timeout also
-        raises Stop. Inputs are watched when the Grading watches them."""
+        raises _Stop. Inputs are watched when the _Grading watches them."""
         try:
             result = call_student(fn, *args, label=label, notes=self.report.notes,
                                   report=self.report if self.watch else None, **kwargs)
@@ -73,7 +73,7 @@ class Grading:
                 for n, sub in self.report.checks.items():  # what was not reached is not credited
                     if sub.passed and n != MUTATION_CHECK:
                         self.report.fail(n, f"not checked: {label} did not finish in time earlier.")
-                raise Stop from None
+                raise _Stop from None
             return False, None
 
     def fail(self, name: str, message: str) -> None:
@@ -86,7 +86,7 @@ class Grading:
         return self.report.finish()
 
 
-def scalar_problem(got: Any, want: float, *, name: str = "loss", tol: float = SCALAR_TOL) -> str | None:
+def _scalar_problem(got: Any, want: float, *, name: str = "loss", tol: float = SCALAR_TOL) -> str | None:
     """Why ``got`` is not the number ``want`` (relative tolerance), or None."""
     v = real_number(got)
     if v is None:
@@ -98,7 +98,7 @@ def scalar_problem(got: Any, want: float, *, name: str = "loss", tol: float = SC
     return f"{name} = {v:.8g}, expected {want:.8g}."
 
 
-def grads_dict(got: Any, keys: Sequence[str], label: str) -> tuple[dict | None, str | None]:
+def _grads_dict(got: Any, keys: Sequence[str], label: str) -> tuple[dict | None, str | None]:
     """(dict, None) when ``got`` is a dict with exactly ``keys``, else (None, why not)."""
     if not isinstance(got, Mapping):
         return None, f"{label} must be a dict with keys {', '.join(keys)}, got {type(got).__name__} ({brief(got)})."
@@ -121,7 +121,7 @@ def _finite(v: Any) -> bool:
         return False
 
 
-def named(problem: str, got: Any, expected: np.ndarray, candidates: Mapping[str, Any] | None = None, *,
+def _named(problem: str, got: Any, expected: np.ndarray, candidates: Mapping[str, Any] | None = None, *,
           batch_size: int | None = None, generic: bool = True) -> str:
     """``problem`` followed by the likely mistake, when ``got`` equals one of the candidates (or a generic one).
     Candidates with inf/NaN entries are left out (they name nothing and would only raise warnings)."""
@@ -134,7 +134,7 @@ def named(problem: str, got: Any, expected: np.ndarray, candidates: Mapping[str,
         return problem + describe(diagnose(got, expected, kept, batch_size=batch_size, generic=generic))
 
 
-def numeric_hint(scaled_case: bool, text: str, ordinary_passed: bool) -> str:
+def _numeric_hint(scaled_case: bool, text: str, ordinary_passed: bool) -> str:
     """NUMERIC_NOT_ANALYTIC for a gradient that is right on ordinary inputs and wrong only on the case with a large
     constant part (where centred differences lose their digits at every step size)."""
     if scaled_case and ordinary_passed and "Likely mistake" not in text and text.startswith("values differ"):
@@ -240,7 +240,7 @@ def check_unbroadcast(unbroadcast, *, seed: int = 0, points: float | None = None
     unnecessary; the result must not keep extra axes or drop size-1 ones.
     """
     require_callable(unbroadcast, "unbroadcast", 2)
-    g = Grading("unbroadcast", points, seed, _UB_KINDS)
+    g = _Grading("unbroadcast", points, seed, _UB_KINDS)
     try:
         for sub, S, s, grad in _ub_cases(np.random.default_rng(seed), thorough):
             if not g.passed(sub):
@@ -249,12 +249,12 @@ def check_unbroadcast(unbroadcast, *, seed: int = 0, points: float | None = None
             ok, got = g.call(unbroadcast, grad, s, label="unbroadcast()", fail=[sub], where=where)
             if not ok:
                 continue
-            expected = ref_bc.unbroadcast(grad, s)
+            expected = _ref_bc.unbroadcast(grad, s)
             problem = array_problem(got, expected)
             if problem:
-                g.fail(sub, f"{where}: " + named(problem, got, expected, _ub_candidates(grad, s, expected),
+                g.fail(sub, f"{where}: " + _named(problem, got, expected, _ub_candidates(grad, s, expected),
                                                  generic=False))
-    except Stop:
+    except _Stop:
         pass
     return g.finish()
 
@@ -299,7 +299,7 @@ def check_embedding_backward(embedding_backward, *, seed: int = 0, points: float
     repeated id), MISSING_TRANSPOSE.
     """
     require_callable(embedding_backward, "embedding_backward", 3)
-    g = Grading("embedding backward (scatter-add)", points, seed, _EMB_SUBS)
+    g = _Grading("embedding backward (scatter-add)", points, seed, _EMB_SUBS)
     try:
         for sub, idx, V, dout in _emb_cases(np.random.default_rng(seed), thorough):
             if not g.passed(sub):
@@ -309,12 +309,12 @@ def check_embedding_backward(embedding_backward, *, seed: int = 0, points: float
                              where=where)
             if not ok:
                 continue
-            _, cache = ref_emb.embedding_forward(np.zeros((V, dout.shape[-1])), idx)
-            expected, lost = ref_emb.embedding_backward_lost_updates(dout, cache)
+            _, cache = _ref_emb.embedding_forward(np.zeros((V, dout.shape[-1])), idx)
+            expected, lost = _ref_emb.embedding_backward_lost_updates(dout, cache)
             problem = array_problem(got, expected)
             if problem:
-                g.fail(sub, f"{where}: " + named(problem, got, expected, {"EMBEDDING_LOST_UPDATES": lost}))
-    except Stop:
+                g.fail(sub, f"{where}: " + _named(problem, got, expected, {"EMBEDDING_LOST_UPDATES": lost}))
+    except _Stop:
         pass
     return g.finish()
 
@@ -332,7 +332,7 @@ def _tied_cases(rng: np.random.Generator, thorough: bool):
                                                   if thorough else [])
     out = []
     for V, D, N, offset in specs:
-        params = ref_emb.init_tied_lm(V, D, rng)
+        params = _ref_emb.init_tied_lm(V, D, rng)
         params["b"] = 0.1 * rng.standard_normal(D)
         where = f"V={V}, D={D}, N={N}"
         if offset:  # every row of E gets the same huge last column, which W ignores (its last row is 0): the
@@ -361,7 +361,7 @@ def check_tied_lm(fn, *, seed: int = 0, points: float | None = None, thorough: b
     logits move by the same 3e8, which softmax ignores and finite differences do not).
     """
     require_callable(fn, "tied_lm_loss_and_grads", 5)
-    g = Grading("weight tying: a tied toy language model", points, seed, _TIED_SUBS)
+    g = _Grading("weight tying: a tied toy language model", points, seed, _TIED_SUBS)
     label = "tied_lm_loss_and_grads()"
     try:
         for where, params, idx, y, offset in _tied_cases(np.random.default_rng(seed), thorough):
@@ -375,27 +375,27 @@ def check_tied_lm(fn, *, seed: int = 0, points: float | None = None, thorough: b
                 for n in _TIED_SUBS:
                     g.fail(n, f"{where}: {exc}")
                 continue
-            want_loss, want = ref_emb.tied_lm_loss_and_grads(params, idx, y)
-            problem = scalar_problem(loss, want_loss)
+            want_loss, want = _ref_emb.tied_lm_loss_and_grads(params, idx, y)
+            problem = _scalar_problem(loss, want_loss)
             if problem:
                 g.fail("loss", f"{where}: {problem}")
             untied = {"E_in": params["E"], "E_out": params["E"], "W": params["W"], "b": params["b"]}
-            _, parts = ref_emb.untied_lm_loss_and_grads(untied, idx, y)
+            _, parts = _ref_emb.untied_lm_loss_and_grads(untied, idx, y)
             problem = array_problem(dE, want["E"])
             if problem:
                 lost_lookup = _tied_lost_lookup(params, idx, y)
                 cands = {"TIED_ONE_USE": [parts["E_in"], parts["E_out"]],
                          "EMBEDDING_LOST_UPDATES": [lost_lookup + parts["E_out"], lost_lookup]}
-                text = named(problem, dE, want["E"], cands, batch_size=len(idx))
-                text += numeric_hint(offset, text, g.passed("dE (both uses of E)"))
+                text = _named(problem, dE, want["E"], cands, batch_size=len(idx))
+                text += _numeric_hint(offset, text, g.passed("dE (both uses of E)"))
                 g.fail("dE (both uses of E)", f"{where}: dE {text}")
             for name, got in (("dW", dW), ("db", db)):
                 problem = array_problem(got, want[name[1:]])
                 if problem:
-                    text = named(problem, got, want[name[1:]], batch_size=len(idx))
-                    text += numeric_hint(offset, text, g.passed("dW and db"))
+                    text = _named(problem, got, want[name[1:]], batch_size=len(idx))
+                    text += _numeric_hint(offset, text, g.passed("dW and db"))
                     g.fail("dW and db", f"{where}: {name} {text}")
-    except Stop:
+    except _Stop:
         pass
     return g.finish()
 
@@ -404,7 +404,7 @@ def _tied_lost_lookup(params: dict, idx: np.ndarray, y: np.ndarray) -> np.ndarra
     """The lookup's part of dE computed with ``dE[idx] += de`` (lost updates for repeated ids)."""
     E, W, b = params["E"], params["W"], params["b"]
     h = np.tanh(E[idx] @ W + b)
-    _, dlogits = ref_losses.softmax_cross_entropy(h @ E.T, y)
+    _, dlogits = _ref_losses.softmax_cross_entropy(h @ E.T, y)
     dz = (dlogits @ E) * (1.0 - h * h)
     out = np.zeros_like(E)
     out[idx] += dz @ W.T
@@ -440,7 +440,7 @@ def check_dropout(dropout_forward, dropout_backward, *, seed: int = 0, points: f
     """
     require_callable(dropout_forward, "dropout_forward", 3)
     require_callable(dropout_backward, "dropout_backward", 2)
-    g = Grading("inverted dropout", points, seed, _DROP_SUBS)
+    g = _Grading("inverted dropout", points, seed, _DROP_SUBS)
     T, B, E = _DROP_SUBS
     try:
         for shape, p, x, s in _drop_cases(np.random.default_rng(seed), thorough):
@@ -467,7 +467,7 @@ def check_dropout(dropout_forward, dropout_backward, *, seed: int = 0, points: f
                     cands = {"DROPOUT_SCALE": x * keep, "DROPOUT_KEEP_PROB_SWAPPED": [x * swapped / (1 - p)]}
                     if p > 0:
                         cands["DROPOUT_KEEP_PROB_SWAPPED"].append(x * swapped / p)
-                    g.fail(T, f"{where}: out " + named(problem, out, expected, cands, generic=False)
+                    g.fail(T, f"{where}: out " + _named(problem, out, expected, cands, generic=False)
                            + ("" if p == 0 else " (the mask must be rng.random(x.shape) >= p_drop, drawn once)"))
                     if problem.startswith("values differ"):
                         own = np.asarray(out, dtype=np.float64) / x  # x has no zero entry
@@ -477,7 +477,7 @@ def check_dropout(dropout_forward, dropout_backward, *, seed: int = 0, points: f
                     expected = dout * own
                     problem = array_problem(dx, expected)
                     if problem:
-                        text = named(problem, dx, expected, {"DROPOUT_SCALE": dout * (own != 0)}, generic=False)
+                        text = _named(problem, dx, expected, {"DROPOUT_SCALE": dout * (own != 0)}, generic=False)
                         if own is not mask:
                             text += " (dx must use the mask and scale of your forward's output)"
                         g.fail(B, f"{where}: dx " + text)
@@ -494,7 +494,7 @@ def check_dropout(dropout_forward, dropout_backward, *, seed: int = 0, points: f
             problem = array_problem(out, x)
             if problem:
                 cands = {"DROPOUT_NOT_INVERTED": x * (1 - p), "DROPOUT_IN_EVAL": [x * mask, x * keep]}
-                g.fail(E, f"{where}, eval: out " + named(problem, out, x, cands, generic=False))
+                g.fail(E, f"{where}, eval: out " + _named(problem, out, x, cands, generic=False))
                 continue
             dout = np.random.default_rng(s + 2).standard_normal(shape)
             okb, dx = g.call(dropout_backward, dout, cache, label="dropout_backward() in eval mode", fail=[E],
@@ -503,8 +503,8 @@ def check_dropout(dropout_forward, dropout_backward, *, seed: int = 0, points: f
                 problem = array_problem(dx, dout)
                 if problem:
                     cands = {"DROPOUT_NOT_INVERTED": dout * (1 - p), "DROPOUT_IN_EVAL": [dout * mask, dout * keep]}
-                    g.fail(E, f"{where}, eval: dx " + named(problem, dx, dout, cands, generic=False))
-    except Stop:
+                    g.fail(E, f"{where}, eval: dx " + _named(problem, dx, dout, cands, generic=False))
+    except _Stop:
         pass
     return g.finish()
 
@@ -521,15 +521,15 @@ def _acc_cases(rng: np.random.Generator, thorough: bool):
     out = []
     for sizes, sub in specs:
         N = sum(sizes)
-        params = ref_net.init_params([3, 5, 4], "he", rng)
+        params = _ref_net.init_params([3, 5, 4], "he", rng)
         X, y = rng.standard_normal((N, 3)), rng.integers(0, 4, N)
         edges = np.cumsum((0,) + sizes)
         losses, grads = [], []
         for a, b in zip(edges[:-1], edges[1:]):
-            loss_j, g_j = ref_net.mlp_loss_and_grads(params, X[a:b], y[a:b])
+            loss_j, g_j = _ref_net.mlp_loss_and_grads(params, X[a:b], y[a:b])
             losses.append(float(loss_j))
             grads.append(g_j)
-        full_loss, full = ref_net.mlp_loss_and_grads(params, X, y)
+        full_loss, full = _ref_net.mlp_loss_and_grads(params, X, y)
         out.append((_ACC_SUBS[sub], list(sizes), losses, grads, float(full_loss), full))
     return out
 
@@ -548,7 +548,7 @@ def check_combine_micro_batches(fn, *, seed: int = 0, points: float | None = Non
     weights with unequal sizes).
     """
     require_callable(fn, "combine_micro_batches", 3)
-    g = Grading("gradient accumulation over micro-batches", points, seed, _ACC_SUBS)
+    g = _Grading("gradient accumulation over micro-batches", points, seed, _ACC_SUBS)
     label = "combine_micro_batches()"
     try:
         for sub, sizes, losses, grads, full_loss, full in _acc_cases(np.random.default_rng(seed), thorough):
@@ -563,7 +563,7 @@ def check_combine_micro_batches(fn, *, seed: int = 0, points: float | None = Non
                 g.fail("loss", f"{where}: {exc}")
                 continue
             k = len(sizes)
-            problem = scalar_problem(loss, full_loss)
+            problem = _scalar_problem(loss, full_loss)
             if problem:
                 if real_number(loss) is not None and math.isclose(real_number(loss), sum(losses), rel_tol=1e-9) \
                         and k > 1:
@@ -572,7 +572,7 @@ def check_combine_micro_batches(fn, *, seed: int = 0, points: float | None = Non
                                                                     rel_tol=1e-9) and len(set(sizes)) > 1:
                     problem += describe(diagnoses.get("ACCUMULATION_UNEQUAL"))
                 g.fail("loss", f"{where}: {problem}")
-            got, problem = grads_dict(got, list(full), "grads")
+            got, problem = _grads_dict(got, list(full), "grads")
             if problem:
                 g.fail(sub, f"{where}: {problem}")
                 continue
@@ -584,9 +584,9 @@ def check_combine_micro_batches(fn, *, seed: int = 0, points: float | None = Non
                     cands = {"ACCUMULATION_NO_1_OVER_K": summed if k > 1 else None,
                              "ACCUMULATION_UNEQUAL": summed / k if len(set(sizes)) > 1 else None}
                     cands = {c: v for c, v in cands.items() if v is not None}
-                    g.fail(sub, f"{where}: grads[{name!r}] " + named(problem, got[name], expected, cands,
+                    g.fail(sub, f"{where}: grads[{name!r}] " + _named(problem, got[name], expected, cands,
                                                                      generic=False))
                     break
-    except Stop:
+    except _Stop:
         pass
     return g.finish()

@@ -8,7 +8,7 @@
 - :func:`check_mlp_loss_and_grads`: an L-layer ReLU MLP with softmax cross-entropy (written with the engine);
 - :func:`check_train_mlp`: full-batch gradient descent on the two-moons data, and the accuracy it reaches.
 
-The class is driven by runners (:func:`run_tensor_program`, :func:`run_tensor_semantics`) that a check hands to
+The class is driven by runners (:func:`_run_tensor_program`, :func:`_run_tensor_semantics`) that a check hands to
 ``call_student`` together with the class and plain data. A runner builds a small graph from a program (lists of
 operation names and array data), runs ``backward()`` and returns plain data (values, gradients, which exception
 a call raised); it holds no expected value. Expected values come from the reference engine
@@ -25,17 +25,17 @@ import numpy as np
 from graders import diagnoses
 from graders.core import (GradingError, Report, StudentCodeError, array_problem, brief, describe, real_number,
                           require_callable, unpack)
-from graders.exercises.tensor_backprop import Grading, Stop, grads_dict, named, numeric_hint, scalar_problem
+from graders.exercises.tensor_backprop import _Grading, _Stop, _grads_dict, _named, _numeric_hint, _scalar_problem
 from graders.public import tensor_backprop as pub
 from graders.remote.catalogue import CatalogueError
-from reference_impl import datasets as ref_data
-from reference_impl import losses as ref_losses
-from reference_impl import network as ref_net
-from reference_impl import training as ref_train
-from reference_impl.autodiff import tensor as ref_t
+from reference_impl import datasets as _ref_data
+from reference_impl import losses as _ref_losses
+from reference_impl import network as _ref_net
+from reference_impl import training as _ref_train
+from reference_impl.autodiff import tensor as _ref_t
 
 __all__ = ["check_tensor_ops", "check_tensor_semantics", "check_inplace_breaks", "check_mlp_loss_and_grads",
-           "check_train_mlp", "run_tensor_program", "run_tensor_semantics", "INPLACE_NAMES", "moons_task"]
+           "check_train_mlp", "INPLACE_NAMES", "moons_task"]
 
 KINK_MARGIN = 0.05
 OFFSET = 3e8  # a bias shared by every class: softmax ignores it, centred differences lose their digits to it
@@ -91,7 +91,7 @@ def _build(Tensor: Any, prog: Mapping) -> list:
     return nodes
 
 
-def run_tensor_program(Tensor: Any, prog: Mapping) -> dict:
+def _run_tensor_program(Tensor: Any, prog: Mapping) -> dict:
     """Build ``prog`` with the learner's class, call ``root.backward()`` and report what happened (plain data).
 
     prog: {"leaves": [{"data": array, "requires_grad": bool}, ...], "steps": [[op, arg, ...], ...]} with op in
@@ -122,7 +122,7 @@ def _raised(fn) -> str:
     return ""
 
 
-def run_tensor_semantics(Tensor: Any, case: Mapping) -> dict:
+def _run_tensor_semantics(Tensor: Any, case: Mapping) -> dict:
     """Run one framework-semantics scenario with the learner's class; plain data out (see check_tensor_semantics).
 
     case["kind"] is one of "accumulate", "retain", "freed", "zero_grad", "detach"; case["a"], case["b"], case["C1"],
@@ -173,12 +173,13 @@ def run_tensor_semantics(Tensor: Any, case: Mapping) -> dict:
 
 def _ref_apply(nodes: list, step: list):
     if step[0] == "ce":
-        return ref_t.cross_entropy(nodes[step[1]], np.array(step[2], dtype=np.int64))
+        return _ref_t.cross_entropy(nodes[step[1]], np.array(step[2], dtype=np.int64))
     return _apply(nodes, step)
 
 
 def _reference_program(prog: Mapping) -> dict:
-    nodes = [ref_t.Tensor(np.array(leaf["data"]), requires_grad=bool(leaf["requires_grad"])) for leaf in prog["leaves"]]
+    nodes = [_ref_t.Tensor(np.array(leaf["data"]), requires_grad=bool(leaf["requires_grad"]))
+             for leaf in prog["leaves"]]
     for step in prog["steps"]:
         nodes.append(_ref_apply(nodes, step))
     root = nodes[-1]
@@ -266,7 +267,7 @@ def _grads_problem(sub: str, prog: Mapping, got: Any, want: list) -> str | None:
                     f"its gradient.")
         problem = array_problem(np.asarray(g), w)
         if problem:
-            text = named(problem, np.asarray(g), w, _op_candidates(sub, prog, i, w))
+            text = _named(problem, np.asarray(g), w, _op_candidates(sub, prog, i, w))
             shape = np.shape(g)
             if shape != w.shape and len(shape) >= len(w.shape) and "Likely mistake" not in text:
                 text += ("\n      The operand was broadcast: its gradient must be unbroadcast (summed back) to its own "
@@ -291,13 +292,13 @@ def check_tensor_ops(Tensor, *, seed: int = 0, points: float | None = None, thor
     MISSING_TRANSPOSE, SIGN_FLIP, UNBROADCAST_MEAN, and a reminder to unbroadcast.
     """
     require_callable(Tensor, "Tensor")
-    g = Grading("Tensor engine: backward rules", points, seed, _OPS, watch=False)
+    g = _Grading("Tensor engine: backward rules", points, seed, _OPS, watch=False)
     try:
         for sub, expr, prog in _ops_programs(np.random.default_rng(seed), thorough):
             if not g.passed(sub):
                 continue
             where = f"`{expr}`"
-            ok, got = g.call(run_tensor_program, Tensor, prog, label=f"Tensor on {expr}", fail=[sub], where=where)
+            ok, got = g.call(_run_tensor_program, Tensor, prog, label=f"Tensor on {expr}", fail=[sub], where=where)
             if not ok:
                 continue
             want = _reference_program(prog)
@@ -315,7 +316,7 @@ def check_tensor_ops(Tensor, *, seed: int = 0, points: float | None = None, thor
                     problem += ("\n      (This program multiplies by a constant array C to send a random upstream "
                                 "gradient, and `*` failed above: fix it first.)")
                 g.fail(sub, f"{where}: {problem}")
-    except Stop:
+    except _Stop:
         pass
     return g.finish()
 
@@ -428,18 +429,18 @@ def check_tensor_semantics(Tensor, *, seed: int = 0, points: float | None = None
     GRAPH_NOT_FREED, ZERO_GRAD_INEFFECTIVE, DETACH_NOT_STOPPING.
     """
     require_callable(Tensor, "Tensor")
-    g = Grading("Tensor engine: framework semantics", points, seed, _SEM, watch=False)
+    g = _Grading("Tensor engine: framework semantics", points, seed, _SEM, watch=False)
     try:
         for sub, case in _sem_cases(np.random.default_rng(seed), thorough):
             if not g.passed(sub):
                 continue
-            ok, got = g.call(run_tensor_semantics, Tensor, case, label=f"the {case['kind']} scenario", fail=[sub])
+            ok, got = g.call(_run_tensor_semantics, Tensor, case, label=f"the {case['kind']} scenario", fail=[sub])
             if not ok:
                 continue
             problem = _sem_verdict(case, got if isinstance(got, dict) else {})
             if problem:
                 g.fail(sub, f"{case['kind']} scenario: {problem}")
-    except Stop:
+    except _Stop:
         pass
     return g.finish()
 
@@ -461,7 +462,7 @@ _INPLACE_CODE = {"relu_inplace_after_matmul": "INPLACE_RELU_MYTH", "relu_input_m
 def _inplace_scenario(name: str, rng: np.random.Generator) -> bool:
     """Run one scenario of graders.public.tensor_backprop.INPLACE_SCENARIOS in the reference engine (which keeps
     PyTorch's version counters); True when its backward refuses because a saved tensor was overwritten."""
-    T, no_grad = ref_t.Tensor, ref_t.no_grad
+    T, no_grad = _ref_t.Tensor, _ref_t.no_grad
     x = T(rng.standard_normal((4, 3)) + np.array([1.0, -2.0, 0.5]))
     W, W1, W2 = (T(rng.standard_normal(s), requires_grad=True) for s in ((3, 5), (3, 5), (5, 2)))
     W2b = T(rng.standard_normal((3, 5)), requires_grad=True)
@@ -550,7 +551,7 @@ def check_inplace_breaks(answer, *, seed: int = 0, points: float | None = None, 
 def _mlp_case(rng: np.random.Generator, sizes: tuple[int, ...], N: int):
     """Parameters, X and y with every hidden pre-activation at least KINK_MARGIN away from 0: each hidden unit's
     bias is drawn (again, if needed) until none of the N examples lands near the kink."""
-    params = ref_net.init_params(list(sizes), "he", rng)
+    params = _ref_net.init_params(list(sizes), "he", rng)
     X = rng.standard_normal((N, sizes[0]))
     h = X
     for l in range(1, len(sizes)):
@@ -586,7 +587,7 @@ def check_mlp_loss_and_grads(fn, *, seed: int = 0, points: float | None = None, 
     NUMERIC_NOT_ANALYTIC.
     """
     require_callable(fn, "mlp_loss_and_grads", 3)
-    g = Grading("MLP loss and gradients", points, seed, _MLP_SUBS)
+    g = _Grading("MLP loss and gradients", points, seed, _MLP_SUBS)
     label = "mlp_loss_and_grads()"
     rng = np.random.default_rng(seed)
     specs = [((3, 5, 4), 7, False), ((4, 6, 5, 3), 6, False), ((3, 5, 4), 6, True)]
@@ -609,15 +610,15 @@ def check_mlp_loss_and_grads(fn, *, seed: int = 0, points: float | None = None, 
                 for n in _MLP_SUBS:
                     g.fail(n, f"{where}: {exc}")
                 continue
-            want, want_g = ref_net.mlp_loss_and_grads(params, X, y)
-            problem = scalar_problem(loss, want)
+            want, want_g = _ref_net.mlp_loss_and_grads(params, X, y)
+            problem = _scalar_problem(loss, want)
             if problem:
                 relu_out = _relu_output_loss(params, X, y)
                 v = real_number(loss)
                 if v is not None and abs(v - relu_out) <= 1e-9 * max(1.0, abs(relu_out)):
                     problem += describe(diagnoses.get("RELU_ON_OUTPUT"))
                 g.fail("loss", f"{where}: {problem}")
-            got, problem = grads_dict(grads, list(params), "grads")
+            got, problem = _grads_dict(grads, list(params), "grads")
             if problem:
                 g.fail(_MLP_SUBS[1], f"{where}: {problem}")
                 g.fail(_MLP_SUBS[2], f"{where}: {problem}")
@@ -629,18 +630,18 @@ def check_mlp_loss_and_grads(fn, *, seed: int = 0, points: float | None = None, 
                     cands = {}
                     if name.startswith("b") and isinstance(got[name], np.ndarray) and got[name].ndim == 2:
                         cands["BIAS_KEEPDIMS"] = want_g[name][None, :]
-                    text = named(problem, got[name], want_g[name], cands, batch_size=N)
-                    text += numeric_hint(offset, text, g.passed(sub))
+                    text = _named(problem, got[name], want_g[name], cands, batch_size=N)
+                    text += _numeric_hint(offset, text, g.passed(sub))
                     g.fail(sub, f"{where}: grads[{name!r}] " + text)
-    except Stop:
+    except _Stop:
         pass
     return g.finish()
 
 
 def _relu_output_loss(params: dict, X: np.ndarray, y: np.ndarray) -> float:
     """The loss of the same network with a ReLU also on the output scores (a classic mistake)."""
-    scores = np.maximum(ref_net.mlp_scores(params, X), 0.0)
-    return float(ref_losses.softmax_cross_entropy(scores, y)[0])
+    scores = np.maximum(_ref_net.mlp_scores(params, X), 0.0)
+    return float(_ref_losses.softmax_cross_entropy(scores, y)[0])
 
 
 # ============================================================================================ training
@@ -649,9 +650,9 @@ def _relu_output_loss(params: dict, X: np.ndarray, y: np.ndarray) -> float:
 def moons_task(seed: int, settings: Mapping) -> dict:
     """The graded training task: train and held-out moons, and He-initialized parameters (plain data)."""
     rng = np.random.default_rng(seed)
-    X, y = ref_data.make_moons(rng, int(settings["n_samples"]), noise=float(settings["noise"]))
-    Xt, yt = ref_data.make_moons(rng, 2 * int(settings["n_samples"]), noise=float(settings["noise"]))
-    params = ref_net.init_params(list(settings["layer_sizes"]), "he", rng)
+    X, y = _ref_data.make_moons(rng, int(settings["n_samples"]), noise=float(settings["noise"]))
+    Xt, yt = _ref_data.make_moons(rng, 2 * int(settings["n_samples"]), noise=float(settings["noise"]))
+    params = _ref_net.init_params(list(settings["layer_sizes"]), "he", rng)
     return {"X": X, "y": y, "X_test": Xt, "y_test": yt, "params": params}
 
 
@@ -691,7 +692,7 @@ def check_train_mlp(fn, *, seed: int = 0, points: float | None = None, thorough:
     settings = dict(pub.TRAIN_SETTINGS if settings is None else settings)
     accuracy = pub.TRAIN_ACCURACY if accuracy is None else accuracy
     require_callable(fn, "train_mlp", 5)
-    g = Grading("training the MLP on two moons", points, seed, _TRAIN_SUBS)
+    g = _Grading("training the MLP on two moons", points, seed, _TRAIN_SUBS)
     label = "train_mlp()"
     Lo, P, A = _TRAIN_SUBS
     task = moons_task(seed, settings)
@@ -706,13 +707,13 @@ def check_train_mlp(fn, *, seed: int = 0, points: float | None = None, thorough:
                 for n in _TRAIN_SUBS:
                     g.fail(n, str(exc))
                 return g.finish()
-            want_p, want_l = ref_train.sgd_train(task["params"], task["X"], task["y"], lr=lr, steps=steps)
+            want_p, want_l = _ref_train.sgd_train(task["params"], task["X"], task["y"], lr=lr, steps=steps)
             want_l = np.array(want_l)
             got_l, problem = _losses_list(losses, steps)
             if problem:
                 g.fail(Lo, problem)
             elif array_problem(got_l, want_l, tol=1e-6):
-                after = np.append(want_l[1:], ref_net.mlp_loss_and_grads(want_p, task["X"], task["y"])[0])
+                after = np.append(want_l[1:], _ref_net.mlp_loss_and_grads(want_p, task["X"], task["y"])[0])
                 worst = int(np.argmax(np.abs(got_l - want_l)))
                 text = f"loss at step {worst} is {got_l[worst]:.8g}, expected {want_l[worst]:.8g}."
                 if array_problem(got_l, after, tol=1e-6) is None:
@@ -721,7 +722,7 @@ def check_train_mlp(fn, *, seed: int = 0, points: float | None = None, thorough:
                     text += " The loss grows: step AGAINST the gradient (p - lr * grad)." + describe(
                         diagnoses.get("SIGN_FLIP"))
                 g.fail(Lo, text)
-            got_p, problem = grads_dict(params, list(want_p), "the returned params")
+            got_p, problem = _grads_dict(params, list(want_p), "the returned params")
             if problem:
                 g.fail(P, problem)
                 g.fail(A, "the returned parameters are unusable.")
@@ -730,7 +731,7 @@ def check_train_mlp(fn, *, seed: int = 0, points: float | None = None, thorough:
                 if bad:
                     g.fail(P, f"params[{bad[0]!r}] " + array_problem(got_p[bad[0]], want_p[bad[0]], tol=1e-6))
                 try:
-                    acc = float(np.mean(ref_net.mlp_scores({k: np.asarray(v, dtype=np.float64) for k, v in
+                    acc = float(np.mean(_ref_net.mlp_scores({k: np.asarray(v, dtype=np.float64) for k, v in
                                                            got_p.items()}, task["X_test"]).argmax(axis=1)
                                         == task["y_test"]))
                 except (ValueError, TypeError) as exc:
@@ -739,6 +740,6 @@ def check_train_mlp(fn, *, seed: int = 0, points: float | None = None, thorough:
                     if not acc >= accuracy:
                         g.fail(A, f"the trained network classifies {acc:.1%} of 400 held-out points correctly; it "
                                   f"must reach {accuracy:.0%}.")
-    except Stop:
+    except _Stop:
         pass
     return g.finish()

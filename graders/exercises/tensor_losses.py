@@ -21,8 +21,8 @@ import sympy as sp
 
 from graders import answers, diagnoses
 from graders.core import StudentCodeError, array_problem, describe, real_number, require_callable, unpack
-from graders.exercises.tensor_backprop import Grading, Stop, named, numeric_hint, scalar_problem
-from reference_impl import losses as ref_losses
+from graders.exercises.tensor_backprop import _Grading, _Stop, _named, _numeric_hint, _scalar_problem
+from reference_impl import losses as _ref_losses
 
 __all__ = ["check_cross_entropy", "check_loss_derivatives", "check_sigmoid_bce", "check_label_smoothing",
            "check_huber", "DERIVATION_KEYS", "derivation_symbols"]
@@ -33,7 +33,7 @@ HUGE_TERM = 2e9   # one entry that adds a huge constant part to a mean loss
 SIMPLIFY_SECONDS = 0.04  # per symbolic comparison (a fork); equality is then decided at 20 random points
 
 
-def _loss_and_grad(g: Grading, fn, args, label: str, where: str, subs) -> tuple | None:
+def _loss_and_grad(g: _Grading, fn, args, label: str, where: str, subs) -> tuple | None:
     """Call a loss function; (loss, grad) or None after failing ``subs``."""
     ok, res = g.call(fn, *args, label=label, fail=subs, where=where)
     if not ok:
@@ -53,7 +53,7 @@ def _onehot(y: np.ndarray, C: int) -> np.ndarray:
 
 
 def _softmax(s: np.ndarray) -> np.ndarray:
-    return ref_losses.softmax(s)
+    return _ref_losses.softmax(s)
 
 
 def _labels(rng: np.random.Generator, N: int, C: int) -> np.ndarray:
@@ -102,7 +102,7 @@ def check_cross_entropy(fn, *, seed: int = 0, points: float | None = None, thoro
     NUMERIC_NOT_ANALYTIC.
     """
     require_callable(fn, "cross_entropy", 2)
-    g = Grading("cross-entropy through logsumexp", points, seed, _CE_SUBS)
+    g = _Grading("cross-entropy through logsumexp", points, seed, _CE_SUBS)
     label = "cross_entropy()"
     try:
         for sub, s, y in _ce_cases(np.random.default_rng(seed), thorough):
@@ -115,9 +115,9 @@ def check_cross_entropy(fn, *, seed: int = 0, points: float | None = None, thoro
             if res is None:
                 continue
             loss, dscores = res
-            want, want_d = ref_losses.softmax_cross_entropy(s, y)
+            want, want_d = _ref_losses.softmax_cross_entropy(s, y)
             N, C = s.shape
-            problem = scalar_problem(loss, want)
+            problem = _scalar_problem(loss, want)
             if problem:
                 v = real_number(loss)
                 if large and (v is None or v < want) and g.passed(_CE_SUBS[0]):
@@ -128,12 +128,12 @@ def check_cross_entropy(fn, *, seed: int = 0, points: float | None = None, thoro
             if problem:
                 p = _softmax(s)
                 cands = {"SOFTMAX_GRAD_NO_ONEHOT": p / N, "MISSING_1_OVER_N": want_d * N}
-                text = named(problem, dscores, want_d, cands, batch_size=N)
+                text = _named(problem, dscores, want_d, cands, batch_size=N)
                 if large and "Likely mistake" not in text and not np.all(np.isfinite(np.asarray(dscores, float))):
                     text += describe(diagnoses.get("SOFTMAX_UNSTABLE"))
-                text += numeric_hint(offset, text, g.passed(_CE_SUBS[1]))
+                text += _numeric_hint(offset, text, g.passed(_CE_SUBS[1]))
                 g.fail(sub if large else _CE_SUBS[1], f"{where}: dscores {text}")
-    except Stop:
+    except _Stop:
         pass
     return g.finish()
 
@@ -235,7 +235,7 @@ def check_sigmoid_bce(fn, *, seed: int = 0, points: float | None = None, thoroug
     finite-difference dz fails at every step size).
     """
     require_callable(fn, "sigmoid_bce_with_logits", 2)
-    g = Grading("sigmoid + binary cross-entropy from logits", points, seed, _BCE_SUBS)
+    g = _Grading("sigmoid + binary cross-entropy from logits", points, seed, _BCE_SUBS)
     label = "sigmoid_bce_with_logits()"
     O, D, L, S = _BCE_SUBS
     try:
@@ -248,8 +248,8 @@ def check_sigmoid_bce(fn, *, seed: int = 0, points: float | None = None, thoroug
             if res is None:
                 continue
             loss, dz = res
-            want, want_d = ref_losses.sigmoid_binary_cross_entropy(z, y)
-            problem = scalar_problem(loss, want)
+            want, want_d = _ref_losses.sigmoid_binary_cross_entropy(z, y)
+            problem = _scalar_problem(loss, want)
             if problem:
                 v = real_number(loss)
                 if sub == L and g.passed(O):
@@ -268,12 +268,12 @@ def check_sigmoid_bce(fn, *, seed: int = 0, points: float | None = None, thoroug
                 cands = {"MISSING_1_OVER_N": want_d * z.size, "SIGN_FLIP": -want_d}
                 if sub != L:
                     cands["DL_DP_NOT_DL_DZ"] = dp
-                text = named(problem, dz, want_d, cands, generic=False)
+                text = _named(problem, dz, want_d, cands, generic=False)
                 if sub == L and "Likely mistake" not in text and not np.all(np.isfinite(np.asarray(dz, float))):
                     text += describe(diagnoses.get("BCE_NOT_FROM_LOGITS"))
-                text += numeric_hint(huge, text, g.passed(D))
+                text += _numeric_hint(huge, text, g.passed(D))
                 g.fail(D if sub == O else sub, f"{where}: dz {text}")
-    except Stop:
+    except _Stop:
         pass
     return g.finish()
 
@@ -294,7 +294,7 @@ def _ls_cases(rng: np.random.Generator, thorough: bool):
 def _ls_wrong(s: np.ndarray, y: np.ndarray, eps: float) -> dict:
     """(loss, dscores) of the usual wrong target distributions, keyed by diagnosis."""
     N, C = s.shape
-    logp = ref_losses.log_softmax(s)
+    logp = _ref_losses.log_softmax(s)
     p = np.exp(logp)
     onehot = _onehot(y, C)
     out = {}
@@ -317,7 +317,7 @@ def check_label_smoothing(fn, *, seed: int = 0, points: float | None = None, tho
     batch with logits around OFFSET = 3e8, an offset softmax ignores).
     """
     require_callable(fn, "label_smoothing_cross_entropy", 3)
-    g = Grading("label smoothing", points, seed, _LS_SUBS)
+    g = _Grading("label smoothing", points, seed, _LS_SUBS)
     label = "label_smoothing_cross_entropy()"
     Lo, Dg, Z = _LS_SUBS
     try:
@@ -329,10 +329,10 @@ def check_label_smoothing(fn, *, seed: int = 0, points: float | None = None, tho
             if res is None:
                 continue
             loss, dscores = res
-            want, want_d = ref_losses.label_smoothing_cross_entropy(s, y, eps)
+            want, want_d = _ref_losses.label_smoothing_cross_entropy(s, y, eps)
             N, C = s.shape
             wrong = _ls_wrong(s, y, eps) if eps > 0 else {}
-            problem = scalar_problem(loss, want)
+            problem = _scalar_problem(loss, want)
             if problem:
                 v = real_number(loss)
                 if v is not None and any(math.isclose(v, w[0], rel_tol=1e-9) for w in wrong.get(
@@ -345,10 +345,10 @@ def check_label_smoothing(fn, *, seed: int = 0, points: float | None = None, tho
                 if eps > 0:
                     cands["LABEL_SMOOTHING_HARD_GRAD"] = (_softmax(s) - _onehot(y, C)) / N
                     cands["LABEL_SMOOTHING_TARGET"] = [w[1] for w in wrong["LABEL_SMOOTHING_TARGET"]]
-                text = named(problem, dscores, want_d, cands, batch_size=N)
-                text += numeric_hint(sub == 1, text, g.passed(subs[-1]))
+                text = _named(problem, dscores, want_d, cands, batch_size=N)
+                text += _numeric_hint(sub == 1, text, g.passed(subs[-1]))
                 g.fail(subs[-1], f"{where}: dscores {text}")
-    except Stop:
+    except _Stop:
         pass
     return g.finish()
 
@@ -391,7 +391,7 @@ def check_huber(fn, *, seed: int = 0, points: float | None = None, thorough: boo
     MISSING_1_OVER_N, SIGN_FLIP.
     """
     require_callable(fn, "huber_loss", 3)
-    g = Grading("Huber loss", points, seed, _HUB_SUBS)
+    g = _Grading("Huber loss", points, seed, _HUB_SUBS)
     label = "huber_loss()"
     Lo, In, Out = _HUB_SUBS
     try:
@@ -402,11 +402,11 @@ def check_huber(fn, *, seed: int = 0, points: float | None = None, thorough: boo
             if res is None:
                 continue
             loss, dpred = res
-            want, want_d = ref_losses.huber_loss(pred, target, delta)
+            want, want_d = _ref_losses.huber_loss(pred, target, delta)
             r = pred - target
             n = pred.size
             inside = np.abs(r) <= delta
-            problem = scalar_problem(loss, want)
+            problem = _scalar_problem(loss, want)
             if problem:
                 v = real_number(loss)
                 offset = float(np.mean(np.where(inside, 0.5 * r * r, delta * np.abs(r))))
@@ -430,9 +430,9 @@ def check_huber(fn, *, seed: int = 0, points: float | None = None, thorough: boo
                     cands = {"MISSING_1_OVER_N": want_d[mask] * n, "SIGN_FLIP": -want_d[mask]}
                     if sub == Out:
                         cands["HUBER_NOT_CLIPPED"] = [r[mask] / n, np.sign(r[mask]) / n]
-                    text = named(part, got[mask], want_d[mask], cands, generic=False)
-                    text += numeric_hint(huge, text, g.passed(sub))
+                    text = _named(part, got[mask], want_d[mask], cands, generic=False)
+                    text += _numeric_hint(huge, text, g.passed(sub))
                     g.fail(sub, f"{where}: dpred on the entries {'inside' if sub == In else 'outside'} " + text)
-    except Stop:
+    except _Stop:
         pass
     return g.finish()

@@ -22,9 +22,9 @@ import numpy as np
 from graders import diagnoses
 from graders.core import (StudentCodeError, array_problem, brief, describe, real_number, rel_error,
                           require_callable, unpack)
-from graders.exercises.tensor_backprop import Grading, Stop, grads_dict, scalar_problem
-from reference_impl import network as ref_net
-from reference_impl import precision as ref_prec
+from graders.exercises.tensor_backprop import _Grading, _Stop, _grads_dict, _scalar_problem
+from reference_impl import network as _ref_net
+from reference_impl import precision as _ref_prec
 
 __all__ = ["check_fp16_cast_report", "check_mlp_grads_fp16", "check_mixed_precision_step", "REPORT_KEYS",
            "confident_network"]
@@ -45,7 +45,7 @@ def _cast_report(g: np.ndarray, S: float) -> dict:
     overflow = bool(np.any(np.isinf(h)))
     back = h.astype(np.float64) / S
     return {"flushed": float(np.sum(nz & (h == 0)) / n),
-            "subnormal": float(np.sum(nz & (h != 0) & (np.abs(h) < ref_prec.FP16_SMALLEST_NORMAL)) / n),
+            "subnormal": float(np.sum(nz & (h != 0) & (np.abs(h) < _ref_prec.FP16_SMALLEST_NORMAL)) / n),
             "overflow": overflow, "rel_error": None if overflow else rel_error(back, g)}
 
 
@@ -76,7 +76,7 @@ def check_fp16_cast_report(fn, *, seed: int = 0, points: float | None = None, th
     (rel_error of h against g without dividing by S).
     """
     require_callable(fn, "fp16_cast_report", 2)
-    g_ = Grading("float16 casts with a loss scale", points, seed, REPORT_KEYS)
+    g_ = _Grading("float16 casts with a loss scale", points, seed, REPORT_KEYS)
     label = "fp16_cast_report()"
     try:
         for S, g in _cast_cases(np.random.default_rng(seed), thorough):
@@ -114,7 +114,7 @@ def check_fp16_cast_report(fn, *, seed: int = 0, points: float | None = None, th
                     if v is not None and S != 1.0 and math.isclose(v, unscaled, rel_tol=1e-6):
                         text += describe(diagnoses.get("LOSS_SCALE_NOT_UNSCALED"))
                     g_.fail("rel_error", text)
-    except Stop:
+    except _Stop:
         pass
     return g_.finish()
 
@@ -129,17 +129,17 @@ def confident_network(seed: int) -> tuple[dict, np.ndarray, np.ndarray]:
     the per-example gradients survive."""
     rng = np.random.default_rng(seed)
     N, D, H, C = 128, 4, 24, 3
-    params = ref_net.init_params([D, H, C], "he", rng)
+    params = _ref_net.init_params([D, H, C], "he", rng)
     params["b1"] = 0.1 * rng.standard_normal(H)
     X = rng.standard_normal((N, D))
-    scores = ref_net.mlp_scores(params, X)
+    scores = _ref_net.mlp_scores(params, X)
     top2 = np.sort(scores, axis=1)[:, -2:]
     margins = top2[:, 1] - top2[:, 0]
     keep = margins > np.quantile(margins, 0.25)  # drop the near-ties, whose margin would need a huge scale
     X, scores, margins = X[keep], scores[keep], margins[keep]
     scale = 13.0 / float(margins.min())
     params["W2"], params["b2"] = params["W2"] * scale, params["b2"] * scale
-    return ref_prec.to_master(params), X, scores.argmax(axis=1).astype(np.int64)
+    return _ref_prec.to_master(params), X, scores.argmax(axis=1).astype(np.int64)
 
 
 _F16_SUBS = ("float16 gradients, early in training (S = 1)", "underflow without scaling (S = 1)",
@@ -147,7 +147,7 @@ _F16_SUBS = ("float16 gradients, early in training (S = 1)", "underflow without 
 
 
 def _f16_problem(got: Any, keys, label: str) -> tuple[dict | None, str | None]:
-    d, problem = grads_dict(got, keys, label)
+    d, problem = _grads_dict(got, keys, label)
     if problem:
         return None, problem
     for k in keys:
@@ -177,16 +177,16 @@ def check_mlp_grads_fp16(fn, *, seed: int = 0, points: float | None = None, thor
     FP16_BACKWARD_NOT_FP16 (float64 computation cast at the end, or float32/float64 results).
     """
     require_callable(fn, "mlp_grads_fp16", 4)
-    g = Grading("a float16 backward with loss scaling", points, seed, _F16_SUBS)
+    g = _Grading("a float16 backward with loss scaling", points, seed, _F16_SUBS)
     label = "mlp_grads_fp16()"
     E, U, R, Lo = _F16_SUBS
     rng = np.random.default_rng(seed)
-    early = ref_prec.to_master(ref_net.init_params([3, 8, 4], "he", rng))
+    early = _ref_prec.to_master(_ref_net.init_params([3, 8, 4], "he", rng))
     Xe, ye = rng.standard_normal((16, 3)), rng.integers(0, 4, 16)
     conf, Xc, yc = confident_network(seed)
     cases = [(E, early, Xe, ye, 1.0), (U, conf, Xc, yc, 1.0), (R, conf, Xc, yc, 2.0**16)]
     if thorough:
-        cases.append((E, ref_prec.to_master(ref_net.init_params([5, 6, 7, 3], "he", rng)),
+        cases.append((E, _ref_prec.to_master(_ref_net.init_params([5, 6, 7, 3], "he", rng)),
                       rng.standard_normal((12, 5)), rng.integers(0, 3, 12), 1.0))
     try:
         for sub, params, X, y, S in cases:
@@ -199,8 +199,8 @@ def check_mlp_grads_fp16(fn, *, seed: int = 0, points: float | None = None, thor
             except StudentCodeError as exc:
                 g.fail(sub, f"{where}: {exc}")
                 continue
-            want_loss, g16, g64, _ = ref_prec._fp16_pass(params, X, y, S)
-            problem = scalar_problem(loss, want_loss, tol=1e-6)
+            want_loss, g16, g64, _ = _ref_prec._fp16_pass(params, X, y, S)
+            problem = _scalar_problem(loss, want_loss, tol=1e-6)
             if problem:
                 g.fail(Lo, f"{where}: {problem} (the loss comes from the float16 scores, computed in float64)")
             got, problem = _f16_problem(grads, list(params), "grads")
@@ -234,7 +234,7 @@ def check_mlp_grads_fp16(fn, *, seed: int = 0, points: float | None = None, thor
                 if sub == R and rel_error(a * S, b) < FP16_TOL:
                     text += describe(diagnoses.get("LOSS_SCALE_NOT_UNSCALED"))
                 g.fail(sub, text)
-    except Stop:
+    except _Stop:
         pass
     return g.finish()
 
@@ -247,9 +247,9 @@ _STEP_SUBS = ("update of the float32 master weights", "overflow: step skipped, s
 
 
 def _step_reference(master: dict, grads16: dict, S: float, good: int, lr: float, interval: int):
-    g32 = ref_prec.unscale_grads(grads16, S)
-    found_inf = not ref_prec.grads_are_finite(g32)
-    new_S, new_good, take = ref_prec.update_loss_scale(S, good, found_inf, growth_interval=interval)
+    g32 = _ref_prec.unscale_grads(grads16, S)
+    found_inf = not _ref_prec.grads_are_finite(g32)
+    new_S, new_good, take = _ref_prec.update_loss_scale(S, good, found_inf, growth_interval=interval)
     if not take:
         return {k: v.copy() for k, v in master.items()}, new_S, new_good, False
     return {k: (master[k] - np.float32(lr) * g32[k]).astype(np.float32) for k in master}, new_S, new_good, True
@@ -285,7 +285,7 @@ def check_mixed_precision_step(fn, *, seed: int = 0, points: float | None = None
     LOSS_SCALE_NOT_UNSCALED, MASTER_WEIGHTS_FP16, OVERFLOW_STEP_TAKEN, LOSS_SCALE_UPDATE.
     """
     require_callable(fn, "mixed_precision_step", 6)
-    g = Grading("a mixed-precision step with dynamic loss scaling", points, seed, _STEP_SUBS)
+    g = _Grading("a mixed-precision step with dynamic loss scaling", points, seed, _STEP_SUBS)
     label = "mixed_precision_step()"
     try:
         for sub, (master, grads, S, good, lr, interval) in _step_cases(np.random.default_rng(seed), thorough):
@@ -314,13 +314,13 @@ def check_mixed_precision_step(fn, *, seed: int = 0, points: float | None = None
             if v_S is None or v_good is None or v_S != want_S or int(v_good) != want_good or v_good != int(v_good):
                 g.fail(sub, f"{where}: new scale {brief(new_S)} and good steps {brief(new_good)}, expected {want_S:g} "
                             f"and {want_good}." + describe(diagnoses.get("LOSS_SCALE_UPDATE")))
-    except Stop:
+    except _Stop:
         pass
     return g.finish()
 
 
 def _master_problem(new: Any, want: dict, master: dict, grads: dict, S: float, lr: float) -> str | None:
-    d, problem = grads_dict(new, list(want), "new_master")
+    d, problem = _grads_dict(new, list(want), "new_master")
     if problem:
         return problem
     for k in want:
