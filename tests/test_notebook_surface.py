@@ -1,4 +1,9 @@
-"""No module a notebook 05-08 imports hands out an expected value (issue 12: "expected-value helpers private").
+"""No module a notebook imports hands out an expected value (issue 12: "expected-value helpers private").
+
+Covers the graded notebooks 01-08 and 10-13. Notebook 09 (mock interviews) is exempt, see DRILL_ONLY below: it
+has no graded cell, and its drill grades the learner's answers in the learner's own kernel, so every problem it
+generates carries its answer by design. tests/test_public_attributes.py scans 01-04 with rules of its own (it also
+opens objects of grader classes, such as LayerSpec instances); the two scans complement each other.
 
 The setup cell of each of these notebooks imports a few modules (its checks, graders.public course material,
 visuals). Everything a learner can reach from them by tab completion is listed here: their public attributes,
@@ -29,7 +34,12 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = ["05_ad_modes", "06_bptt", "07_batchnorm", "08_vanishing_exploding"]
+NOTEBOOKS = ["01_chain_rule", "02_computational_graphs", "03_two_layer_network", "04_jacobians_vjps",
+             "05_ad_modes", "06_bptt", "07_batchnorm", "08_vanishing_exploding",
+             "10_attention", "11_convolution", "12_gated_rnn", "13_tensor_backprop"]
+# A notebook with no graded cell whose setup imports only the drill: the drill shows each problem's answer after
+# the attempt and grades it in the learner's kernel, so its problems (``Problem.expected``) hold the answers.
+DRILL_ONLY = {"09_mock_interview": "self-assessment drills, no graded cell; the drill grades in the learner's kernel"}
 
 EXPECTED_NAME = re.compile(r"expected|truth|reference|answer|solution|correct|right|want|mistake|^ref_|_ref$|"
                            r"oracle|^ref$", re.IGNORECASE)
@@ -61,6 +71,28 @@ ALLOWED = {
     ("graders.public.hints", "exercises"): "the hint texts of every notebook",
     ("graders.public.hints", "hint_text"): "the text hint() prints",
     ("graders.exercises.batchnorm_nb", "CHECKER_MISTAKES"): "the names of the planted backwards the checker meets",
+    # notebooks 03 and 10-13: fixed inputs and course material the notebook's own cells use (graders.public, and
+    # the checks' re-exports of it)
+    ("graders.public.two_layer_network", "symmetry_problem"): "the fixed inputs (X, y, H, C) of the symmetry "
+                                                              "experiment",
+    ("graders.exercises.two_layer_network", "symmetry_problem"): "the same inputs (re-exported from graders.public)",
+    ("graders.public.attention", "one_query_example"): "the inputs (q, K, v, g) of the worked example and trace",
+    ("graders.public.attention", "demo_tokens"): "the six words of the heatmap demo",
+    ("graders.public.attention", "demo_qkv"): "random Q, K, V inputs of the heatmap demo",
+    ("graders.public.convolution", "conv1d_symbols"): "the SymPy symbols of the 1-D convolution exercise (inputs)",
+    ("graders.public.convolution", "demo_problem"): "random x, w, b inputs for demonstration cells",
+    ("graders.public.gated_rnn", "sigmoid"): "the logistic function as a SymPy expression (a building block the "
+                                             "notebook's cells use, not a derivative)",
+    ("graders.public.gated_rnn", "lag_problem"): "the inputs (x, h0, params, g) of the gradient-norm experiment",
+    ("graders.public.tensor_backprop", "make_moons"): "a data set generator (inputs)",
+    ("graders.public.tensor_backprop", "make_spirals"): "a data set generator (inputs)",
+    ("graders.public.tensor_backprop", "init_mlp"): "He-initialized starting parameters (inputs)",
+    ("graders.public.tensor_backprop", "micro_batches"): "index arrays of micro-batches of given sizes (inputs)",
+    ("graders.exercises.tensor_engine", "moons_task"): "the inputs of the graded training run (train and held-out "
+                                                       "moons, starting parameters); no trained result",
+    ("graders.exercises.tensor_losses", "derivation_symbols"): "the SymPy symbols the derivation answers use",
+    ("graders.exercises.tensor_precision", "confident_network"): "the inputs (float32 params, X, y) of the float16 "
+                                                                 "backward check; no gradient",
 }
 # (defining module, name): classes that appear wherever they are imported
 ALLOWED_DEFINED = {
@@ -176,6 +208,21 @@ def test_the_scan_finds_what_it_should(monkeypatch):
         assert f"{fake.__name__}.{attr}:" in problems, problems
 
 
+def test_the_exempt_notebook_has_no_graded_cell_and_imports_only_the_drill():
+    """The exemption of DRILL_ONLY holds only while the notebook grades nothing and imports nothing but the drill."""
+    from nbgrader import utils as nbu
+
+    for name in DRILL_ONLY:
+        assert name not in NOTEBOOKS
+        (path,) = sorted((ROOT / "solutions" / name).glob("*.ipynb"))
+        nb = nbformat.read(str(path), as_version=4)
+        assert not [c.get("id") for c in nb.cells if nbu.is_grade(c)], name
+        modules = _setup_imports(name)
+        assert modules and all(m.startswith("graders.drill") for m in modules), modules
+    every = {p.parent.name for p in (ROOT / "solutions").glob("*/*.ipynb")}
+    assert every == set(NOTEBOOKS) | set(DRILL_ONLY), "a notebook the scan does not cover"
+
+
 def test_the_allowlist_names_only_existing_public_attributes():
     for module_name, attr in ALLOWED:
         assert hasattr(importlib.import_module(module_name), attr), (module_name, attr)
@@ -189,7 +236,7 @@ def test_the_notebooks_own_cells_use_course_material_only(name):
 
     (path,) = sorted((ROOT / "solutions" / name).glob("*.ipynb"))
     nb = nbformat.read(str(path), as_version=4)
-    aliases = {"ex", "gad", "gr", "gbn", "gl", "gn", "concepts"}
+    aliases = {"ex", "exe", "exl", "exp16", "gad", "gr", "gbn", "gl", "gn", "gconv", "gpool", "gg", "concepts"}
     found = [(c.get("id"), m.group(0)) for c in nb.cells if c.get("id") != "setup" and not nbu.is_grade(c)
              for m in re.finditer(r"\b(\w+)\.[A-Za-z_]\w*", c.source) if m.group(1) in aliases]
     assert not found, found
