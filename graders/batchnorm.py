@@ -610,7 +610,7 @@ def _layernorm_cases(rng: np.random.Generator, thorough: bool) -> list[Case]:
     return cases
 
 
-LAYERNORM = LayerSpec(
+_LAYERNORM = LayerSpec(
     "layernorm", GRADS, _ref.layernorm_forward, _ref.layernorm_backward, _layernorm_cases,
     lambda c: _norm_out_variants(*c.args, 1e-5, 1),
     lambda c, g: _norm_backward_mistakes(c.args[0], c.args[1], c.dout, 1e-5, 1), n_forward_args=3)
@@ -621,4 +621,4 @@ def check_layernorm(forward, backward, *, seed: int = 0, points: float | None = 
     over its D features, biased variance, eps=1e-5) and ``layernorm_backward(dout, cache) -> (dx, dgamma,
     dbeta)``. The backward receives the student's own cache. Sub-checks: forward output, dx, dgamma, dbeta, inputs
     left unchanged."""
-    return check_pair(LAYERNORM, forward, backward, seed=seed, points=points, thorough=thorough)
+    return check_pair(_LAYERNORM, forward, backward, seed=seed, points=points, thorough=thorough)

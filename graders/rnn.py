@@ -112,7 +112,7 @@ def _step_backward_mistakes(case: Case, grads: tuple) -> dict[str, dict[str, lis
     return out
 
 
-RNN_STEP = LayerSpec("rnn_step", STEP_GRADS, _ref.rnn_step_forward, _ref.rnn_step_backward, _step_cases,
+_RNN_STEP = LayerSpec("rnn_step", STEP_GRADS, _ref.rnn_step_forward, _ref.rnn_step_backward, _step_cases,
                      _step_forward_mistakes, _step_backward_mistakes, n_forward_args=5)
 
 
@@ -121,7 +121,7 @@ def check_rnn_step(forward, backward, *, seed: int = 0, points: float | None = N
     with next_h = tanh(x @ Wx + h_prev @ Wh + b), and ``rnn_step_backward(dnext_h, cache) -> (dx, dh_prev, dWx,
     dWh, db)``. The backward receives the student's own cache. Sub-checks: forward output, one per gradient, inputs
     left unchanged."""
-    return _check_pair(RNN_STEP, forward, backward, seed=seed, points=points, thorough=thorough)
+    return _check_pair(_RNN_STEP, forward, backward, seed=seed, points=points, thorough=thorough)
 
 
 # =============================================================================================== sequence forward
