@@ -16,7 +16,9 @@ when it
   says why it does not;
 - is a callable of a grader module other than a check, a course-wide helper (graders.core, graders.diagnoses,
   graders.remote, graders.typed's readers of typed answers: they know no answer) or an entry of the allowlist;
-- is data that holds functions (a table of lambdas that compute the answers), unless allowlisted.
+- is data that holds functions (a table of lambdas that compute the answers), unless allowlisted;
+- is an object of a grader class (a ``LayerSpec`` instance...) whose public fields are the reference library, a
+  grader's helper function or a table of functions (a public LayerSpec carries ``ref_backward``: the expected backward).
 
 A new public helper in one of these modules therefore needs a decision: make it private (``_name``) or add it to
 the allowlist with the reason it returns no expected value.
@@ -174,6 +176,30 @@ def _problems(module_name: str, seen: set[str]) -> list[str]:
             out.append(f"{where}: its name says it holds an expected value")
         elif _holds_functions(value):
             out.append(f"{where}: data holding functions (a table that computes answers?)")
+        elif (type(value).__module__ or "").startswith("graders.") and not isinstance(value, type):
+            out += _field_problems(where, value)
+    return out
+
+
+def _field_problems(where: str, obj) -> list[str]:
+    """An object of a grader class (a LayerSpec instance...) is one more Tab away: its public fields must not be
+    the reference library or a grader's helper (a public LayerSpec carries ``ref_backward``: the expected backward)."""
+    out = []
+    for field in sorted(dir(obj)):
+        if field.startswith("_"):
+            continue
+        try:
+            value = getattr(obj, field)
+        except Exception:  # noqa: BLE001 - a property that needs state is not a field
+            continue
+        defined_in = getattr(value, "__module__", "") or ""
+        if _is_reference(value):
+            out.append(f"{where}.{field}: the reference library ({getattr(value, '__name__', value)!r})")
+        elif isinstance(value, (types.FunctionType, types.LambdaType)) and defined_in.split(".")[0] == "graders" \
+                and not defined_in.startswith(NEUTRAL_MODULES):
+            out.append(f"{where}.{field}: a grader's helper carried by an object (make the object private)")
+        elif _holds_functions(value):
+            out.append(f"{where}.{field}: data holding functions (a table that computes answers?)")
     return out
 
 
@@ -202,9 +228,12 @@ def test_the_scan_finds_what_it_should(monkeypatch):
     wrapped = lambda: None  # noqa: E731
     wrapped.__wrapped__ = reference_impl.batchnorm.batchnorm_forward
     fake.check_shortcut = wrapped
+    from graders.layers import LayerSpec
+    fake.NORM = LayerSpec("batchnorm", ("dx",), reference_impl.batchnorm.batchnorm_forward,
+                          reference_impl.batchnorm.batchnorm_backward, lambda rng, t: [])
     monkeypatch.setitem(__import__("sys").modules, fake.__name__, fake)
     problems = "\n".join(_problems(fake.__name__, set()))
-    for attr in ("ref", "dout_ones_truths", "seed_losses", "TABLE", "check_shortcut"):
+    for attr in ("ref", "dout_ones_truths", "seed_losses", "TABLE", "check_shortcut", "NORM.ref_backward"):
         assert f"{fake.__name__}.{attr}:" in problems, problems
 
 
