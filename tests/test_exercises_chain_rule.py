@@ -295,6 +295,36 @@ def test_lsq_by_finite_differences_loses_the_large_targets_share_at_every_step(h
     assert ex.check_lsq_grad(lsq_by_finite_differences(h), points=3, thorough=thorough) == pytest.approx(3 * 6 / 8)
 
 
+def lsq_by_complex_step(X, w, yy):
+    """The complex-step trick per weight: exact to rounding (no cancellation), so the large targets cannot
+    catch it; only its cost can (one loss evaluation per weight)."""
+    def L(ww):
+        return np.sum((X @ ww - yy) ** 2)
+    g = np.zeros(len(w))
+    for i in range(len(w)):
+        e = np.zeros(len(w), dtype=complex)
+        e[i] = 1e-20j
+        g[i] = np.imag(L(w + e)) / 1e-20
+    return float(L(w)), g
+
+
+def lsq_by_example_loop(X, w, yy):
+    """A right answer written as a loop over the examples: full marks, also on the cost case."""
+    L, g = 0.0, np.zeros(len(w))
+    for n in range(X.shape[0]):
+        rn = float(X[n] @ w - yy[n])
+        L += rn * rn
+        g += 2.0 * rn * X[n]
+    return L, g
+
+
+def test_lsq_by_the_complex_step_trick_loses_the_large_share_on_the_cost_case(capsys):
+    text = _fails_with(capsys, ex.check_lsq_grad, lsq_by_complex_step, points=3, code="NUMERIC_NOT_ANALYTIC")
+    assert f"D={ex.LSQ_COST_SHAPE[1]}" in text and "✓ gradient" in text and "✓ loss" in text, text
+    assert ex.check_lsq_grad(lsq_by_example_loop, points=3) == 3.0
+    assert ex.check_lsq_grad(lsq_by_example_loop, points=3, seed=23, thorough=True) == 3.0
+
+
 def test_lsq_that_modifies_its_inputs_loses_the_input_share(capsys):
     def lsq_in_place(X, w, yy):
         yy -= X @ w          # yy now holds -r

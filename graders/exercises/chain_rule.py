@@ -206,6 +206,8 @@ def _lsq_reference(X: np.ndarray, w: np.ndarray, y: np.ndarray) -> tuple[float, 
 _LSQ_SHAPES = "one example and a square X"
 _LSQ_LARGE = "large targets (analytic gradient)"
 _LSQ_WEIGHTS = {"loss": 1.0, "gradient": 2.0, _LSQ_SHAPES: 1.0, _LSQ_LARGE: 2.0}
+LSQ_COST_SHAPE = (40, 25_000)   # the cost case: one gradient pass is ~1 ms, one pass per weight needs ~a minute
+LSQ_BACKSTOP = 2.0              # seconds allowed on the cost case
 
 
 def _lsq_cases(rng: np.random.Generator, thorough: bool) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray, str]]:
@@ -213,7 +215,10 @@ def _lsq_cases(rng: np.random.Generator, thorough: bool) -> list[tuple[str, np.n
     where a missing transpose still runs) or "large": targets around 1000, and an example whose features are
     all 0 with a target of 1e12. That example adds 1e24 to L and nothing to dw, so L holds no digit of the
     other examples' contributions at the 1e-5 scale: finite differences of L miss dw at every step size, while
-    2 X^T (X w - y) is exact. Every kind is in the visible cases; the hidden ones add more of each."""
+    2 X^T (X w - y) is exact. Last, a "cost" case (graded into the large kind) with D = 25,000 weights: one
+    gradient pass takes about a millisecond, while any per-coordinate method (centred, forward or complex-step
+    differences, which the large targets cannot catch: the complex step has no cancellation) needs D loss
+    evaluations, about a minute. Every kind is in the visible cases; the hidden ones add more of each."""
     specs = [((6, 3), "ordinary"), ((4, 2), "ordinary"), ((1, 4), "shapes"), ((3, 3), "shapes")]
     if thorough:
         specs += [((40, 7), "ordinary"), ((7, 2), "ordinary"), ((1, 1), "shapes"), ((4, 4), "shapes")]
@@ -235,6 +240,9 @@ def _lsq_cases(rng: np.random.Generator, thorough: bool) -> list[tuple[str, np.n
             y = y + target
             where = f"N={N}, D={D}, targets around {target:g}"
         cases.append((where, X, w, y, "large"))
+    N, D = LSQ_COST_SHAPE
+    X, w, y = rng.standard_normal((N, D)), rng.standard_normal(D), rng.standard_normal(N)
+    cases.append((f"N={N}, D={D} (one gradient pass, not one pass per weight)", X, w, y, "cost"))
     return cases
 
 
@@ -246,8 +254,9 @@ def check_lsq_grad(lsq_loss_and_grad, *, seed: int = 0, points: float | None = N
     2 X^T (X w - y). Sub-checks: "loss" (weight 1) and "gradient" (2) on ordinary shapes; "one example and a
     square X" (1: N = 1, and N = D where a missing transpose still runs); "large targets (analytic gradient)"
     (2: targets around 1000, and an all-zero example with target 1e12, where finite differences of L miss dw
-    at every step size: NUMERIC_NOT_ANALYTIC); the course-wide "inputs left unchanged". Every kind is in the
-    visible test, ``thorough`` adds more of each. Named mistakes: MISSING_TRANSPOSE, SQUARE_FACTOR_TWO,
+    at every step size: NUMERIC_NOT_ANALYTIC; and D = 25,000 weights where a pass per weight, e.g. complex-step
+    differences, runs past LSQ_BACKSTOP seconds: NUMERIC_NOT_ANALYTIC); the course-wide "inputs left unchanged".
+    Every kind is in the visible test, ``thorough`` adds more of each. Named mistakes: MISSING_TRANSPOSE, SQUARE_FACTOR_TWO,
     MISSING_INNER_DERIVATIVE (the -1 of y - X w dropped, or no X at all), a mean instead of the sum,
     NUMERIC_NOT_ANALYTIC; when the gradient is wrong on an ordinary case, it is compared with finite
     differences of the learner's own loss to say which of the two to fix.
@@ -262,6 +271,8 @@ def check_lsq_grad(lsq_loss_and_grad, *, seed: int = 0, points: float | None = N
     ordinary_ok = True
     examined: set[str] = set()
     for where, X, w, y, kind in _lsq_cases(rng, thorough):
+        if kind == "cost" and not (ordinary_ok and rep.passed(_LSQ_LARGE)):
+            continue   # the share is lost already (or the gradient is wrong anyway): do not spend the backstop
         N, D = X.shape
         L, dw = _lsq_reference(X, w, y)
         r = X @ w - y
@@ -273,8 +284,18 @@ def check_lsq_grad(lsq_loss_and_grad, *, seed: int = 0, points: float | None = N
             rep.fail(sub, message, _LSQ_WEIGHTS[sub])
 
         try:
-            result = call_student(lsq_loss_and_grad, X, w, y, label=label, notes=rep.notes, report=rep)
+            result = call_student(lsq_loss_and_grad, X, w, y, label=label, notes=rep.notes, report=rep,
+                                  timeout=LSQ_BACKSTOP if kind == "cost" else None)
         except StudentCodeError as exc:
+            if kind == "cost":
+                slow = isinstance(exc, StudentTimeout) or isinstance(exc.__cause__, MemoryError) \
+                    or "MemoryError" in str(exc)
+                fail(g_sub, f"{where}: " + (
+                    f"did not finish in {LSQ_BACKSTOP:g} s; 2 X^T (X w - y) takes about a millisecond here."
+                    + describe(diagnoses.get("NUMERIC_NOT_ANALYTIC"))
+                    + "\n      Here: one loss evaluation per weight (finite or complex-step differences) needs "
+                      f"{D:,} passes over X." if slow else str(exc)))
+                continue
             hint = ""
             if "matmul" in str(exc) or "shapes" in str(exc) or "aligned" in str(exc):
                 hint = describe(diagnoses.get("MISSING_TRANSPOSE")) + (
