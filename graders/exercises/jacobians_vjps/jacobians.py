@@ -21,7 +21,9 @@ def check_affine_jacobian(affine_jacobian, *, seed: int = 0, points: float | Non
     hidden test adds more): "J" (D != M: (3, 5), (4, 2)), "one input and a square W" ((1, 4), (4, 4), where
     returning W itself still has the right shape), "large bias b ~ 1e15" (y holds only ~1/8 of absolute
     precision there, so finite differences of y miss J at every step size: NUMERIC_NOT_ANALYTIC) and the
-    course-wide "inputs left unchanged".
+    course-wide "inputs left unchanged". Not caught: a complex-step Jacobian (x + i h e_d, exact to rounding).
+    Its D passes of a D x M product cost only D times the answer's own size, too little to separate from an
+    analytic answer within the time a check may take, and no input makes it inexact.
     """
     require_callable(affine_jacobian, "affine_jacobian", 3)
     label = f"{getattr(affine_jacobian, '__name__', 'affine_jacobian')}()"
