@@ -33,7 +33,6 @@ gradient from the next step or h_prev near saturation, c0 omitted, T = 1, the la
 
 from __future__ import annotations
 
-import copy
 import itertools
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence

@@ -17,7 +17,7 @@ Expected values are computed here (SymPy, reference_impl) in private helpers, ne
 from __future__ import annotations
 
 import numbers
-from typing import Any, Callable, Mapping
+from typing import Callable, Mapping
 
 import numpy as np
 import sympy as sp
@@ -25,7 +25,7 @@ import sympy as sp
 from graders import answers as _answers
 from graders import batchnorm as _gbn
 from graders import concepts as _concepts
-from graders.core import GradingError, Report, StudentCodeError, StudentTimeout, brief, call_student, require_callable
+from graders.core import Report, StudentCodeError, brief, call_student, require_callable
 from reference_impl import batchnorm as _ref
 from graders.public.batchnorm import trace_inputs
 

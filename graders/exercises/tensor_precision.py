@@ -20,7 +20,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from graders import diagnoses
-from graders.core import (StudentCodeError, array_problem, brief, describe, real_number, rel_error,
+from graders.core import (StudentCodeError, brief, describe, real_number, rel_error,
                           require_callable, unpack)
 from graders.exercises.tensor_backprop import _Grading, _Stop, _grads_dict, _scalar_problem
 from reference_impl import network as _ref_net
