@@ -430,6 +430,87 @@ def test_mlp_by_finite_differences_fails_at_every_step_size(h, seed, thorough, c
     assert "✗ gradients with huge scores (loss about 1e9)" in text and "✓ loss" in text
 
 
+# --- the deep MLP by the complex-step trick: exact to rounding, caught only by its cost
+
+
+def mlp_by_complex_step(params, X, y, activation):
+    """The loss of a complex forward pass, and each gradient entry as Im L(p + i h e_k) / h with h = 1e-20: no
+    difference of two losses, so no cancellation error, and the huge scores cannot catch it."""
+    acts = {"sigmoid": lambda z: 1 / (1 + np.exp(-z)), "tanh": np.tanh, "relu": lambda z: np.where(z.real > 0, z, 0)}
+
+    def loss_of(p):
+        K = len([k for k in p if k.startswith("W")])
+        h = X
+        for l in range(1, K + 1):
+            z = h @ p[f"W{l}"] + p[f"b{l}"]
+            h = acts[activation](z) if l < K else z
+        z = z - z.real.max(axis=1, keepdims=True)
+        return np.mean(np.log(np.exp(z).sum(axis=1)) - z[np.arange(len(y)), y])
+
+    cp = {k: v.astype(complex) for k, v in params.items()}
+    grads = {}
+    for k, v in params.items():
+        g = np.zeros_like(v)
+        for i in np.ndindex(v.shape):
+            cp[k][i] += 1e-20j
+            g[i] = loss_of(cp).imag / 1e-20
+            cp[k][i] -= 1e-20j
+        grads[k] = g
+    return float(loss_of(params)), grads
+
+
+def mlp_by_example_and_layer_loops(params, X, y, activation):
+    """A right answer written differently: one example at a time, the layers in a while loop, outer products
+    accumulated by hand. Full marks, the cost case included."""
+    K = len([k for k in params if k.startswith("W")])
+    grads = {k: np.zeros_like(v) for k, v in params.items()}
+    loss, N = 0.0, X.shape[0]
+    for n in range(N):
+        hs, zs, h, l = [X[n]], [], X[n], 1
+        while l <= K:
+            z = h @ params[f"W{l}"] + params[f"b{l}"]
+            zs.append(z)
+            if l < K:
+                h = {"sigmoid": lambda t: np.exp(-np.logaddexp(0.0, -t)), "tanh": np.tanh,
+                     "relu": lambda t: np.maximum(t, 0.0)}[activation](z)
+                hs.append(h)
+            l += 1
+        s = zs[-1] - zs[-1].max()
+        p = np.exp(s) / np.exp(s).sum()
+        loss += (np.log(np.exp(s).sum()) - s[y[n]]) / N
+        dz = p.copy()
+        dz[y[n]] -= 1.0
+        dz /= N
+        for l in range(K, 0, -1):
+            if l < K:
+                a = hs[l]
+                dz = dz * {"sigmoid": a * (1 - a), "tanh": 1 - a ** 2, "relu": (zs[l - 1] > 0) * 1.0}[activation]
+            grads[f"W{l}"] += np.outer(hs[l - 1], dz)
+            grads[f"b{l}"] += dz
+            dz = params[f"W{l}"] @ dz
+    return float(loss), grads
+
+
+def test_mlp_by_the_complex_step_trick_loses_the_huge_share_on_the_cost_case(capsys):
+    text = _fails_with(capsys, ex.check_mlp_loss_and_grads, mlp_by_complex_step, points=3,
+                       code="NUMERIC_NOT_ANALYTIC")
+    assert "✗ gradients with huge scores (loss about 1e9)" in text and "101,386 parameters" in text, text
+    assert "✓ loss" in text and "✓ gradients (tanh)" in text and "✓ gradients (relu)" in text, text
+    assert "Partial credit: 2.55 of 3 points" in text, text   # 3 * (0.75 * 4/5 + 0.25): one of five shares lost
+
+
+@pytest.mark.parametrize("seed,thorough", [(0, False), (17, True)])
+def test_mlp_written_with_loops_over_examples_and_layers_keeps_full_marks(seed, thorough):
+    assert ex.check_mlp_loss_and_grads(mlp_by_example_and_layer_loops, seed=seed, points=3, thorough=thorough) == 3.0
+
+
+def test_the_mlp_cost_case_is_last_in_visible_and_hidden_cases_with_about_1e5_parameters():
+    for s, t in ((0, False), (17, True)):
+        cases = ex._mlp_cases(np.random.default_rng(s), t)
+        assert [c[-1] for c in cases] == [False] * (len(cases) - 1) + [True]
+        assert 90_000 <= sum(p.size for p in cases[-1][2].values()) <= 150_000
+
+
 # --- W10 sorts before W2: 10 or more layers in the visible tests
 
 

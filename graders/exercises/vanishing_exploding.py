@@ -22,7 +22,10 @@ gradients, a single tensor, ...), and a cell whose output is one array has a sub
 
 Analytic, not numeric: one case of the deep MLP adds 1e9 to one class's bias of the last layer, so the loss is
 about 1e9 while the gradients are of order 1: centred differences of the loss lose them to rounding at every
-step size from 1e-2 to 1e-8 (NUMERIC_NOT_ANALYTIC), the backward pass is exact.
+step size from 1e-2 to 1e-8 (NUMERIC_NOT_ANALYTIC), the backward pass is exact. Complex-step differences
+(Im L(p + i h e_k) / h) have no cancellation and survive that case, so a last case, run only when everything
+else passed, has about 100,000 parameters and MLP_BACKSTOP seconds: one backward pass takes about a
+millisecond, one loss evaluation per parameter minutes (NUMERIC_NOT_ANALYTIC).
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from graders.batchnorm import grade_pair_case as _grade_pair_case
 from graders.batchnorm import own_forward_vjps
 from graders.core import (GradingError, brief, real_number, Report, StudentCodeError, StudentTimeout, array_problem, call_student,
                           close, describe, require_callable, unpack)
+from graders.core import MUTATION_CHECK as _MUTATION_CHECK
 from graders.layers import _RESIDUAL
 from graders.layers import _SIGMOID
 from graders.layers import Case as _Case
@@ -281,6 +285,9 @@ _ACTS = ("sigmoid", "tanh", "relu")
 
 _HUGE = "gradients with huge scores (loss about 1e9)"
 HUGE_SCORE = 1e9
+MLP_COST_SIZES = [128, 256, 256, 10]   # the cost case: 101,386 parameters, batch MLP_COST_BATCH, tanh
+MLP_COST_BATCH = 32
+MLP_BACKSTOP = 2.0   # seconds on the cost case: backprop takes ~1 ms there, one loss per parameter minutes
 
 
 def _mlp_params(rng: np.random.Generator, sizes: list[int]) -> dict[str, np.ndarray]:
@@ -293,7 +300,10 @@ def _mlp_cases(rng: np.random.Generator, thorough: bool):
     small net and on a batch of one; 10 or more layers of equal width (W10 sorts before W2 as a string: a
     string-sorted loop stays shape-consistent and gets the order wrong); huge scores (HUGE_SCORE added to class
     0's bias of the last layer: the loss is about 1e9, the gradients of order 1, and centred differences of the
-    loss lose them to rounding at any step size)."""
+    loss lose them to rounding at any step size); last, a "cost" case (graded into the huge-scores sub-check):
+    MLP_COST_SIZES, about 100,000 parameters, where backpropagation takes about 1 ms and any method with one
+    loss evaluation per parameter (centred, forward or complex-step differences; the complex step has no
+    cancellation, so the huge scores cannot catch it) needs minutes. Its flag ``cost`` is True (False elsewhere)."""
     specs = [(act, [4, 6, 5, 3], None) for act in _ACTS] + [(act, [3, 5, 5, 5, 4], 1) for act in _ACTS]
     specs += [("tanh", [4] * 11, None)]
     if thorough:
@@ -305,7 +315,7 @@ def _mlp_cases(rng: np.random.Generator, thorough: bool):
         N = int(rng.integers(3, 7)) if N is None else N
         X = rng.standard_normal((N, sizes[0]))
         y = rng.integers(0, sizes[-1], N)
-        cases.append((f"gradients ({act})", f"layer sizes {sizes}, {act}, batch {N}", params, X, y, act))
+        cases.append((f"gradients ({act})", f"layer sizes {sizes}, {act}, batch {N}", params, X, y, act, False))
     for act, sizes in [("tanh", [3, 5, 4])] + ([("relu", [4, 6, 3])] if thorough else []):
         params = _mlp_params(rng, sizes)
         L = len(sizes) - 1
@@ -313,7 +323,14 @@ def _mlp_cases(rng: np.random.Generator, thorough: bool):
         X = rng.standard_normal((6, sizes[0]))
         y = np.array([1, 2, 0, 1, 2, 1])[:6] % sizes[-1]
         cases.append((_HUGE, f"layer sizes {sizes}, {act}, batch 6, {HUGE_SCORE:g} added to b{L}[0] (loss about "
-                             f"{HUGE_SCORE:.0e})", params, X, y, act))
+                             f"{HUGE_SCORE:.0e})", params, X, y, act, False))
+    sizes, N = MLP_COST_SIZES, MLP_COST_BATCH
+    params = _ref_net.init_params(sizes, "xavier", rng)
+    params = {n: (p + rng.normal(0, 0.3, p.shape) if n.startswith("b") else p) for n, p in params.items()}
+    X, y = rng.standard_normal((N, sizes[0])), rng.integers(0, sizes[-1], N)
+    count = sum(p.size for p in params.values())
+    cases.append((_HUGE, f"layer sizes {sizes}, tanh, batch {N}: {count:,} parameters (one backward pass, not one "
+                         f"pass per parameter)", params, X, y, "tanh", True))
     return cases
 
 
@@ -406,7 +423,13 @@ def check_mlp_loss_and_grads(fn, *, seed: int = 0, points: float | None = None, 
     last layer's scores go into mean softmax cross-entropy. loss: float; grads: dict with the keys and shapes of
     params (float64), computed by backpropagation. Sub-checks (weight 1 each): the loss; the gradients per
     activation (cases: small nets, a batch of one, 10 or more layers); the gradients with huge scores (loss about
-    1e9: finite differences of the loss are named NUMERIC_NOT_ANALYTIC there); inputs left unchanged.
+    1e9: finite differences of the loss are named NUMERIC_NOT_ANALYTIC there; and, run only when every other
+    case passed, a cost case of MLP_COST_SIZES, about 100,000 parameters, with MLP_BACKSTOP seconds: a backward
+    pass takes about 1 ms there (5 ms looping over the examples), one loss evaluation per parameter, e.g.
+    complex-step differences, which are exact to rounding, needs 100,000 forward passes of a millisecond or
+    more, minutes, and is named NUMERIC_NOT_ANALYTIC); inputs left unchanged. The limit is a backstop hundreds
+    of times a right answer's time, so a loaded machine does not fail it, and far below any per-parameter
+    method; a clock, not a count, since the loss is computed inside the learner's own function.
     """
     require_callable(fn, "mlp_loss_and_grads", 4)
     rep = Report("deep MLP loss and gradients", points, seed)
@@ -418,18 +441,28 @@ def check_mlp_loss_and_grads(fn, *, seed: int = 0, points: float | None = None, 
     label = f"{getattr(fn, '__name__', 'mlp_loss_and_grads')}()"
     near = False
     try:
-        for sub, where, params, X, y, act in _mlp_cases(np.random.default_rng(seed), thorough):
+        for sub, where, params, X, y, act, cost in _mlp_cases(np.random.default_rng(seed), thorough):
+            if cost and not all(c.passed for n, c in rep.checks.items() if n != _MUTATION_CHECK):
+                continue   # a share is lost already (or the gradients are wrong anyway): do not spend the backstop
             e_loss, e_grads = _ref_net.mlp_loss_and_grads(params, X, y, loss="softmax", activation=act)
             try:
-                res = call_student(fn, params, X, y, act, label=label, notes=rep.notes, report=rep)
+                res = call_student(fn, params, X, y, act, label=label, notes=rep.notes, report=rep,
+                                   timeout=MLP_BACKSTOP if cost else None)
                 loss, grads = unpack(res, ("loss", "grads"), label)
-            except StudentTimeout as exc:
-                rep.fail("loss", str(exc))
-                rep.fail(sub, str(exc))
-                raise
             except StudentCodeError as exc:
-                rep.fail(sub, f"{where}: {exc}")
-                rep.fail("loss", f"{where}: {exc}")
+                if not cost:
+                    rep.fail("loss", str(exc) if isinstance(exc, StudentTimeout) else f"{where}: {exc}")
+                    rep.fail(sub, str(exc) if isinstance(exc, StudentTimeout) else f"{where}: {exc}")
+                    if isinstance(exc, StudentTimeout):
+                        raise
+                    continue
+                slow = isinstance(exc, StudentTimeout) or isinstance(exc.__cause__, MemoryError) \
+                    or "MemoryError" in str(exc)
+                rep.fail(sub, f"{where}: " + (
+                    f"did not finish in {MLP_BACKSTOP:g} s; backpropagation takes about a millisecond here."
+                    + describe(_diagnoses.get("NUMERIC_NOT_ANALYTIC"))
+                    + "\n      Here: one loss evaluation per parameter (finite or complex-step differences) needs "
+                      f"{sum(p.size for p in params.values()):,} forward passes." if slow else str(exc)))
                 continue
             v = real_number(loss)
             if v is None:
@@ -450,11 +483,11 @@ def check_mlp_loss_and_grads(fn, *, seed: int = 0, points: float | None = None, 
                 problem = array_problem(grads[k], e_grads[k])
                 if problem:
                     hint = ""
-                    if sub == _HUGE and "non-finite" in problem:
+                    if sub == _HUGE and not cost and "non-finite" in problem:
                         hint = (describe(_diagnoses.get("SOFTMAX_UNSTABLE"))
                                 + f"\n      One class's scores are about {HUGE_SCORE:.0e} here: the setup cell's "
                                   f"softmax_cross_entropy subtracts each row's maximum; use it.")
-                    if sub == _HUGE and near and problem.startswith("values differ"):
+                    if sub == _HUGE and not cost and near and problem.startswith("values differ"):
                         hint = (describe(_diagnoses.get("NUMERIC_NOT_ANALYTIC"))
                                 + f"\n      Here the loss is about {HUGE_SCORE:.0e} and the gradients about 1: a "
                                   f"difference of two losses keeps their rounding error (about 1e-7) divided by the "
