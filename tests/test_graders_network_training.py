@@ -5,6 +5,7 @@ garbage, and the cases where finite-difference gradients are named NUMERIC_NOT_A
 from __future__ import annotations
 
 import math
+import re
 import sys
 import warnings
 
@@ -504,7 +505,7 @@ def _fd_net(loss_kind: str, h: float):
 def test_network_gradients_by_finite_differences_lose_the_kink_share_at_every_step(check, loss_kind, h, thorough,
                                                                                     capsys):
     text = _fails_with(capsys, check, _fd_net(loss_kind, h), points=6, thorough=thorough)
-    assert "✗ hidden units at the ReLU kink" in text, text  # at every step size
+    assert "✗ analytic gradient (hidden units at the ReLU kink" in text, text  # at every step size
     if h in (1e-4, 1e-5, 1e-6):  # a sensible step: right everywhere else, and the shortcut is named
         assert "[NUMERIC_NOT_ANALYTIC]" in text and "✓ grads['W1']" in text and "✓ loss" in text, text
 
@@ -513,9 +514,103 @@ def test_network_gradients_by_finite_differences_lose_the_kink_share_at_every_st
 def test_network_relu_slope_at_exactly_zero_is_tested_visible_and_hidden(thorough, capsys):
     text = _fails_with(capsys, gn.check_two_layer_loss_and_grads, make_net(mask="ge"), points=6, thorough=thorough,
                        code="RELU_AT_ZERO")
-    assert "✗ hidden units at the ReLU kink" in text and "✓ grads['W1']" in text
+    assert "✗ analytic gradient (hidden units at the ReLU kink" in text and "✓ grads['W1']" in text
     # a mask taken from the ReLU output is right at the kink as well
     assert gn.check_two_layer_loss_and_grads(make_net(mask="h"), points=6, thorough=thorough) == 6.0
+
+
+def _complex_step_net(loss_kind: str):
+    """A student who writes the forward pass for complex parameters and takes every gradient by the complex-step
+    trick, dL/dp_k = Im L(p + i h e_k) / h with h = 1e-20: no subtraction, so no cancellation error; with the
+    mask read from the real part (slope 0 at exactly 0) it is exact at the kink and at scores around 1e3."""
+    def loss_of(params, X, t):
+        X2 = X if X.ndim == 2 else X[None, :]
+        z1 = X2 @ params["W1"] + params["b1"]
+        s = np.where(z1.real > 0, z1, 0) @ params["W2"] + params["b2"]
+        if loss_kind == "mse":
+            return np.sum((s - t) ** 2) / (2 * len(X2))
+        t2 = np.atleast_1d(t)
+        z = s - s.real.max(axis=1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        return -logp[np.arange(len(X2)), t2].mean()
+
+    def fn(params, X, t):
+        grads = {}
+        for k, v in params.items():
+            g = np.zeros_like(v)
+            for i in np.ndindex(v.shape):
+                trial = {kk: vv.astype(complex) for kk, vv in params.items()}
+                trial[k][i] += 1e-20j
+                g[i] = loss_of(trial, X, t).imag / 1e-20
+            grads[k] = g
+        return float(loss_of(params, X, t).real), grads
+
+    return fn
+
+
+def _loop_net(loss_kind: str):
+    """A right answer written with loops: the forward one example at a time, the backward with explicit loops
+    over the examples and the hidden units (vectorized only over the D inputs)."""
+    def fn(params, X, t):
+        W1, b1, W2, b2 = params["W1"], params["b1"], params["W2"], params["b2"]
+        single = X.ndim == 1
+        X2 = X[None, :] if single else X
+        t2 = np.array([t]) if single else t
+        N, H = X2.shape[0], W1.shape[1]
+        grads = {k: np.zeros_like(v) for k, v in params.items()}
+        total = 0.0
+        for n in range(N):
+            z1 = X2[n] @ W1 + b1
+            h = np.maximum(z1, 0.0)
+            s = h @ W2 + b2
+            if loss_kind == "mse":
+                total += 0.5 * float(np.sum((s - t2[n]) ** 2))
+                ds = (s - t2[n]) / N
+            else:
+                e = np.exp(s - s.max())
+                p = e / e.sum()
+                total -= float(np.log(p[t2[n]]))
+                ds = p.copy()
+                ds[t2[n]] -= 1.0
+                ds /= N
+            grads["b2"] += ds
+            for j in range(H):
+                grads["W2"][j] += h[j] * ds
+                if z1[j] > 0:
+                    dz = float(W2[j] @ ds)
+                    grads["W1"][:, j] += dz * X2[n]
+                    grads["b1"][j] += dz
+        return total / N, grads
+
+    return fn
+
+
+@pytest.mark.parametrize("check,loss_kind,thorough", [(gn.check_two_layer_loss_and_grads, "softmax", False),
+                                                      (gn.check_two_layer_loss_and_grads, "softmax", True),
+                                                      (gn.check_two_layer_single_example, "softmax", False),
+                                                      (gn.check_two_layer_mse_loss_and_grads, "mse", False)],
+                         ids=["batched", "batched-hidden", "single", "mse"])
+def test_network_gradients_by_the_complex_step_trick_lose_the_analytic_share_on_the_cost_case(check, loss_kind,
+                                                                                               thorough, capsys):
+    """Exact to rounding at the kink and at large scores, so only the cost case (one loss evaluation per each of
+    ~1e5 parameters, NET_BACKSTOP seconds) catches it; it loses exactly the share a wrong slope at 0 loses."""
+    text = _fails_with(capsys, check, _complex_step_net(loss_kind), points=6, thorough=thorough,
+                       code="NUMERIC_NOT_ANALYTIC")
+    assert "✗ analytic gradient (hidden units at the ReLU kink" in text, text
+    assert "✓ loss" in text and all(f"✓ grads['{k}']" in text for k in ("W1", "b1", "W2", "b2")), text
+    assert f"D={gn.two_layer.NET_COST_SHAPE[1]}" in text and "did not finish" in text, text
+    passed, total = (int(n) for n in re.search(r"\((\d+) of (\d+) checks passed\)", text).groups())
+    assert passed == total - 1, text  # that share only
+
+
+@pytest.mark.parametrize("check,loss_kind", [(gn.check_two_layer_loss_and_grads, "softmax"),
+                                             (gn.check_two_layer_single_example, "softmax"),
+                                             (gn.check_two_layer_mse_loss_and_grads, "mse")],
+                         ids=["batched", "single", "mse"])
+@pytest.mark.parametrize("thorough", [False, True])
+def test_network_written_with_loops_keeps_full_marks_on_the_cost_case(check, loss_kind, thorough):
+    assert check(_loop_net(loss_kind), points=6, thorough=thorough) == 6.0
+    assert check(_loop_net(loss_kind), points=6, seed=5, thorough=thorough) == 6.0
 
 
 @pytest.mark.parametrize("h", [1e-2, 1e-4, 1e-5, 1e-6, 1e-8, 0.25])

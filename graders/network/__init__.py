@@ -20,7 +20,9 @@ pre-activations are kept at least 0.02 away from the ReLU kink, and N, D, H, C d
 transpose or a sum over the wrong axis shows as a wrong shape. Each kind of case is graded into sub-checks of its
 own and is in the visible test (a batch of one, scores around 1e3, logits shifted by 1e15, hidden units exactly at
 the ReLU kink); ``thorough=True`` (hidden tests) adds more cases of the same kinds. The cases built so that finite
-differences miss at every step size name a gradient computed that way NUMERIC_NOT_ANALYTIC. Functions whose
+differences miss at every step size name a gradient computed that way NUMERIC_NOT_ANALYTIC; the two-layer checks add
+a network with about 1e5 parameters and a time limit that one loss evaluation per parameter (the complex-step trick,
+exact at every kink and scale) cannot meet. Functions whose
 contract leaves their inputs alone are graded by the course-wide rule (graders.core: "inputs left unchanged").
 """
 

@@ -1,7 +1,7 @@
 """The two-layer network (affine - ReLU - affine): loss and gradients, single example, MSE variant.
 
-Three kinds of case, each in the visible test (``thorough`` adds more of each) and each graded into its own
-sub-checks, so that a mistake seen in one kind costs that kind's share:
+Four kinds of case, each in the visible test (``thorough`` adds more of the first three) and each graded into its
+own sub-checks, so that a mistake seen in one kind costs that kind's share:
 
 - ordinary cases (a batch of one among them): every hidden pre-activation at least KINK_MARGIN from 0, N, D, H, C
   that differ; graded into "loss" and one sub-check per gradient, each wrong gradient also compared with finite
@@ -10,7 +10,14 @@ sub-checks, so that a mistake seen in one kind costs that kind's share:
 - the ReLU kink (:func:`_kink_draw`): one hidden pre-activation exactly 0 (slope 0 by the course's convention,
   RELU_AT_ZERO for a mask z1 >= 0) and one 1.5e-11 above it, computed exactly by any correct code; finite
   differences of the loss miss there at every step size, so a gradient right on the ordinary cases and wrong
-  only here is named NUMERIC_NOT_ANALYTIC.
+  only here is named NUMERIC_NOT_ANALYTIC;
+- last, only when every other sub-check passed, a large network (:data:`NET_COST_SHAPE`: D = 1000 inputs,
+  H = 100 hidden units, about 10^5 parameters) with NET_BACKSTOP seconds to answer. The backward pass takes about
+  a millisecond there; any method that evaluates the loss once (or twice) per parameter needs 10^5 passes, at
+  least tens of seconds. This is what catches the complex-step trick, f(p + i h e_k).imag / h, which has no
+  cancellation error: it is exact to rounding at the kink and at large scores, so only its cost gives it away.
+  A time-out (or a MemoryError) there fails the sub-check the kink cases are graded into, "analytic gradient"
+  (the exercise's analytic-gradient share), and is named NUMERIC_NOT_ANALYTIC.
 
 The usual mistakes are named by comparing with variants of the reference (a missing 1/N, a ReLU mask from the
 wrong array, a missing bias gradient...). params and the data must be left unchanged: the course-wide sub-check
@@ -26,8 +33,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from graders import diagnoses
-from graders.core import (StudentCodeError, array_problem, brief, describe, diagnose, own_numeric_vjp, require_callable,
-                          unpack)
+from graders.core import (MUTATION_CHECK, StudentCodeError, StudentTimeout, array_problem, brief, call_student,
+                          describe, diagnose, own_numeric_vjp, require_callable, unpack)
 from graders.network.grading import (KINK_MARGIN, KINK_STEP, LARGE_LOGIT, PARAM_KEYS, _consistency, _finite,
                                      _Grader, _name, _number_problem, _Stop, _unstable_hint)
 from reference_impl import losses as _ref_losses
@@ -237,7 +244,9 @@ def _missing_key_message(grads: dict, key: str) -> str:
 
 
 LARGE_SUB = "scores around 1e3 (stability)"
-KINK_SUB = "hidden units at the ReLU kink (exact 0 and 1.5e-11)"
+KINK_SUB = "analytic gradient (hidden units at the ReLU kink: exact 0 and 1.5e-11; a large network)"
+NET_COST_SHAPE = (2, 1000, 100, 3)  # (N, D, H, C) of the cost case: ~1e5 parameters, a backward pass takes ~1 ms
+NET_BACKSTOP = 2.0                  # seconds allowed on the cost case (one pass per parameter needs >= ~20 s)
 _ADVICE = ("A loss function must leave params and the data untouched (the caller keeps using them): compute new "
            "arrays (z = X @ W1 + b1, h = np.maximum(z, 0)) instead of updating in place (+=, out=, slicing "
            "assignment).")
@@ -256,8 +265,9 @@ def _check_net(fn: Callable, *, kind: str, exercise: str, default_name: str, see
     target_name = "Y" if kind == "mse" else "y"
     x_name = "x" if kind == "single" else "X"
     state = {"own_done": set(), "ordinary_ok": True}
+    rng = np.random.default_rng(seed)
     try:
-        for case in _net_cases(np.random.default_rng(seed), thorough, kind):
+        for case in _net_cases(rng, thorough, kind):
             where = f"case {case.label}"
             subs = ordinary if case.kind == "ordinary" else [LARGE_SUB if case.large else KINK_SUB]
             ok, res, changed = g.call(fn, case.params, case.X, case.target, label=label, where=where, fail=subs,
@@ -275,9 +285,49 @@ def _check_net(fn: Callable, *, kind: str, exercise: str, default_name: str, see
                     g.fail(n, f"{where}: {exc}")
                 continue
             _grade_net_case(g, fn, case, loss, grads, kind, loss_kind, label, where, grad_subs, state)
+        if all(sub.passed for name, sub in g.report.checks.items() if name != MUTATION_CHECK):
+            _cost_case(g, fn, rng, kind, loss_kind, label)  # else the answer is wrong anyway: no backstop spent
     except _Stop:
         pass
     return g.finish()
+
+
+def _cost_case(g: _Grader, fn: Callable, rng: np.random.Generator, kind: str, loss_kind: str, label: str) -> None:
+    """The large network (NET_COST_SHAPE) with NET_BACKSTOP seconds: a pass per parameter cannot finish; a
+    time-out, a MemoryError or a wrong value fails KINK_SUB (the analytic-gradient share)."""
+    N, D, H, C = NET_COST_SHAPE
+    N = 1 if kind == "single" else N
+    params, X = _net_draw(rng, N, D, H, C)
+    t: Any = rng.standard_normal((N, C)) if kind == "mse" else rng.integers(0, C, N)
+    X2, t2 = X, t
+    if kind == "single":
+        X, t = X[0], int(t[0])
+    n_params = sum(v.size for v in params.values())
+    where = f"case N={N}, D={D}, H={H}, {'K' if kind == 'mse' else 'C'}={C} ({n_params:,} parameters, {NET_BACKSTOP:g} s)"
+    try:
+        res = call_student(fn, params, X, t, label=label, notes=g.report.notes, report=g.report,
+                           timeout=NET_BACKSTOP)
+        loss, grads = unpack(res, ("loss", "grads"), label)
+    except StudentCodeError as exc:
+        slow = isinstance(exc, StudentTimeout) or isinstance(exc.__cause__, MemoryError) or "MemoryError" in str(exc)
+        g.fail(KINK_SUB, f"{where}: " + (
+            f"{label} did not finish in {NET_BACKSTOP:g} s; the backward pass takes about a millisecond here."
+            + describe(diagnoses.get("NUMERIC_NOT_ANALYTIC"))
+            + f"\n      Here: one loss evaluation per parameter (finite or complex-step differences) needs "
+              f"{n_params:,} forward passes." if slow else str(exc)))
+        return
+    e_loss, e_grads = _ref_net.mlp_loss_and_grads(params, X2, t2, loss=loss_kind)
+    problem = _number_problem(loss, e_loss)
+    if problem:
+        g.fail(KINK_SUB, f"{where}: loss {problem}")
+        return
+    gd, why, _ = _grads_dict(grads, PARAM_KEYS)
+    problems = [why] if gd is None else [
+        _missing_key_message(gd, k) if k not in gd else
+        (f"grads[{k!r}] {p}" if (p := array_problem(gd[k], e_grads[k])) else None) for k in PARAM_KEYS]
+    problems = [p for p in problems if p]
+    if problems:
+        g.fail(KINK_SUB, f"{where}: {problems[0]}")
 
 
 def _grade_net_case(g: _Grader, fn, case: _NetCase, loss, grads, kind, loss_kind, label, where, grad_subs,
@@ -363,9 +413,14 @@ def check_two_layer_loss_and_grads(fn, *, seed: int = 0, points: float | None = 
     followed by softmax cross-entropy averaged over the N examples. Returns loss (a Python float, NumPy
     float64 or 0-d float64 array) and grads, a dict with exactly the keys of params and arrays of the same
     shapes (float64). params, X and y are not modified. Sub-checks: "loss" and one per gradient "grads['W1']" ...
-    "grads['b2']" on ordinary cases (weight 1 each), "scores around 1e3 (stability)" (1), "hidden units at the
-    ReLU kink" (2: the derivative at exactly 0 is 0; finite differences fail here, NUMERIC_NOT_ANALYTIC) and the
-    course-wide "inputs left unchanged".
+    "grads['b2']" on ordinary cases (weight 1 each), "scores around 1e3 (stability)" (1), "analytic gradient"
+    (2: hidden units at the ReLU kink, where the derivative at exactly 0 is 0 and finite differences fail at every
+    step; then, only when every other sub-check passed, a network of NET_COST_SHAPE with about 1e5 parameters,
+    which must answer within NET_BACKSTOP = 2 s: a backward pass takes about a millisecond there, one loss
+    evaluation per parameter tens of seconds, so the limit is about 2000 times the work needed and still a tenth
+    of what a per-parameter method needs, even on a busy machine) and the course-wide "inputs left unchanged".
+    Not allowed: gradients by numerical differentiation of any kind (centred, forward or complex-step
+    differences): NUMERIC_NOT_ANALYTIC, the "analytic gradient" share.
     """
     require_callable(fn, "two_layer_loss_and_grads", 3)
     return _check_net(fn, kind="softmax", exercise="two-layer network loss and gradients",
@@ -378,7 +433,8 @@ def check_two_layer_single_example(fn, *, seed: int = 0, points: float | None = 
     Contract: params as in check_two_layer_loss_and_grads, x float64 (D,), y a Python int in [0, C). Same
     network (ReLU hidden layer, softmax cross-entropy). grads is a dict with the keys of params and their
     shapes: dW1 (D, H) = outer(x, dz1), db1 (H,) = dz1 (b1's shape, not x's), dW2 (H, C), db2 (C,).
-    Inputs are not modified. Sub-checks as check_two_layer_loss_and_grads.
+    Inputs are not modified. Sub-checks as check_two_layer_loss_and_grads (the cost case has N = 1, D = 1000),
+    and numerical differentiation is not allowed either.
     """
     require_callable(fn, "two_layer_single_example", 3)
     return _check_net(fn, kind="single", exercise="two-layer network, one example",
@@ -391,7 +447,8 @@ def check_two_layer_mse_loss_and_grads(fn, *, seed: int = 0, points: float | Non
     Contract: params {"W1": (D, H), "b1": (H,), "W2": (H, K), "b2": (K,)}, X float64 (N, D), Y float64 (N, K).
     scores = relu(X @ W1 + b1) @ W2 + b2 (no activation on the output), loss = sum((scores - Y)**2) / (2N).
     Returns (loss, grads) with grads keyed and shaped like params (float64). Inputs are not modified.
-    Sub-checks as check_two_layer_loss_and_grads, without the large-scores one.
+    Sub-checks as check_two_layer_loss_and_grads, without the large-scores one; numerical differentiation is not
+    allowed either.
     """
     require_callable(fn, "two_layer_mse_loss_and_grads", 3)
     return _check_net(fn, kind="mse", exercise="two-layer network with MSE loss",
