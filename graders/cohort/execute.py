@@ -368,7 +368,8 @@ class GradedExecute(Execute):
         return km
 
     async def async_start_new_kernel(self, **kwargs):
-        kwargs["env"] = {"BACKPROP_SANDBOX_SPEC": str(self._spec_path), "PATH": os.environ.get("PATH", "/usr/bin")}
+        kwargs["env"] = {"BACKPROP_SANDBOX_SPEC": str(self._spec_path), "PATH": os.environ.get("PATH", "/usr/bin"),
+                         "BACKPROP_SANDBOX_PARENT": str(os.getpid())}  # the launcher dies with this process
         kwargs["cwd"] = str(self._box.work)
         return await super().async_start_new_kernel(**kwargs)
 

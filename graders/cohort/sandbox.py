@@ -13,12 +13,13 @@ its own) → ``bwrap`` (new user, PID, network, IPC, UTS and mount namespaces, n
 - limits: memory and process count for the whole submission (a cgroup when the grader runs as root, per-process
   rlimits otherwise), CPU seconds, file size; the grader enforces wall clock per notebook and output size;
 - when grading ends, or the grader dies (even by ``kill -9``), everything the submission started dies: the
-  outer bwrap is PID 1's parent of a PID namespace that holds all of it, and it dies with the grader.
+  outer bwrap is the parent of a PID namespace that holds all of it, and the launcher that supervises it kills
+  it when the grading worker dies (see :func:`launch_kernel`).
 
 Without ``bwrap`` (or where it cannot create namespaces) :func:`unavailable` says why and cohort grading
 refuses to run unless the instructor passes ``--unsafe-no-sandbox``. ``python -m graders.cohort.sandbox -f
 CONNECTION_FILE`` is the launcher named in the grading kernel spec: it reads the per-kernel spec the grader wrote
-(path in ``BACKPROP_SANDBOX_SPEC``), joins the cgroups, sets the rlimits and execs the bwrap chain.
+(path in ``BACKPROP_SANDBOX_SPEC``), starts the bwrap chain in the cgroups with the rlimits, and supervises it.
 """
 
 from __future__ import annotations
@@ -428,8 +429,29 @@ def sweep_stale_cgroups() -> None:
 # ============================================================================================ kernel launcher
 
 
-def launch_kernel(spec_path: str, connection_file: str) -> None:
-    """The kernel spec's argv: become the sandboxed kernel of the submission described in ``spec_path``."""
+def _watch_parent(parent: int | None) -> None:
+    """Deliver SIGTERM to this launcher when ``parent``, the grading worker that started it, dies (a signal it can
+    act on: it kills the sandbox), and exit now if that has already happened."""
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if parent is not None and os.getppid() != parent:
+        os._exit(1)
+
+
+def launch_kernel(spec_path: str, connection_file: str, parent: int | None = None) -> None:
+    """The kernel spec's argv: run the sandboxed kernel of the submission described in ``spec_path`` and stay as
+    its supervisor until it ends.
+
+    Why a supervisor and not an exec: bwrap's --die-with-parent ties each sandbox to its parent, but a worker
+    killed while bwrap is still setting up (the parent-death signal is set, and cleared by credential changes,
+    during bwrap's start-up) left a kernel running that nobody would ever shut down. The launcher never changes
+    credentials: it learns of the worker's death (a parent-death SIGTERM, and a poll of its parent as a
+    backstop), kills bwrap and everything in the submission's cgroup and uid (Box.kill_all: it does not depend
+    on how far bwrap had got), and exits."""
+    _watch_parent(parent)
     spec = json.loads(Path(spec_path).read_text())
     box = Box.from_spec(spec)
     private_conn = box.kernel_dir / "connection.json"
@@ -442,18 +464,38 @@ def launch_kernel(spec_path: str, connection_file: str) -> None:
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.close(fd)
-    box.enter_limits()
     argv = [sys.executable, "-m", KERNEL_MODULE, "-f", str(private_conn), "--grading-socket",
             str(box.kernel_dir / "grading.sock"), "--HistoryManager.hist_file=:memory:"]
     cmd = box.command(argv, env=spec.get("env"))
-    os.execvp(cmd[0], cmd)
+    state: dict = {"child": None, "stopping": False}
+
+    def stop(signum, frame):
+        state["stopping"] = True
+        if state["child"] is not None:   # (a signal during Popen: handled once the child is known, below)
+            state["child"].kill()
+            box.kill_all()   # the whole sandbox by its cgroup and uid, whatever bwrap had set up so far
+            os._exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGHUP, stop)
+    signal.signal(signal.SIGINT, lambda signum, frame: state["child"] and state["child"].send_signal(signum))
+    state["child"] = child = subprocess.Popen(cmd, preexec_fn=box.enter_limits)  # cgroups and rlimits: the box's
+    while True:
+        if state["stopping"] or (parent is not None and os.getppid() != parent):
+            stop(signal.SIGTERM, None)
+        try:
+            code = child.wait(timeout=0.5)
+            os._exit(code if code >= 0 else 128 - code)
+        except subprocess.TimeoutExpired:
+            pass
 
 
 def main(argv: list[str]) -> None:
     spec = os.environ.get("BACKPROP_SANDBOX_SPEC")
     if len(argv) != 2 or argv[0] != "-f" or not spec:
         raise SystemExit("usage: BACKPROP_SANDBOX_SPEC=SPEC python -m graders.cohort.sandbox -f CONNECTION_FILE")
-    launch_kernel(spec, argv[1])
+    parent = os.environ.get("BACKPROP_SANDBOX_PARENT", "")
+    launch_kernel(spec, argv[1], int(parent) if parent.isdigit() else None)
 
 
 if __name__ == "__main__":
