@@ -30,6 +30,7 @@ import numpy as np
 
 from graders import diagnoses
 from graders.remote import catalogue
+from graders.remote.catalogue import numeric as catalogue_numeric
 from graders.remote import client as remote_client
 from graders.remote import server as remote_server
 
@@ -569,22 +570,8 @@ def own_numeric_vjp(fn: Callable, args: Sequence, target: Sequence, dout: Any, *
 
 
 def numeric_vjp_safe(f: Callable[[np.ndarray], Any], x: np.ndarray, dout: np.ndarray, h: float = 1e-5) -> np.ndarray | None:
-    """Centred-difference VJP of a student's function, or None when the function misbehaves."""
-    x = np.array(x, dtype=np.float64)
-    grad = np.zeros_like(x)
-    try:
-        with warnings.catch_warnings(), np.errstate(all="ignore"), contextlib.redirect_stderr(io.StringIO()):
-            warnings.simplefilter("ignore")
-            for i in np.ndindex(x.shape):
-                old = x[i]
-                x[i] = old + h
-                plus = np.asarray(f(x.copy()), dtype=np.float64)
-                x[i] = old - h
-                minus = np.asarray(f(x.copy()), dtype=np.float64)
-                x[i] = old
-                if plus.shape != np.shape(dout):
-                    return None
-                grad[i] = np.sum((plus - minus) * dout) / (2 * h)
-    except Exception:
-        return None
-    return grad if np.all(np.isfinite(grad)) else None
+    """Centred-difference VJP of a student's function, or None when the function misbehaves (the catalogue's
+    centred_vjp, the same differences the student's side computes, with warnings and stderr kept quiet)."""
+    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")
+        return catalogue_numeric.centred_vjp(f, x, dout, h)

@@ -140,7 +140,7 @@ def _stages(params: dict, state: dict):
 # the mistake) by finite differences of that forward: hundreds of calls, so they run where the forward lives.
 
 
-def _centred_vjp(f, x: np.ndarray, dout: np.ndarray, h: float = 1e-5):
+def centred_vjp(f, x: np.ndarray, dout: np.ndarray, h: float = 1e-5):
     """sum(dout * df/dx) by centred differences; None when f raises, changes shape or gives non-finite values."""
     x = np.array(x, dtype=np.float64)
     grad = np.zeros_like(x)
@@ -181,7 +181,7 @@ def _forward_vjps(params: dict, state: dict):
                     a = list(copy.deepcopy(args))
                     a[pos] = v
                     return _first(forward(*a, **copy.deepcopy(dict(kwargs or {}))))
-                vjp = _centred_vjp(f, np.asarray(args[pos], dtype=np.float64), np.asarray(dout, dtype=np.float64))
+                vjp = centred_vjp(f, np.asarray(args[pos], dtype=np.float64), np.asarray(dout, dtype=np.float64))
                 if vjp is not None:
                     result[k] = vjp
         return result
@@ -224,7 +224,7 @@ def _windowed_vjps(params: dict, state: dict):
 
             result = {}
             for i in range(5):
-                vjp = _centred_vjp(make(i), np.asarray(args[i], dtype=np.float64), np.asarray(dout, dtype=np.float64))
+                vjp = centred_vjp(make(i), np.asarray(args[i], dtype=np.float64), np.asarray(dout, dtype=np.float64))
                 if vjp is not None:
                     result[i] = vjp
         return result
@@ -271,6 +271,6 @@ def _fd_vjp(params: dict, state: dict):
                 x = np.asarray(get(), dtype=np.float64)
             except Exception:
                 return None
-            return _centred_vjp(f, x, np.asarray(dout, dtype=np.float64))
+            return centred_vjp(f, x, np.asarray(dout, dtype=np.float64))
 
     return run
